@@ -1,0 +1,159 @@
+"""`.orch.toml` at the repository root: the policy, reviewed like code."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from orch_core.errors import UsageError
+
+FILENAME = ".orch.toml"
+
+# section -> key -> (type, default). A type of list[...] is written as a tuple
+# ("list", element type). Unknown sections or keys are refused: a typo in a
+# policy file must not silently fall back to a default.
+SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
+    "locks": {
+        "default_ttl": (int, 1800),
+        "require_lock": (bool, False),
+    },
+    "sessions": {
+        "ttl": (int, 900),
+    },
+    "merge": {
+        "protected": (("list", str), ["main"]),
+        "base": (str, "main"),
+        "checks": (("list", str), []),
+        "check_timeout": (int, 600),
+        "strategy": (str, "merge"),
+        "rules": (("list", dict), []),
+        "merge_lock_ttl": (int, 900),
+    },
+    "worktrees": {
+        "root": (str, ""),
+    },
+    "scheduler": {
+        "threshold": (float, 1.0),
+        "w_files": (float, 0.05),
+        "w_duration": (float, 0.01),
+        "w_risk": (float, 0.5),
+        "w_participants": (float, 0.2),
+        "w_overlap": (float, 1.0),
+    },
+}
+
+STRATEGIES = ("merge", "ff", "rebase")
+
+
+@dataclass(frozen=True)
+class Rule:
+    pattern: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Config:
+    values: dict[str, dict[str, Any]] = field(default_factory=dict)
+    source: Path | None = None
+
+    def get(self, section: str, key: str) -> Any:
+        if section in self.values and key in self.values[section]:
+            return self.values[section][key]
+        return SCHEMA[section][key][1]
+
+    @property
+    def protected(self) -> list[str]:
+        return list(self.get("merge", "protected"))
+
+    @property
+    def protected_refs(self) -> list[str]:
+        return [b if b.startswith("refs/") else f"refs/heads/{b}" for b in self.protected]
+
+    @property
+    def base_branch(self) -> str:
+        return str(self.get("merge", "base"))
+
+    @property
+    def rules(self) -> list[Rule]:
+        return [Rule(r["pattern"], r.get("message", r["pattern"]))
+                for r in self.get("merge", "rules")]
+
+
+def _line_of(text: str, section: str, key: str) -> int:
+    in_section = False
+    for i, line in enumerate(text.splitlines(), 1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            in_section = stripped.strip("[]").strip() == section
+        elif in_section and re.match(rf"{re.escape(key)}\s*=", stripped):
+            return i
+    return 0
+
+
+def _fail(path: Path, text: str, section: str, key: str, why: str) -> UsageError:
+    line = _line_of(text, section, key)
+    where = f"{path}:{line}" if line else str(path)
+    return UsageError(f"{where}: [{section}] {key}: {why}", code="bad_config",
+                      hint=f"fix {path.name} (see README, 'Configuration')")
+
+
+def _check_type(value: Any, kind: Any) -> bool:
+    if isinstance(kind, tuple):
+        return isinstance(value, list) and all(_check_type(v, kind[1]) for v in value)
+    if kind is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
+
+
+def parse(text: str, path: Path) -> Config:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise UsageError(f"{path}: invalid TOML: {e}", code="bad_config",
+                         hint=f"fix the syntax of {path.name}") from e
+    values: dict[str, dict[str, Any]] = {}
+    for section, body in data.items():
+        if section not in SCHEMA:
+            raise _fail(path, text, section, "", f"unknown section (known: {', '.join(SCHEMA)})")
+        if not isinstance(body, dict):
+            raise _fail(path, text, section, "", "must be a table")
+        values[section] = {}
+        for key, value in body.items():
+            if key not in SCHEMA[section]:
+                raise _fail(path, text, section, key,
+                            f"unknown key (known: {', '.join(SCHEMA[section])})")
+            kind = SCHEMA[section][key][0]
+            if not _check_type(value, kind):
+                want = f"list of {kind[1].__name__}" if isinstance(kind, tuple) else kind.__name__
+                raise _fail(path, text, section, key, f"expected {want}, got {value!r}")
+            values[section][key] = value
+    merge = values.get("merge", {})
+    if merge.get("strategy", "merge") not in STRATEGIES:
+        raise _fail(path, text, "merge", "strategy", f"must be one of {', '.join(STRATEGIES)}")
+    for rule in merge.get("rules", []):
+        if not isinstance(rule.get("pattern"), str):
+            raise _fail(path, text, "merge", "rules", "each rule needs a string 'pattern'")
+        try:
+            re.compile(rule["pattern"])
+        except re.error as e:
+            raise _fail(path, text, "merge", "rules", f"bad regex {rule['pattern']!r}: {e}") from e
+    for name in merge.get("protected", []):
+        if not name or name.strip() != name or " " in name:
+            raise _fail(path, text, "merge", "protected", f"bad branch name {name!r}")
+    return Config(values, path)
+
+
+def load(root: Path) -> Config:
+    path = root / FILENAME
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Config({}, None)
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{path}: not UTF-8 text", code="bad_config") from e
+    return parse(text, path)

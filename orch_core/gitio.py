@@ -1,0 +1,310 @@
+"""The one door to git: subprocess calls and pygit2 access live here only."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import subprocess
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, NewType
+
+from orch_core.errors import Busy, GitFailed, UsageError
+
+if TYPE_CHECKING:
+    import pygit2
+
+Oid = NewType("Oid", str)
+RefName = NewType("RefName", str)
+
+ZERO_OID = Oid("0" * 40)
+ORCH_NAME = "orch-hooks"
+ORCH_EMAIL = "orch-hooks@localhost"
+# A git `.lock` file older than this, found while we hold the orch writer lock, was
+# left by a writer that died (git itself holds them for milliseconds).
+STALE_GIT_LOCK_SECONDS = 5.0
+
+# Variables git exports to hooks; they must not leak into git calls aimed at
+# another repository or worktree (pre-commit's `no_git_env` does the same).
+_GIT_ENV_DROP = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_PREFIX",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_QUARANTINE_PATH",
+    "GIT_COMMON_DIR",
+)
+
+
+def no_git_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ if base is None else base)
+    for key in _GIT_ENV_DROP:
+        env.pop(key, None)
+    return env
+
+
+def run(
+    args: Sequence[str],
+    *,
+    cwd: Path | str | None = None,
+    input: bytes | None = None,
+    check: bool = True,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run git (or any command) capturing bytes; a failure becomes GitFailed."""
+    try:
+        proc = subprocess.run(
+            list(args),
+            cwd=cwd,
+            input=input,
+            capture_output=True,
+            env=dict(env) if env is not None else None,
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError as e:
+        raise GitFailed(
+            f"cannot run {args[0]!r}",
+            hint="Is git installed and on PATH?",
+        ) from e
+    if check and proc.returncode != 0:
+        err = proc.stderr.decode(errors="replace").strip()
+        raise GitFailed(
+            f"`{' '.join(args[:4])}` failed: {err or 'exit ' + str(proc.returncode)}",
+            hint="git failed. Is this a git repository, and is the command valid?",
+        )
+    return proc
+
+
+def git(cwd: Path | str, *args: str, input: bytes | None = None, check: bool = True,
+        env: Mapping[str, str] | None = None) -> str:
+    proc = run(["git", *args], cwd=cwd, input=input, check=check, env=env)
+    return proc.stdout.decode(errors="surrogateescape")
+
+
+@dataclass(frozen=True)
+class Repo:
+    """Where a repository lives: the worktree we run in and the shared git dir."""
+
+    toplevel: Path
+    git_dir: Path
+    common_dir: Path
+
+    @property
+    def orch_dir(self) -> Path:
+        return self.common_dir / "orch"
+
+    def git(self, *args: str, input: bytes | None = None, check: bool = True) -> str:
+        return git(self.toplevel, *args, input=input, check=check)
+
+    def run(self, *args: str, input: bytes | None = None, check: bool = True,
+            env: Mapping[str, str] | None = None,
+            timeout: float | None = None) -> subprocess.CompletedProcess[bytes]:
+        return run(["git", *args], cwd=self.toplevel, input=input, check=check, env=env,
+                   timeout=timeout)
+
+
+def discover(cwd: Path | str | None = None) -> Repo:
+    """Find the repository containing ``cwd``; a clear error outside one."""
+    where = Path(cwd or os.getcwd())
+    proc = run(
+        ["git", "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-dir",
+         "--git-common-dir"],
+        cwd=where,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise UsageError(
+            f"{where} is not inside a git repository",
+            hint="cd into a git work tree (or run `git init`) and try again",
+            code="not_a_repo",
+        )
+    lines = proc.stdout.decode().splitlines()
+    if len(lines) != 3:
+        raise UsageError(
+            f"{where} is not inside a git work tree",
+            hint="orch-hooks works in a non-bare repository or one of its worktrees",
+            code="not_a_repo",
+        )
+    return Repo(Path(lines[0]), Path(lines[1]), Path(lines[2]))
+
+
+def rev_parse(repo: Repo, rev: str) -> Oid | None:
+    proc = repo.run("rev-parse", "-q", "--verify", rev + "^{commit}", check=False)
+    if proc.returncode != 0:
+        return None
+    return Oid(proc.stdout.decode().strip())
+
+
+def pygit(repo: Repo) -> pygit2.Repository:
+    """Open the repository with pygit2 (imported lazily: ~80 ms)."""
+    import pygit2
+
+    return pygit2.Repository(str(repo.git_dir))
+
+
+def ref_tip(pg: pygit2.Repository, ref: str) -> Oid | None:
+    try:
+        return Oid(str(pg.references[ref].target))
+    except KeyError:
+        return None
+
+
+def write_snapshot(pg: pygit2.Repository, files: Mapping[str, bytes], parent: Oid | None,
+                   message: str, when: float | None = None) -> Oid:
+    """Write a commit whose tree holds ``files`` (flat names) on top of ``parent``."""
+    import pygit2
+
+    tb = pg.TreeBuilder()
+    for name in sorted(files):
+        tb.insert(name, pg.create_blob(files[name]), pygit2.GIT_FILEMODE_BLOB)
+    tree = tb.write()
+    ts = int(when if when is not None else time.time())
+    sig = pygit2.Signature(ORCH_NAME, ORCH_EMAIL, ts, 0)
+    parents = [parent] if parent else []
+    return Oid(str(pg.create_commit(None, sig, sig, message, tree, parents)))
+
+
+def read_snapshot_file(pg: pygit2.Repository, commit: Oid, name: str) -> bytes | None:
+    import pygit2
+
+    obj = pg[commit]
+    assert isinstance(obj, pygit2.Commit)
+    try:
+        entry = obj.tree[name]
+    except KeyError:
+        return None
+    blob = pg[entry.id]
+    assert isinstance(blob, pygit2.Blob)
+    return bytes(blob.data)
+
+
+class CasMismatch(Exception):
+    """The ref moved since it was read; the caller re-reads and retries."""
+
+
+@contextlib.contextmanager
+def writer_lock(repo: Repo, name: str = "refs") -> Iterator[None]:
+    """Serialise orch writers of this clone; the kernel drops it if we die."""
+    repo.orch_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(repo.orch_dir / f"{name}.flock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + 30.0
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise Busy(
+                        f"another orch-hooks writer holds {name}.flock for over 30 s",
+                        hint="retry; if it persists, run `orch-hooks doctor`",
+                    ) from None
+                time.sleep(0.002)
+        yield
+    finally:
+        os.close(fd)
+
+
+def loose_ref_lock_path(repo: Repo, ref: str) -> Path:
+    return repo.common_dir / (ref + ".lock")
+
+
+def recover_stale_ref_lock(repo: Repo, ref: str) -> bool:
+    """Remove ``<ref>.lock`` left by a dead writer. Call only under writer_lock."""
+    lock = loose_ref_lock_path(repo, ref)
+    try:
+        age = time.time() - lock.stat().st_mtime
+    except FileNotFoundError:
+        return False
+    if age < STALE_GIT_LOCK_SECONDS:
+        return False
+    with contextlib.suppress(FileNotFoundError):
+        lock.unlink()
+    return True
+
+
+def cas_ref(pg: pygit2.Repository, ref: str, new: Oid, old: Oid | None, message: str) -> None:
+    """Point ``ref`` at ``new`` only if it still points at ``old`` (None: absent)."""
+    import pygit2
+
+    try:
+        with pg.transaction() as txn:
+            txn.lock_ref(ref)
+            current = ref_tip(pg, ref)
+            if current != old:
+                raise CasMismatch(f"{ref} is at {current}, expected {old}")
+            txn.set_target(ref, pygit2.Oid(hex=new), message=message)
+    except pygit2.GitError as e:
+        raise CasMismatch(str(e)) from e
+
+
+def head_branch(repo: Repo) -> str | None:
+    proc = repo.run("symbolic-ref", "-q", "--short", "HEAD", check=False)
+    out = proc.stdout.decode().strip()
+    return out or None
+
+
+def config_get(repo: Repo, key: str) -> str | None:
+    proc = repo.run("config", "--get", key, check=False)
+    if proc.returncode != 0:
+        return None
+    return proc.stdout.decode().strip()
+
+
+def ignore_case(repo: Repo) -> bool:
+    return (config_get(repo, "core.ignorecase") or "").lower() == "true"
+
+
+def user_name(repo: Repo) -> str:
+    return config_get(repo, "user.name") or os.environ.get("USER", "unknown")
+
+
+def changed_files(repo: Repo, rev_range: Sequence[str]) -> list[tuple[Oid, list[str]]]:
+    """Commits in ``rev_range`` (non-merge) with the paths each one touched."""
+    proc = repo.run("log", "--no-merges", "--no-renames", "--format=%x01%H", "--name-only",
+                    "-z", *rev_range, "--")
+    out: list[tuple[Oid, list[str]]] = []
+    for chunk in proc.stdout.decode(errors="surrogateescape").split("\x01"):
+        if not chunk.strip("\x00\n"):
+            continue
+        head, _, rest = chunk.partition("\n")
+        paths = [p.strip("\n") for p in rest.split("\x00") if p.strip("\n")]
+        out.append((Oid(head.strip("\x00")), paths))
+    return out
+
+
+def read_ref_file(common_dir: Path, ref: str) -> Oid | None:
+    """Resolve a non-symbolic ref by reading the files (no process, no pygit2).
+
+    Loose ref first, then packed-refs, as git does. Used on the hot paths.
+    """
+    try:
+        text = (common_dir / ref).read_text().strip()
+        if len(text) == 40:
+            return Oid(text)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        pass
+    try:
+        with open(common_dir / "packed-refs") as fh:
+            suffix = " " + ref
+            for line in fh:
+                line = line.rstrip("\n")
+                if line.endswith(suffix) and not line.startswith(("#", "^")):
+                    return Oid(line[:40])
+    except FileNotFoundError:
+        pass
+    return None
+
+
+def cat_blob(repo: Repo, rev_path: str) -> bytes | None:
+    proc = repo.run("cat-file", "blob", rev_path, check=False)
+    if proc.returncode != 0:
+        return None
+    return proc.stdout

@@ -1,0 +1,154 @@
+"""The lock table as data: records, the conflict rule and a fast conflict index.
+
+Imported by the commit-path hook, so it depends on the standard library only.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+from orch_core.paths import ancestors, key
+
+EXCLUSIVE = "exclusive"
+SHARED = "shared"
+MODES = (EXCLUSIVE, SHARED)
+
+
+@dataclass(frozen=True)
+class Lock:
+    id: str
+    path: str
+    mode: str
+    session: str
+    owner: str
+    task: str | None
+    acquired_at: float
+    expires_at: float
+    ttl: float
+    release_on_land: bool = False
+    branch: str | None = None
+
+    @property
+    def is_prefix(self) -> bool:
+        return self.path.endswith("/")
+
+    def live(self, now: float) -> bool:
+        return self.expires_at > now
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def renewed(self, now: float) -> Lock:
+        return replace(self, expires_at=now + self.ttl)
+
+    @classmethod
+    def from_json(cls, data: Any) -> Lock:
+        if not isinstance(data, dict):
+            raise ValueError("lock entry is not an object")
+        try:
+            lock = cls(
+                id=str(data["id"]),
+                path=str(data["path"]),
+                mode=str(data["mode"]),
+                session=str(data["session"]),
+                owner=str(data.get("owner", "")),
+                task=None if data.get("task") is None else str(data["task"]),
+                acquired_at=float(data["acquired_at"]),
+                expires_at=float(data["expires_at"]),
+                ttl=float(data.get("ttl", 0)),
+                release_on_land=bool(data.get("release_on_land", False)),
+                branch=None if data.get("branch") is None else str(data["branch"]),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise ValueError(f"malformed lock entry: {e}") from e
+        if lock.mode not in MODES or not lock.path:
+            raise ValueError(f"malformed lock entry: mode {lock.mode!r} path {lock.path!r}")
+        return lock
+
+
+def covers(a_path: str, b_path: str, ignore_case: bool = False) -> bool:
+    """True when the paths are equal or one lies under the other (a prefix)."""
+    ka, kb = key(a_path, ignore_case), key(b_path, ignore_case)
+    if ka == kb:
+        return True
+    if a_path.endswith("/") and kb.startswith(ka + "/"):
+        return True
+    return b_path.endswith("/") and ka.startswith(kb + "/")
+
+
+def conflicts(a_path: str, a_mode: str, a_session: str, b: Lock,
+              ignore_case: bool = False) -> bool:
+    """The rule of DESIGN.md: other session, one exclusive, paths overlap."""
+    if a_session == b.session:
+        return False
+    if a_mode == SHARED and b.mode == SHARED:
+        return False
+    return covers(a_path, b.path, ignore_case)
+
+
+def serialise(locks: Iterable[Lock]) -> bytes:
+    rows = sorted(locks, key=lambda lk: (lk.path, lk.id))
+    return "".join(json.dumps(lk.to_json(), sort_keys=True) + "\n" for lk in rows).encode()
+
+
+def parse(blob: bytes) -> tuple[list[Lock], list[str]]:
+    """Locks in a table blob, and a warning for each line that could not be read."""
+    locks: list[Lock] = []
+    warnings: list[str] = []
+    for n, line in enumerate(blob.decode(errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            locks.append(Lock.from_json(json.loads(line)))
+        except ValueError as e:
+            warnings.append(f"locks.jsonl line {n}: {e}")
+    return locks, warnings
+
+
+class LockIndex:
+    """Answers 'who blocks this path' in O(depth) per path, not O(locks)."""
+
+    def __init__(self, locks: Iterable[Lock], ignore_case: bool = False) -> None:
+        self.ignore_case = ignore_case
+        self.by_key: dict[str, list[Lock]] = {}
+        for lk in locks:
+            self.by_key.setdefault(key(lk.path, ignore_case), []).append(lk)
+        self.sorted_keys = sorted(self.by_key)
+
+    def _candidates(self, path: str) -> Iterable[Lock]:
+        k = key(path, self.ignore_case)
+        yield from self.by_key.get(k, ())
+        for anc in ancestors(k):
+            for lk in self.by_key.get(anc, ()):
+                if lk.is_prefix:
+                    yield lk
+        if path.endswith("/"):
+            lo = bisect.bisect_left(self.sorted_keys, k + "/")
+            hi = bisect.bisect_left(self.sorted_keys, k + "0")  # '0' follows '/'
+            for sub in self.sorted_keys[lo:hi]:
+                yield from self.by_key[sub]
+
+    def blockers(self, path: str, mode: str, session: str, now: float) -> list[Lock]:
+        seen: set[str] = set()
+        out: list[Lock] = []
+        for lk in self._candidates(path):
+            if lk.id in seen or not lk.live(now):
+                continue
+            if conflicts(path, mode, session, lk, self.ignore_case):
+                seen.add(lk.id)
+                out.append(lk)
+        return out
+
+    def check(self, paths: Iterable[str], session: str, now: float,
+              mode: str = EXCLUSIVE) -> dict[str, list[Lock]]:
+        """Paths that ``session`` may not change, with the locks in the way."""
+        found: dict[str, list[Lock]] = {}
+        for p in paths:
+            hit = self.blockers(p, mode, session, now)
+            if hit:
+                found[p] = hit
+        return found

@@ -1,0 +1,122 @@
+"""Checkpoint notes on commits (``refs/notes/orch``): the payload and the writer.
+
+The post-commit shim stamps a note from a per-session payload file without
+starting Python; this module keeps those files current and is the fallback
+writer when no payload file exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from orch_core import gitio
+from orch_core.context import Context
+
+NOTES_REF = "refs/notes/orch"
+NOTE_VERSION = 1
+
+# Extra fields for a session's payload (the work-state layer adds case, steps,
+# next action). Each returns a dict merged into the note.
+PAYLOAD_EXTENSIONS: list[Callable[[Context, str], dict[str, Any]]] = []
+
+
+def stamp_dir(ctx: Context) -> Path:
+    return ctx.repo.orch_dir / "stamp"
+
+
+def payload(ctx: Context, session_id: str | None, owner: str) -> dict[str, Any]:
+    from orch_core import locks
+
+    data: dict[str, Any] = {"v": NOTE_VERSION, "session": session_id, "owner": owner}
+    if session_id:
+        for ext in PAYLOAD_EXTENSIONS:
+            data.update(ext(ctx, session_id))
+        data["locks"] = sorted(lk.path for lk in locks.held_by(ctx, session_id))
+    data["db_version"] = ctx.store.db_version()
+    return data
+
+
+def _open_prefix(data: dict[str, Any]) -> str:
+    text = json.dumps(data, sort_keys=False, separators=(",", ":"), ensure_ascii=True)
+    assert text.endswith("}")
+    return text[:-1]
+
+
+def write_payload_file(ctx: Context, path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(f"{ctx.config.base_branch}\n{_open_prefix(data)}\n")
+    os.replace(tmp, path)
+
+
+def refresh(ctx: Context, session_id: str) -> None:
+    """Rewrite the session's payload file; call after any change to its state."""
+    from orch_core import sessions
+
+    sess = sessions.find(ctx, session_id)
+    if sess is None:
+        return
+    path = stamp_dir(ctx) / f"{session_id}.json"
+    if sess.status != "open":
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        return
+    write_payload_file(ctx, path, payload(ctx, session_id, sess.owner))
+
+
+@contextlib.contextmanager
+def notes_lock(ctx: Context) -> Any:
+    """The same lock file the shell shim takes with flock(1)."""
+    ctx.repo.orch_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(ctx.repo.orch_dir / "notes.flock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def write_note(ctx: Context, commit: str, data: dict[str, Any]) -> None:
+    line = json.dumps(data, separators=(",", ":"), ensure_ascii=True) + "\n"
+    with notes_lock(ctx):
+        ctx.repo.run("notes", "--ref=orch", "add", "-f", "-F", "-", commit,
+                     input=line.encode())
+
+
+def stamp_head(ctx: Context, session_id: str | None, owner: str) -> dict[str, Any]:
+    """The slow path of post-commit: build the note in Python and write it."""
+    data = payload(ctx, session_id, owner)
+    base = ctx.repo.run("merge-base", "HEAD", ctx.config.base_branch, check=False)
+    data["base"] = base.stdout.decode().strip() if base.returncode == 0 else ""
+    head = gitio.rev_parse(ctx.repo, "HEAD")
+    if head:
+        write_note(ctx, head, data)
+    if session_id is None:
+        write_payload_file(ctx, ctx.repo.git_dir / "orch-stamp-implicit.json",
+                           {k: v for k, v in data.items() if k != "base"})
+    return data
+
+
+def parse_note(text: str) -> tuple[list[dict[str, Any]], list[str]]:
+    """Note lines as objects; a corrupt line is reported and skipped."""
+    out: list[dict[str, Any]] = []
+    warnings: list[str] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            warnings.append(f"note line {n}: not JSON ({e.msg})")
+            continue
+        if not isinstance(obj, dict):
+            warnings.append(f"note line {n}: not an object")
+            continue
+        out.append(obj)
+    return out, warnings
