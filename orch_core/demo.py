@@ -126,8 +126,8 @@ class Demo:
 
 def locks_story(d: Demo) -> None:
     d.step("two agents, each in its own worktree with its own session")
-    a_sid, a_wt = d.add_agent("agent-a")
-    b_sid, b_wt = d.add_agent("agent-b")
+    _a_sid, a_wt = d.add_agent("agent-a")
+    _b_sid, b_wt = d.add_agent("agent-b")
 
     d.step("agent-a locks src/api/ before rewriting it")
     d.orch(a_wt, "lock", "acquire", "src/api/", "--task", "rewrite-api")
