@@ -102,7 +102,7 @@ def post_checkout(args: list[str]) -> int:
     from orch_core.locktable import LockIndex
 
     ctx = _context()
-    prev = args[0] if args else ""
+    prev = args[0] if args else os.environ.get("PRE_COMMIT_FROM_REF", "")
     sid, source = sessions.resolve_id(ctx)
     bound = sessions.read_binding(ctx.repo.git_dir)
     if sid and source == "ORCH_SESSION" and not bound and prev == gitio.ZERO_OID:
@@ -151,8 +151,16 @@ def pre_push(args: list[str]) -> int:
     from orch_core.locktable import LockIndex
 
     ctx = _context()
-    remote = args[0] if args else ""
-    lines = [ln.split() for ln in sys.stdin.read().splitlines() if ln.strip()]
+    remote = args[0] if args else os.environ.get("PRE_COMMIT_REMOTE_NAME", "")
+    lines = [ln.split() for ln in _stdin_lines() if ln.strip()]
+    if not lines and os.environ.get("PRE_COMMIT_TO_REF"):
+        # The pre-commit framework passes one pushed ref through the environment.
+        env = os.environ
+        lines = [[env.get("PRE_COMMIT_LOCAL_BRANCH", "HEAD"), env["PRE_COMMIT_TO_REF"],
+                  env.get("PRE_COMMIT_REMOTE_BRANCH", ""),
+                  env.get("PRE_COMMIT_FROM_REF") or gitio.ZERO_OID]]
+        lines = [[_rev(ctx, f) if i in (1, 3) else f for i, f in enumerate(ln)]
+                 for ln in lines]
     refusals = _gate(ctx, "pre-push", [" ".join(ln) for ln in lines], args)
     sid, _real = _session_id(ctx)
     snap = locks.snapshot(ctx)
@@ -190,6 +198,18 @@ def pre_push(args: list[str]) -> int:
              "the locks to be released; see `orch-hooks lock list`")
         return 1
     return 0
+
+
+def _stdin_lines() -> list[str]:
+    if sys.stdin is None or sys.stdin.isatty():
+        return []
+    return sys.stdin.read().splitlines()
+
+
+def _rev(ctx: Context, rev: str) -> str:
+    if rev == gitio.ZERO_OID:
+        return rev
+    return gitio.rev_parse(ctx.repo, rev) or gitio.ZERO_OID
 
 
 def _note_session(ctx: Context, commit: str, cache: dict[str, str | None]) -> str | None:
