@@ -29,6 +29,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
 # module stays cheap.
 METHOD_MODULES = (
     "orch_core.methods_core",
+    "orch_core.methods_agents",
 )
 
 

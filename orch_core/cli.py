@@ -20,6 +20,7 @@ from orch_core.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, OrchError
 # Modules that add commands with `register(main_group)`.
 CLI_MODULES = (
     "orch_core.cli_core",
+    "orch_core.cli_agents",
 )
 
 Human = Callable[[Any], str]
