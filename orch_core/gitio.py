@@ -308,3 +308,162 @@ def cat_blob(repo: Repo, rev_path: str) -> bytes | None:
     if proc.returncode != 0:
         return None
     return proc.stdout
+
+
+# --- worktrees: session roots, child worktrees, safe gc (orch_core.worktrees) ---
+
+@dataclass(frozen=True)
+class WorktreeEntry:
+    """One entry of `git worktree list --porcelain`."""
+
+    path: Path
+    head: Oid | None
+    branch: str | None  # short name, None when detached
+    locked: bool
+    prunable: bool
+
+
+def _wt_git(cwd: Path | str, *args: str, input: bytes | None = None, check: bool = True,
+            env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    """git in another worktree: never with the caller's GIT_DIR/GIT_INDEX_FILE."""
+    return run(["git", *args], cwd=cwd, input=input, check=check,
+               env=no_git_env(env if env is not None else None))
+
+
+def worktree_list(repo: Repo) -> list[WorktreeEntry]:
+    proc = _wt_git(repo.toplevel, "worktree", "list", "--porcelain", "-z")
+    out: list[WorktreeEntry] = []
+    for block in proc.stdout.decode(errors="surrogateescape").split("\x00\x00"):
+        fields = [f for f in block.split("\x00") if f]
+        if not fields or not fields[0].startswith("worktree "):
+            continue
+        info: dict[str, str] = {}
+        for f in fields:
+            key, _, value = f.partition(" ")
+            info[key] = value
+        if "bare" in info:
+            continue
+        branch = info.get("branch")
+        out.append(WorktreeEntry(
+            path=Path(info["worktree"]),
+            head=Oid(info["HEAD"]) if info.get("HEAD") else None,
+            branch=branch.removeprefix("refs/heads/") if branch else None,
+            locked="locked" in info,
+            prunable="prunable" in info,
+        ))
+    return out
+
+
+def worktree_add(repo: Repo, path: Path, branch: str, base: str) -> None:
+    """A new worktree at ``path`` on a new branch ``branch`` starting at ``base``."""
+    _wt_git(repo.toplevel, "worktree", "add", "-q", "-b", branch, str(path), base)
+
+
+def worktree_remove(repo: Repo, path: Path) -> None:
+    # --force: the caller has already saved whatever was uncommitted (see worktrees.gc).
+    _wt_git(repo.toplevel, "worktree", "remove", "--force", str(path))
+
+
+def worktree_prune(repo: Repo) -> None:
+    _wt_git(repo.toplevel, "worktree", "prune")
+
+
+def worktree_dirty(path: Path, untracked: bool = True) -> list[str]:
+    """Uncommitted changes, untracked files included unless told otherwise (ignored
+    files never are)."""
+    proc = _wt_git(path, "status", "--porcelain=v1", "-z",
+                   "--untracked-files=" + ("all" if untracked else "no"))
+    out: list[str] = []
+    entries = iter(proc.stdout.decode(errors="surrogateescape").split("\x00"))
+    for e in entries:
+        if len(e) > 3:
+            out.append(e[3:])
+            if e[0] in "RC":
+                next(entries, None)  # the rename/copy source follows as its own entry
+    return out
+
+
+def unique_commits(repo: Repo, tip: Oid, own_branch: str | None) -> int:
+    """Commits reachable from ``tip`` and from no other branch, tag, remote or rescue ref."""
+    args = ["rev-list", "--count", tip, "--not"]
+    if own_branch:
+        args.append(f"--exclude={own_branch}")
+    args += ["--branches", "--tags", "--remotes", "--glob=refs/orch/rescue/*"]
+    proc = _wt_git(repo.toplevel, *args)
+    return int(proc.stdout.decode().strip() or "0")
+
+
+def snapshot_worktree(path: Path, git_dir: Path, message: str) -> Oid:
+    """A commit on top of HEAD holding the worktree exactly as it is (tracked and
+    untracked files), written through a temporary index so the real one is untouched."""
+    tmp_index = git_dir / f"orch-rescue-index.{os.getpid()}"
+    env = no_git_env()
+    env["GIT_INDEX_FILE"] = str(tmp_index)
+    try:
+        real = git_dir / "index"
+        if real.exists():
+            tmp_index.write_bytes(real.read_bytes())
+        _wt_git(path, "add", "-A", "--", ".", env=env)
+        tree = _wt_git(path, "write-tree", env=env).stdout.decode().strip()
+        head = _wt_git(path, "rev-parse", "-q", "--verify", "HEAD^{commit}", check=False)
+        parents = ["-p", head.stdout.decode().strip()] if head.returncode == 0 else []
+        proc = _wt_git(path, "commit-tree", tree, *parents, input=message.encode(), env=env)
+        return Oid(proc.stdout.decode().strip())
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp_index.unlink()
+
+
+def tree_of(repo: Repo, rev: str) -> Oid | None:
+    proc = _wt_git(repo.toplevel, "rev-parse", "-q", "--verify", rev + "^{tree}", check=False)
+    return Oid(proc.stdout.decode().strip()) if proc.returncode == 0 else None
+
+
+def create_ref(repo: Repo, ref: str, new: Oid, message: str) -> None:
+    """Create ``ref`` only if it does not exist yet (CAS against the null oid)."""
+    _wt_git(repo.toplevel, "update-ref", "-m", message, ref, new, ZERO_OID)
+
+
+def delete_ref(repo: Repo, ref: str, old: Oid) -> None:
+    """Delete ``ref`` only if it still points at ``old``."""
+    _wt_git(repo.toplevel, "update-ref", "-d", ref, old)
+
+
+def refs_with_messages(repo: Repo, prefix: str) -> list[dict[str, str]]:
+    """Refs under ``prefix`` with their commit's oid, date, subject and body."""
+    fmt = "%(refname)%00%(objectname)%00%(committerdate:unix)%00%(contents:subject)%00" \
+          "%(contents:body)%01"
+    proc = _wt_git(repo.toplevel, "for-each-ref", f"--format={fmt}", prefix)
+    out: list[dict[str, str]] = []
+    for rec in proc.stdout.decode(errors="surrogateescape").split("\x01"):
+        parts = rec.lstrip("\n").split("\x00")
+        if len(parts) != 5:
+            continue
+        out.append({"ref": parts[0], "oid": parts[1], "date": parts[2],
+                    "subject": parts[3], "body": parts[4]})
+    return out
+
+
+def merge_branch(path: Path, branch: str, message: str) -> tuple[bool, list[str], str]:
+    """Merge ``branch`` into the branch checked out at ``path``.
+
+    On conflict the merge is aborted (the worktree is left as it was) and the
+    conflicting paths are returned: (merged, conflicts, new HEAD or "").
+    """
+    proc = _wt_git(path, "merge", "--no-ff", "--no-edit", "-m", message, branch, check=False)
+    if proc.returncode == 0:
+        head = _wt_git(path, "rev-parse", "HEAD").stdout.decode().strip()
+        return True, [], head
+    unmerged = _wt_git(path, "diff", "--name-only", "--diff-filter=U", "-z", check=False)
+    conflicts = [p for p in unmerged.stdout.decode(errors="surrogateescape").split("\x00") if p]
+    _wt_git(path, "merge", "--abort", check=False)
+    if not conflicts:
+        err = (proc.stderr or proc.stdout).decode(errors="replace").strip()
+        raise GitFailed(f"git merge {branch} failed: {err}",
+                        hint="resolve the problem in that worktree and retry")
+    return False, conflicts, ""
+
+
+def git_dir_of(path: Path) -> Path:
+    proc = _wt_git(path, "rev-parse", "--path-format=absolute", "--git-dir")
+    return Path(proc.stdout.decode().strip())
