@@ -30,6 +30,7 @@ _TYPES: dict[str, tuple[type, ...]] = {
 METHOD_MODULES = (
     "orch_core.methods_core",
     "orch_core.methods_agents",
+    "orch_core.methods_work",
 )
 
 

@@ -21,6 +21,7 @@ from orch_core.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, OrchError
 CLI_MODULES = (
     "orch_core.cli_core",
     "orch_core.cli_agents",
+    "orch_core.cli_work",
 )
 
 Human = Callable[[Any], str]

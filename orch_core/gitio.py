@@ -310,6 +310,73 @@ def cat_blob(repo: Repo, rev_path: str) -> bytes | None:
     return proc.stdout
 
 
+def notes_list(repo: Repo, notes_ref: str) -> list[tuple[Oid, Oid]]:
+    """(note blob, annotated commit) pairs of a notes ref; empty if it does not exist."""
+    proc = repo.run("notes", f"--ref={notes_ref}", "list", check=False)
+    if proc.returncode != 0:
+        return []
+    out: list[tuple[Oid, Oid]] = []
+    for line in proc.stdout.decode().splitlines():
+        parts = line.split()
+        if len(parts) == 2:
+            out.append((Oid(parts[0]), Oid(parts[1])))
+    return out
+
+
+def cat_objects(repo: Repo, oids: Sequence[str]) -> dict[str, bytes | None]:
+    """Contents of many objects through one `git cat-file --batch` (None: missing)."""
+    if not oids:
+        return {}
+    proc = repo.run("cat-file", "--batch", input="".join(f"{o}\n" for o in oids).encode())
+    data = proc.stdout
+    out: dict[str, bytes | None] = {}
+    pos = 0
+    for oid in oids:
+        nl = data.index(b"\n", pos)
+        header = data[pos:nl].decode(errors="replace").split()
+        pos = nl + 1
+        if len(header) < 3 or header[1] == "missing":
+            out[oid] = None
+            continue
+        size = int(header[2])
+        out[oid] = data[pos:pos + size]
+        pos += size + 1
+    return out
+
+
+def commit_time(raw: bytes) -> float:
+    """Committer time of a raw commit object (0 if it cannot be read)."""
+    for line in raw.split(b"\n\n", 1)[0].splitlines():
+        if line.startswith(b"committer "):
+            try:
+                return float(line.rsplit(b" ", 2)[1])
+            except (IndexError, ValueError):
+                return 0.0
+    return 0.0
+
+
+def snapshot_files(pg: pygit2.Repository, commit: Oid) -> dict[str, bytes]:
+    """Every flat file of a snapshot commit (see write_snapshot)."""
+    import pygit2
+
+    obj = pg[commit]
+    assert isinstance(obj, pygit2.Commit)
+    out: dict[str, bytes] = {}
+    for entry in obj.tree:
+        blob = pg[entry.id]
+        if isinstance(blob, pygit2.Blob):
+            out[str(entry.name)] = bytes(blob.data)
+    return out
+
+
+def commit_parent(pg: pygit2.Repository, commit: Oid) -> Oid | None:
+    import pygit2
+
+    obj = pg[commit]
+    assert isinstance(obj, pygit2.Commit)
+    return Oid(str(obj.parent_ids[0])) if obj.parent_ids else None
+
+
 # --- worktrees: session roots, child worktrees, safe gc (orch_core.worktrees) ---
 
 @dataclass(frozen=True)

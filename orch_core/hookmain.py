@@ -151,6 +151,7 @@ def pre_push(args: list[str]) -> int:
     from orch_core.locktable import LockIndex
 
     ctx = _context()
+    _journal_sync(ctx)
     remote = args[0] if args else os.environ.get("PRE_COMMIT_REMOTE_NAME", "")
     lines = [ln.split() for ln in _stdin_lines() if ln.strip()]
     if not lines and os.environ.get("PRE_COMMIT_TO_REF"):
@@ -210,6 +211,16 @@ def _rev(ctx: Context, rev: str) -> str:
     if rev == gitio.ZERO_OID:
         return rev
     return gitio.rev_parse(ctx.repo, rev) or gitio.ZERO_OID
+
+
+def _journal_sync(ctx: Context) -> None:
+    """A push is a sync point: export the work state to its ref (never blocks the push)."""
+    try:
+        from orch_core import journal
+
+        journal.sync(ctx)
+    except OrchError as e:
+        _say(f"orch-hooks: warning: work journal not synced: {e.message}")
 
 
 def _note_session(ctx: Context, commit: str, cache: dict[str, str | None]) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib
 import json
 import os
 from collections.abc import Callable
@@ -24,6 +25,9 @@ NOTE_VERSION = 1
 # Extra fields for a session's payload (the work-state layer adds case, steps,
 # next action). Each returns a dict merged into the note.
 PAYLOAD_EXTENSIONS: list[Callable[[Context, str], dict[str, Any]]] = []
+# Modules that append to PAYLOAD_EXTENSIONS when imported; loaded on first use so
+# the hooks' slow path writes the same fields as the CLI.
+EXTENSION_MODULES: tuple[str, ...] = ("orch_core.cases",)
 
 
 def stamp_dir(ctx: Context) -> Path:
@@ -34,6 +38,8 @@ def payload(ctx: Context, session_id: str | None, owner: str) -> dict[str, Any]:
     from orch_core import locks
 
     data: dict[str, Any] = {"v": NOTE_VERSION, "session": session_id, "owner": owner}
+    for mod in EXTENSION_MODULES:
+        importlib.import_module(mod)
     if session_id:
         for ext in PAYLOAD_EXTENSIONS:
             data.update(ext(ctx, session_id))
@@ -107,7 +113,7 @@ def parse_note(text: str) -> tuple[list[dict[str, Any]], list[str]]:
     """Note lines as objects; a corrupt line is reported and skipped."""
     out: list[dict[str, Any]] = []
     warnings: list[str] = []
-    for n, line in enumerate(text.splitlines(), 1):
+    for n, line in enumerate(text.split("\n"), 1):
         if not line.strip():
             continue
         try:

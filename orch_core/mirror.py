@@ -1,0 +1,89 @@
+"""A Markdown snapshot of the work state, written only when asked.
+
+``md_version`` in meta is the ``db_version`` the snapshot was written at; the
+mirror is outdated whenever they differ. Nothing refreshes it implicitly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from orch_core import clock, locks, sessions, tasks
+from orch_core.context import Context
+
+DEFAULT_NAME = "mirror.md"
+MARKS = {"succeeded": "x", "canceled": "-"}
+
+
+def _default_path(ctx: Context) -> Path:
+    return ctx.repo.orch_dir / DEFAULT_NAME
+
+
+def status(ctx: Context) -> dict[str, Any]:
+    db = ctx.store.db_version()
+    md = ctx.store.meta("md_version")
+    return {"db_version": db, "md_version": None if md is None else int(md),
+            "outdated": md is None or int(md) != db,
+            "path": ctx.store.meta("md_path") or str(_default_path(ctx))}
+
+
+def render(ctx: Context) -> str:
+    now = ctx.now()
+    version = ctx.store.db_version()
+    lines = [f"# Work state (db_version {version}, {clock.iso(now)})", "", "## Tasks", ""]
+    tree = tasks.listing(ctx, tree=True)["tasks"]
+    if not tree:
+        lines.append("_no tasks_")
+    for t in tree:
+        mark = MARKS.get(t["status"], " ")
+        holder = f" — {t['holder']}" if t["holder"] and t["status"] == "running" else ""
+        lines.append(f"{'  ' * t['depth']}- [{mark}] **{t['id']}** {t['title']} "
+                     f"({t['level']}, {t['status']}){holder}")
+    lines += ["", "## Sessions", ""]
+    rows = [s for s in sessions.all_sessions(ctx) if s.status == "open"]
+    if not rows:
+        lines.append("_no open sessions_")
+    for s in rows:
+        state = "alive" if s.alive(now) else "interrupted"
+        lines.append(f"- `{s.id}` {s.owner} ({state}) case {s.current_case or '-'}, "
+                     f"branch {s.branch or '-'}, {s.worktree or '-'}")
+    lines += ["", "## Locks", ""]
+    live = locks.listing(ctx)["locks"]
+    if not live:
+        lines.append("_no live locks_")
+    for lk in live:
+        lines.append(f"- `{lk['path']}` {lk['mode']} by `{lk['session']}` ({lk['owner']}), "
+                     f"expires {lk['expires']}")
+    lines += ["", "## Merge queue", ""]
+    queue = ctx.store.conn.execute("SELECT id, data FROM queue ORDER BY id").fetchall()
+    if not queue:
+        lines.append("_empty_")
+    for row in queue:
+        try:
+            data = json.loads(row[1])
+        except json.JSONDecodeError:
+            data = {}
+        detail = ", ".join(f"{k} {data[k]}" for k in ("branch", "state", "status", "author")
+                           if isinstance(data, dict) and k in data)
+        lines.append(f"- `{row[0]}` {detail}".rstrip())
+    return "\n".join(lines) + "\n"
+
+
+def refresh(ctx: Context, out: str | None = None) -> dict[str, Any]:
+    version = ctx.store.db_version()
+    text = render(ctx)
+    path = Path(out) if out else _default_path(ctx)
+    if not path.is_absolute():
+        path = ctx.cwd / path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+    with ctx.store.cache_write() as conn:
+        # Written against the version read above: a change in between leaves it outdated.
+        ctx.store.set_meta(conn, "md_version", str(version))
+        ctx.store.set_meta(conn, "md_path", str(path))
+    return {"path": str(path), "md_version": version, "bytes": len(text.encode())}
