@@ -31,6 +31,7 @@ METHOD_MODULES = (
     "orch_core.methods_core",
     "orch_core.methods_agents",
     "orch_core.methods_work",
+    "orch_core.methods_merge",
 )
 
 

@@ -22,6 +22,7 @@ CLI_MODULES = (
     "orch_core.cli_core",
     "orch_core.cli_agents",
     "orch_core.cli_work",
+    "orch_core.cli_merge",
 )
 
 Human = Callable[[Any], str]

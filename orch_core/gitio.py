@@ -534,3 +534,144 @@ def merge_branch(path: Path, branch: str, message: str) -> tuple[bool, list[str]
 def git_dir_of(path: Path) -> Path:
     proc = _wt_git(path, "rev-parse", "--path-format=absolute", "--git-dir")
     return Path(proc.stdout.decode().strip())
+
+
+# --- merge queue helpers -------------------------------------------------------------
+
+# Git commands the lander runs in its own temporary worktree skip the hooks: the
+# commits were checked when they were made, and post-checkout must not bind sessions.
+NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
+
+
+def merge_base(pg: pygit2.Repository, a: str, b: str) -> Oid | None:
+    import pygit2
+
+    base = pg.merge_base(pygit2.Oid(hex=a), pygit2.Oid(hex=b))
+    return Oid(str(base)) if base is not None else None
+
+
+def changed_paths(pg: pygit2.Repository, a: str | None, b: str) -> set[str]:
+    """Paths that differ between the trees of commits ``a`` (None: empty) and ``b``."""
+    import pygit2
+
+    new = pg[pygit2.Oid(hex=b)]
+    assert isinstance(new, pygit2.Commit)
+    if a is None:
+        diff = new.tree.diff_to_tree(swap=True)
+    else:
+        old = pg[pygit2.Oid(hex=a)]
+        assert isinstance(old, pygit2.Commit)
+        diff = pg.diff(old.tree, new.tree)
+    out: set[str] = set()
+    for delta in diff.deltas:
+        out.add(delta.old_file.path)
+        out.add(delta.new_file.path)
+    return out
+
+
+def merge_in_memory(pg: pygit2.Repository, ours: str, theirs: str,
+                    ) -> tuple[list[str], pygit2.Index]:
+    """Merge two commits without touching a working tree: (conflicting paths, index)."""
+    import pygit2
+
+    index = pg.merge_commits(pygit2.Oid(hex=ours), pygit2.Oid(hex=theirs))
+    files: list[str] = []
+    if index.conflicts is not None:
+        for anc, our, their in index.conflicts:
+            path = (our or their or anc).path
+            if path not in files:
+                files.append(path)
+    return files, index
+
+
+def commit_merge(pg: pygit2.Repository, index: pygit2.Index, parents: Sequence[str],
+                 message: str, when: float | None = None) -> Oid:
+    """Write the merged index as a commit with ``parents`` (no ref is moved)."""
+    import pygit2
+
+    tree = index.write_tree(pg)
+    ts = int(when if when is not None else time.time())
+    sig = pygit2.Signature(ORCH_NAME, ORCH_EMAIL, ts, 0)
+    return Oid(str(pg.create_commit(None, sig, sig, message, tree,
+                                    [pygit2.Oid(hex=p) for p in parents])))
+
+
+def is_ancestor(repo: Repo, ancestor: str, descendant: str) -> bool:
+    proc = repo.run("merge-base", "--is-ancestor", ancestor, descendant, check=False)
+    return proc.returncode == 0
+
+
+def land_worktree_add(repo: Repo, path: Path, commit: str) -> None:
+    repo.run(*NO_HOOKS, "worktree", "add", "--detach", "-q", str(path), commit)
+
+
+def land_worktree_remove(repo: Repo, path: Path) -> None:
+    repo.run(*NO_HOOKS, "worktree", "remove", "--force", "--force", str(path), check=False)
+    repo.run("worktree", "prune", check=False)
+
+
+def worktree_heads(repo: Repo) -> list[dict[str, str]]:
+    """`git worktree list --porcelain` as dicts with worktree, HEAD and branch."""
+    out: list[dict[str, str]] = []
+    proc = repo.run("worktree", "list", "--porcelain", "-z")
+    cur: dict[str, str] = {}
+    for field_ in proc.stdout.decode(errors="surrogateescape").split("\0"):
+        if not field_:
+            if cur:
+                out.append(cur)
+            cur = {}
+            continue
+        key, _, value = field_.partition(" ")
+        cur[key] = value
+    if cur:
+        out.append(cur)
+    return out
+
+
+def dirty(cwd: Path) -> list[str]:
+    """Tracked changes (staged or not) in the worktree at ``cwd``."""
+    proc = run(["git", "status", "--porcelain", "-z", "--untracked-files=no"], cwd=cwd,
+               env=no_git_env())
+    return [p[3:] for p in proc.stdout.decode(errors="surrogateescape").split("\0") if p[3:]]
+
+
+def added_lines(repo: Repo, old: str, new: str) -> list[tuple[str, int, str]]:
+    """(path, line number in ``new``, text) of every line ``new`` adds over ``old``."""
+    proc = repo.run("diff", "-U0", "--no-color", "--no-ext-diff", "--no-renames", old, new)
+    out: list[tuple[str, int, str]] = []
+    path = ""
+    line_no = 0
+    for raw in proc.stdout.decode(errors="replace").splitlines():
+        if raw.startswith("+++ "):
+            path = raw[6:] if raw.startswith("+++ b/") else ""
+        elif raw.startswith("@@"):
+            plus = raw.split(" ")[2]  # +start[,count]
+            line_no = int(plus[1:].split(",")[0])
+        elif raw.startswith("+") and path:
+            out.append((path, line_no, raw[1:]))
+            line_no += 1
+    return out
+
+
+def notes_in_range(repo: Repo, old: str | None, new: str) -> list[tuple[Oid, str, str]]:
+    """(commit, subject, orch note text) for each commit in old..new."""
+    rng = [new] if old is None else [f"{old}..{new}"]
+    proc = repo.run("log", "--notes=orch", "--format=%H%x00%s%x00%N%x01", *rng, "--")
+    out: list[tuple[Oid, str, str]] = []
+    for chunk in proc.stdout.decode(errors="replace").split("\x01"):
+        chunk = chunk.strip("\n")
+        if not chunk:
+            continue
+        oid, subject, note = [*chunk.split("\0"), "", ""][:3]
+        out.append((Oid(oid), subject, note))
+    return out
+
+
+def branches_at(repo: Repo, oids: Sequence[str]) -> list[str]:
+    """Local branches pointing at any of ``oids``."""
+    names: list[str] = []
+    for oid in oids:
+        proc = repo.run("for-each-ref", "--format=%(refname:short)", "--points-at", oid,
+                        "refs/heads", check=False)
+        names += [n for n in proc.stdout.decode().split() if n not in names]
+    return names
