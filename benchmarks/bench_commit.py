@@ -36,7 +36,6 @@ from benchmarks.common import (
     make_repo,
     median,
     ms,
-    orch,
     paired,
     report,
     table,
@@ -69,13 +68,17 @@ def plan(n_files: int, n_locks: int, n_sessions: int, n_staged: int, per_dir: in
 
 
 def setup_hooked(repo: Path, per_session: list[list[tuple[str, bool]]]) -> str:
-    """Install, open the sessions, take the locks; return the committer's session id."""
-    from orch_core import locks, sessions
+    """Install, open the sessions, take the locks; return the committer's session id.
+
+    In-process calls of what `orch-hooks install`, `session open` and `lock acquire`
+    run (the same shims get written); it keeps set-up fast and independent of the CLI.
+    """
+    from orch_core import installer, locks, sessions
     from orch_core.context import Context
 
-    orch(repo, "install")
     ctx = Context(cwd=repo, env={})
     try:
+        installer.install(ctx)
         for i, wanted in enumerate(per_session):
             sess, _ = sessions.open_session(ctx, f"agent-{i:02d}", "new_work", 86400,
                                             bind=False)
@@ -86,6 +89,17 @@ def setup_hooked(repo: Path, per_session: list[list[tuple[str, bool]]]) -> str:
         me, bound = sessions.open_session(ctx, "committer", "new_work", 86400, bind=True)
         assert bound
         return me.id
+    finally:
+        ctx.close()
+
+
+def live_locks(repo: Path) -> int:
+    from orch_core import locks
+    from orch_core.context import Context
+
+    ctx = Context(cwd=repo, env={})
+    try:
+        return len(locks.listing(ctx)["locks"])
     finally:
         ctx.close()
 
@@ -187,10 +201,7 @@ def main(n_files: int = 2000, n_locks: int = 1000, n_sessions: int = 20,
             # Agents commit on their own branch; main is protected (only the lander moves it).
             git(repo, "checkout", "-q", "-b", "agent/work")
         committer = setup_hooked(a, per_session)
-        live = orch(a, "lock", "list", "--json")
-        import json
-
-        n_live = len(json.loads(live)["locks"])
+        n_live = live_locks(a)
         counter = [0]
 
         def run_a() -> float:

@@ -1,7 +1,5 @@
 if [ -x "$0.orch-chained" ]; then "$0.orch-chained" "$@" || exit $?; fi
-out=$(git rev-parse --path-format=absolute --git-dir --git-common-dir) || orch_python "$@"
-gd=${out%"$nl"*}
-cdir=${out#*"$nl"}
+orch_dirs || orch_python "$@"
 sess=${ORCH_SESSION:-}
 if [ -z "$sess" ] && [ -f "$gd/orch-session" ]; then read -r sess < "$gd/orch-session"; fi
 idx="$cdir/orch/locks.idx"
