@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orch_core import cases, journal, mirror, resume, tasks
+from orch_core import cases, journal, mirror, resume, sessions, tasks
 from orch_core.api import method, s_bool, s_int, s_str, s_strs
 from orch_core.context import Context
 from orch_core.methods_core import SESSION, as_session, need_session
@@ -136,7 +136,9 @@ def case_fail(ctx: Context, id: str, reason: str, session: str | None = None,
         "is behind main (stale-base warning); with no current case, the next ready case.",
         params={"session": SESSION}, errors=("no_session", "unknown_session"))
 def resume_next(ctx: Context, session: str | None = None) -> dict[str, Any]:
-    return resume.next_for(ctx, need_session(ctx, session))
+    # Reading what a closed session left behind is allowed when it is named.
+    sess = sessions.get(ctx, session) if session else need_session(ctx, None)
+    return resume.next_for(ctx, sess)
 
 
 @method("resume.candidates.list", "Interrupted sessions (heartbeat expired) that left work "
