@@ -40,9 +40,9 @@ def test_hierarchy_rules(ctx: Context) -> None:
         mk(ctx, "epic", "bad", ids["epic"])
     with pytest.raises(UsageError, match="a feature needs a parent epic"):
         mk(ctx, "feature", "orphan")
-    with pytest.raises(UsageError, match="a case's parent must be a testgroup; .* is a feature"):
+    with pytest.raises(UsageError, match=r"a case.s parent must be a testgroup; .* is a feature"):
         mk(ctx, "case", "skips a level", ids["feature"])
-    with pytest.raises(UsageError, match="a step's parent must be a case; .* is an epic"):
+    with pytest.raises(UsageError, match=r"a step.s parent must be a case; .* is an epic"):
         mk(ctx, "step", "too high", ids["epic"])
     with pytest.raises(NotFound):
         mk(ctx, "feature", "ghost parent", "E-999")
