@@ -30,6 +30,8 @@ from orch_core.errors import Busy, OrchError, Refused
 from orch_core.sessions import Session
 
 TOKEN_ENV = "ORCH_LANDER_TOKEN"
+# Tests stop the lander at a named point to SIGKILL it there (see tests/test_landing.py).
+PAUSE_ENV = "ORCH_LANDER_PAUSE"
 MAX_REBUILDS = 3
 LOG_TAIL = 4000
 
@@ -61,6 +63,12 @@ class Landing:
         except FileNotFoundError:
             return ""
         return data[-LOG_TAIL:].decode(errors="replace")
+
+
+def _pause(ctx: Context, point: str) -> None:
+    if os.environ.get(PAUSE_ENV) == point:
+        (ctx.repo.orch_dir / f"lander-paused-{point}").write_text(str(os.getpid()))
+        time.sleep(120)
 
 
 def landing_dir(ctx: Context) -> Path:
@@ -321,6 +329,7 @@ def _move_main(ld: Landing, tip: str, result: str) -> bool:
     _with_lease(ctx, ld.actor, ld.token, "merge.lock.target",
                 f"land {entry_id}: move {ctx.config.base_branch} {tip[:12]} -> {result[:12]}",
                 record)
+    _pause(ctx, "target")
     if gitio.rev_parse(ctx.repo, ref) != tip:
         return False
     env = gitio.no_git_env()
@@ -354,8 +363,7 @@ def _release_on_land(ctx: Context, actor: str, e: q.Entry) -> list[dict[str, Any
     def pred(lk: Any) -> bool:
         if everything and lk.session == e.author:
             return True
-        return bool(lk.release_on_land) and (
-            lk.branch == e.branch or (lk.session == e.author and not lk.branch))
+        return bool(lk.release_on_land) and (lk.branch == e.branch or lk.session == e.author)
 
     if not any(pred(lk) for lk in locks.snapshot(ctx).locks):
         return []
@@ -395,6 +403,7 @@ def land(ctx: Context, sess: Session | None) -> dict[str, Any]:
         return {"landed": False, "recovered": [r.id for r in recovered],
                 "released_locks": released, "reason": "nothing approved to land"}
     _cleanup_stale(ctx, token)
+    _pause(ctx, "locked")
     logs = ctx.repo.orch_dir / "landing-logs"
     logs.mkdir(parents=True, exist_ok=True)
     log_path = logs / f"{entry.id}-{token[:8]}.log"
@@ -419,6 +428,8 @@ def land(ctx: Context, sess: Session | None) -> dict[str, Any]:
             gitio.land_worktree_remove(ctx.repo, workdir)
             shutil.rmtree(workdir, ignore_errors=True)
         final, result, tip = outcome
+        if final.state == q.LANDED:
+            _pause(ctx, "moved")
         _finish(ctx, actor, token, final, f"{final.state} {final.id} ({final.branch})"
                 + (f": {final.reason}" if final.reason else ""))
     if final.state == q.LANDED:
@@ -467,6 +478,7 @@ def _attempts(ld: Landing) -> tuple[q.Entry, str | None, str | None]:
         failure = _test(ld, tip, result)
         if failure:
             return _outcome(ld, q.FAILED, failure, None, tip)
+        _pause(ctx, "tested")
         t0 = time.monotonic()
         moved = _move_main(ld, tip, result)
         ld.timings["move"] = ld.timings.get("move", 0.0) + time.monotonic() - t0
