@@ -62,12 +62,14 @@ def _row(r: Any) -> dict[str, Any]:
             "ts": r["ts"], "note": data}
 
 
-def last_for_session(ctx: Context, session_id: str) -> dict[str, Any] | None:
+def last_for_session(ctx: Context, session_id: str,
+                     case_id: str | None = None) -> dict[str, Any] | None:
+    """The newest checkpoint of the session, or of its case (work taken over by attach)."""
     ensure_index(ctx)
     r = ctx.store.conn.execute(
-        "SELECT * FROM checkpoints WHERE session=? ORDER BY ts DESC, "
+        "SELECT * FROM checkpoints WHERE session=? OR case_id=? ORDER BY ts DESC, "
         "CAST(json_extract(data, '$.db_version') AS INTEGER) DESC LIMIT 1",
-        (session_id,)).fetchone()
+        (session_id, case_id)).fetchone()
     return None if r is None else _row(r)
 
 

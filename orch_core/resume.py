@@ -65,7 +65,8 @@ def next_for(ctx: Context, sess: Session) -> dict[str, Any]:
         "session": sess.id, "owner": sess.owner, "worktree": sess.worktree,
         "branch": sess.branch, "alive": sess.alive(ctx.now()),
         "locks": [_lock_json(lk) for lk in sorted(held, key=lambda lk: lk.path)],
-        "last_checkpoint": _checkpoint_json(checkpoints.last_for_session(ctx, sess.id)),
+        "last_checkpoint": _checkpoint_json(checkpoints.last_for_session(
+            ctx, sess.id, case.id if case else None)),
         "base": _base_info(ctx, sess, held),
         "warnings": warnings,
         "db_version": ctx.store.db_version(),

@@ -74,7 +74,9 @@ def test_resume_after_sigkill_and_attach(repo: Path, ctx: Context,
     assert [s["id"] for s in out["case"]["steps"]["done_steps"]] == [steps[0]]
     assert [s["id"] for s in out["case"]["steps"]["open_steps"]] == steps[1:]
     assert out["next_action"] == f"step {steps[1]}: step 1"
-    assert out["last_checkpoint"] is None  # the rescuer has not committed yet
+    # The rescuer has not committed yet: the case's checkpoint is the worker's commit.
+    assert out["last_checkpoint"]["commit"] == head
+    assert out["last_checkpoint"]["steps"] == {"done": 1, "total": 3}
     assert [lk["path"] for lk in out["locks"]] == ["src/api/"]
     assert out["worktree"] == str(wt) and out["branch"] == "wt-worker"
     held = api.call(ctx, "lock.list")["locks"]
