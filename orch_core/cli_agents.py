@@ -15,30 +15,26 @@ AGENT_GUIDE = """\
 Several agents share this repository. Git hooks refuse commits and pushes that
 touch paths locked by another session, so follow these steps.
 
-1. Open your session, in your own worktree, and use what it prints:
+1. Open your session in your own worktree, then go there:
      orch-hooks session open --owner YOUR-NAME --worktree --json
-     cd <path> && export ORCH_SESSION=<session_id>      # the "enter" field
-   (MCP: session_open {"owner": ..., "worktree": true}; JSON-lines:
-    orch-hooks serve, one {"id":1,"method":"session.open","params":{...}} per line.)
+     cd <path> && export ORCH_SESSION=<session_id>    # its "enter" field
 2. Lock before you edit; a path ending in / locks the whole folder:
      orch-hooks lock check src/api/users.py
      orch-hooks lock acquire src/api/ --task CASE-ID
-   A conflict names the holder and the expiry: wait, or pick other work.
-   Renew long leases with `orch-hooks lock heartbeat`.
-3. Walk your case: `orch-hooks case begin CASE-ID`, then after each step
-   `orch-hooks step check CASE-ID STEP`, and `orch-hooks case complete CASE-ID`
-   with the next action. Commit often: every commit is stamped with your
-   checkpoint (`git log --notes=orch`).
-4. Lost your context (compaction, crash, new terminal)? Run
-     orch-hooks resume next
-   and continue from the case, step and next action it prints; with a new
-   session use `orch-hooks session open --intent resume_work` and attach to a
-   candidate.
-5. Done: queue your branch for main; never push to main yourself:
-     orch-hooks merge request
-   A reviewer other than you approves; the lander tests and merges.
-6. `orch-hooks session close` releases your locks. `orch-hooks rpc describe`
-   (JSON-lines: rpc.describe) lists every method with its parameters.
+   A conflict names the holder, the task and the expiry: wait or pick other
+   work. Renew long leases with `orch-hooks lock heartbeat`.
+3. Walk your case: `orch-hooks case begin CASE-ID`; after each step
+   `orch-hooks step check STEP-ID`; at the end
+   `orch-hooks case complete CASE-ID --next "what comes next"`.
+   Commit often: each commit carries your checkpoint (git log --notes=orch).
+4. Lost your context (compaction, crash, new terminal)? `orch-hooks resume next`
+   says what you were doing and what to do next. From a fresh session:
+   `orch-hooks resume candidates`, then `orch-hooks resume attach SESSION`.
+5. Done: `orch-hooks merge request` queues your branch for main. Never push to
+   main yourself; another reviewer approves and the lander merges.
+6. `orch-hooks session close` releases your locks when you stop.
+Tools instead of a shell: `orch-hooks mcp` (MCP; session_open, lock_acquire, ...)
+or `orch-hooks serve` (JSON lines; rpc.describe lists every method and schema).
 """
 
 
