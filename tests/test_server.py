@@ -344,3 +344,12 @@ def test_handle_line_in_process_matches_the_protocol(ctx: Context) -> None:
     assert r["id"] is None and r["error"]["code"] == "bad_path"
     assert r["error"]["details"]["schema"] == api.get("lock.check").schema
     assert server.encode({"id": 1, "result": {"x": float("nan")}}).startswith(b'{"id": 1')
+
+
+def test_agent_guide_covers_the_agent_workflow(repo: Path) -> None:
+    proc = subprocess.run([ORCH, "agent-guide"], cwd=repo, capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stderr == ""
+    for needle in ("session open", "--worktree", "lock acquire", "lock check", "step check",
+                   "resume next", "merge request", "case begin"):
+        assert needle in proc.stdout, needle
+    assert len(proc.stdout.splitlines()) < 40
