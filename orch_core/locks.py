@@ -67,14 +67,36 @@ def write_export(ctx: Context, tip: str | None, locks: Iterable[Lock]) -> None:
     os.replace(tmp, path)
 
 
+def _memo(ctx: Context, tip: str | None) -> list[Lock] | None:
+    """The table at ``tip`` if this Context already read it (a commit never changes)."""
+    hit = ctx.cache.get(_MEMO)
+    if hit is not None and hit[0] == (tip or "none"):
+        return list(hit[1])
+    return None
+
+
+def _remember(ctx: Context, tip: str | None, locks: Iterable[Lock]) -> None:
+    ctx.cache[_MEMO] = (tip or "none", tuple(locks))
+
+
+_MEMO = "locks.table"
+
+
+def _cached_rows(ctx: Context, tip: str | None) -> list[Lock]:
+    locks = _memo(ctx, tip)
+    if locks is None:
+        locks = _rows_to_locks(ctx.store.conn.execute("SELECT * FROM locks").fetchall())
+        _remember(ctx, tip, locks)
+    return locks
+
+
 def snapshot(ctx: Context) -> Snapshot:
     """The current table, from the cache when its tip matches the ref."""
     repo = ctx.repo
     tip = gitio.read_ref_file(repo.common_dir, REF)
     store = ctx.store
     if (store.meta("locks_tip") or "none") == (tip or "none"):
-        rows = store.conn.execute("SELECT * FROM locks").fetchall()
-        return Snapshot(tip, _rows_to_locks(rows), [])
+        return Snapshot(tip, _cached_rows(ctx, tip), [])
     blob = gitio.cat_blob(repo, f"{tip}:{TABLE}") if tip else b""
     locks, warnings = parse(blob or b"")
     _refresh_cache(ctx, tip, locks)
@@ -92,7 +114,7 @@ def _refresh_cache(ctx: Context, tip: str | None, locks: list[Lock]) -> None:
 def _load_at(ctx: Context, tip: gitio.Oid | None) -> tuple[list[Lock], bool]:
     """Locks at ``tip`` and whether the SQLite cache already holds exactly them."""
     if (ctx.store.meta("locks_tip") or "none") == (tip or "none"):
-        return _rows_to_locks(ctx.store.conn.execute("SELECT * FROM locks").fetchall()), True
+        return _cached_rows(ctx, tip), True
     if tip is None:
         return [], False
     blob = gitio.read_snapshot_file(ctx.pg, tip, TABLE)
@@ -144,6 +166,7 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation) -> dict[str, Any]:
                     conn.execute("DELETE FROM locks")
                     _insert(conn, new)
                 ctx.store.set_meta(conn, "locks_tip", commit)
+            _remember(ctx, commit, new)
             write_export(ctx, commit, new)
             touched = {lk.session for lk in locks if old_ids.get(lk.id) != new_ids.get(lk.id)}
             touched |= {lk.session for lk in new if old_ids.get(lk.id) != lk}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import bisect
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from orch_core.paths import ancestors, key
@@ -40,7 +40,8 @@ class Lock:
         return self.expires_at > now
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # Not dataclasses.asdict: its deep copy dominated every lock-table write.
+        return {name: getattr(self, name) for name in _LOCK_FIELDS}
 
     def renewed(self, now: float) -> Lock:
         return replace(self, expires_at=now + self.ttl)
@@ -70,6 +71,9 @@ class Lock:
         return lock
 
 
+_LOCK_FIELDS = tuple(f.name for f in fields(Lock))
+
+
 def covers(a_path: str, b_path: str, ignore_case: bool = False) -> bool:
     """True when the paths are equal or one lies under the other (a prefix)."""
     ka, kb = key(a_path, ignore_case), key(b_path, ignore_case)
@@ -92,7 +96,11 @@ def conflicts(a_path: str, a_mode: str, a_session: str, b: Lock,
 
 def serialise(locks: Iterable[Lock]) -> bytes:
     rows = sorted(locks, key=lambda lk: (lk.path, lk.id))
-    return "".join(json.dumps(lk.to_json(), sort_keys=True) + "\n" for lk in rows).encode()
+    encode = _ENCODER.encode  # json.dumps(sort_keys=True) builds an encoder per call
+    return "".join(encode(lk.to_json()) + "\n" for lk in rows).encode()
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True)
 
 
 def parse(blob: bytes) -> tuple[list[Lock], list[str]]:
