@@ -23,7 +23,6 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import Figure, figure, median, ms, report
-
 from orch_core.locktable import EXCLUSIVE, SHARED, Lock, LockIndex, conflicts
 
 BUDGET_MS = 100.0

@@ -67,7 +67,7 @@ def summary(results: list[tuple[str, list[Figure], float]]) -> str:
 def _value(v: Any) -> str:
     if isinstance(v, bool) or not isinstance(v, int | float):
         return str(v)
-    if isinstance(v, int) or float(v).is_integer() and abs(v) >= 100:
+    if isinstance(v, int) or (float(v).is_integer() and abs(v) >= 100):
         return f"{int(v):,}"
     return f"{v:,.2f}"
 
