@@ -52,15 +52,43 @@ def _insert(conn: Any, locks: Iterable[Lock]) -> None:
     )
 
 
+def _table_blob(ctx: Context, locks: list[Lock]) -> bytes:
+    """``serialise(locks)``, reusing the line of every lock unchanged since the last write
+    of this Context (a long-running server re-encoded 1,000 unchanged locks per call)."""
+    old: dict[str, tuple[Lock, bytes]] = ctx.cache.get("locks.lines") or {}
+    lines: dict[str, tuple[Lock, bytes]] = {}
+    for lk in locks:
+        prev = old.get(lk.id)
+        lines[lk.id] = prev if prev is not None and _same_lock(prev[0], lk) \
+            else (lk, serialise([lk]))
+    ctx.cache["locks.lines"] = lines
+    return b"".join(lines[lk.id][1] for lk in sorted(locks, key=lambda lk: (lk.path, lk.id)))
+
+
+def _same_lock(a: Lock | None, b: Lock | None) -> bool:
+    # Identity first: the memoised table hands the same objects around, and the
+    # dataclass __eq__/__hash__ over 11 fields dominated a 1,000-lock write.
+    return a is b or a == b
+
+
 def write_export(ctx: Context, tip: str | None, locks: Iterable[Lock]) -> None:
     """The plain-text copy the shell fast path of pre-commit reads (see hooks/)."""
     lines = [f"tip\t{tip or 'none'}\t{int(ctx.ignore_case)}\n"]
+    old: dict[str, tuple[Lock, str]] = ctx.cache.get("locks.export_lines") or {}
+    memo: dict[str, tuple[Lock, str]] = {}
     for lk in locks:
-        k = lk.path.rstrip("/")
-        if ctx.ignore_case:
-            k = k.casefold()
-        lines.append(f"{k}\t{int(lk.path.endswith('/'))}\t{lk.session}\t{lk.mode}\t"
-                     f"{int(lk.expires_at) + 1}\n")
+        prev = old.get(lk.id)
+        if prev is not None and _same_lock(prev[0], lk):
+            line = prev[1]
+        else:
+            k = lk.path.rstrip("/")
+            if ctx.ignore_case:
+                k = k.casefold()
+            line = (f"{k}\t{int(lk.path.endswith('/'))}\t{lk.session}\t{lk.mode}\t"
+                    f"{int(lk.expires_at) + 1}\n")
+        memo[lk.id] = (lk, line)
+        lines.append(line)
+    ctx.cache["locks.export_lines"] = memo
     path = ctx.repo.orch_dir / EXPORT
     tmp = path.with_name(f"{EXPORT}.{os.getpid()}.tmp")
     tmp.write_text("".join(lines))
@@ -133,7 +161,13 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation) -> dict[str, Any]:
     repo = ctx.repo
     pg = ctx.pg
     with gitio.writer_lock(repo):
-        for _attempt in range(MAX_ATTEMPTS):
+        # A writer SIGKILLed inside the ref transaction leaves <ref>.lock behind; it
+        # only counts as stale (and is removed) after STALE_GIT_LOCK_SECONDS, so keep
+        # waiting that long instead of burning the attempts in a second.
+        lock_wait_until = time.monotonic() + gitio.STALE_GIT_LOCK_SECONDS + 2.0
+        attempt = 0
+        while attempt < MAX_ATTEMPTS:
+            attempt += 1
             if gitio.recover_stale_ref_lock(repo, REF):
                 with ctx.store.write("orch-hooks", "recover.stale_ref_lock", {"ref": REF}):
                     pass
@@ -147,10 +181,16 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation) -> dict[str, Any]:
                 return result
             if reaped:
                 message += f"\n\nreaped {reaped} expired lease(s)"
-            commit = gitio.write_snapshot(pg, {TABLE: serialise(new)}, tip, message, when=now)
+            commit = gitio.write_snapshot(pg, {TABLE: _table_blob(ctx, new)}, tip, message,
+                                          when=now)
             try:
                 gitio.cas_ref(pg, REF, commit, tip, message.splitlines()[0])
             except gitio.CasMismatch:
+                if (gitio.loose_ref_lock_path(repo, REF).exists()
+                        and time.monotonic() < lock_wait_until):
+                    attempt -= 1
+                    time.sleep(0.05)
+                    continue
                 time.sleep(random.uniform(0.001, 0.01))
                 continue
             old_ids = {lk.id: lk for lk in locks}
@@ -161,17 +201,23 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation) -> dict[str, Any]:
                 if cached:
                     gone = [i for i in old_ids if i not in new_ids]
                     conn.executemany("DELETE FROM locks WHERE id=?", [(i,) for i in gone])
-                    _insert(conn, [lk for i, lk in new_ids.items() if old_ids.get(i) != lk])
+                    _insert(conn, [lk for i, lk in new_ids.items()
+                                   if not _same_lock(old_ids.get(i), lk)])
                 else:
                     conn.execute("DELETE FROM locks")
                     _insert(conn, new)
                 ctx.store.set_meta(conn, "locks_tip", commit)
             _remember(ctx, commit, new)
             write_export(ctx, commit, new)
-            touched = {lk.session for lk in locks if old_ids.get(lk.id) != new_ids.get(lk.id)}
-            touched |= {lk.session for lk in new if old_ids.get(lk.id) != lk}
+            touched = {lk.session for lk in locks
+                       if not _same_lock(old_ids.get(lk.id), new_ids.get(lk.id))}
+            touched |= {lk.session for lk in new if not _same_lock(old_ids.get(lk.id), lk)}
             _refresh_stamps(ctx, touched)
             return result
+    if gitio.loose_ref_lock_path(repo, REF).exists():
+        raise Busy(f"{gitio.loose_ref_lock_path(repo, REF)} is held by another git process",
+                   hint="retry; if no git command is running, `orch-hooks doctor --fix` "
+                        "removes it once it is stale")
     raise Busy(f"{REF} kept moving; gave up after {MAX_ATTEMPTS} attempts", hint="retry")
 
 
@@ -188,7 +234,11 @@ def _event_data(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _same(a: list[Lock], b: list[Lock]) -> bool:
-    return sorted(a, key=lambda lk: lk.id) == sorted(b, key=lambda lk: lk.id)
+    # Lock ids are unique within a table, so set equality is list equality up to order.
+    if len(a) != len(b):
+        return False
+    by_id = {lk.id: lk for lk in b}
+    return all(_same_lock(lk, by_id.get(lk.id)) for lk in a)
 
 
 def describe(lk: Lock, now: float) -> dict[str, Any]:
