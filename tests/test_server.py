@@ -353,3 +353,38 @@ def test_agent_guide_covers_the_agent_workflow(repo: Path) -> None:
                    "resume next", "merge request", "case begin"):
         assert needle in proc.stdout, needle
     assert len(proc.stdout.splitlines()) < 40
+
+
+def test_long_lived_context_writes_the_same_table_as_a_fresh_one(repo: Path) -> None:
+    """The server's memoised lock-table writes are byte-identical to a from-scratch write."""
+    from orch_core import locks
+    from orch_core.locktable import parse, serialise
+
+    ctx = Context(cwd=repo, env={})
+    try:
+        a = api.call(ctx, "session.open", {"owner": "a", "bind": False})["session_id"]
+        b = api.call(ctx, "session.open", {"owner": "b", "bind": False})["session_id"]
+        steps: list[tuple[str, dict[str, Any]]] = [
+            ("lock.acquire", {"paths": ["src/api/", "README.md"], "session": a}),
+            ("lock.acquire", {"paths": ["src/web/"], "session": b, "shared": True}),
+            ("lock.heartbeat", {"session": a}),
+            ("lock.release", {"targets": ["README.md"], "session": a}),
+            ("lock.acquire", {"paths": ["docs/"], "session": b}),
+            ("session.close", {"session": a}),
+        ]
+        for name, params in steps:
+            api.call(ctx, name, params)
+            blob = gitio.cat_blob(ctx.repo, f"{locks.REF}:{locks.TABLE}") or b""
+            table, warnings = parse(blob)
+            assert warnings == [] and blob == serialise(table)
+            fresh = Context(cwd=repo, env={})
+            try:
+                assert sorted(locks.snapshot(ctx).locks, key=lambda lk: lk.id) == sorted(
+                    table, key=lambda lk: lk.id)
+                export = (ctx.repo.orch_dir / locks.EXPORT).read_bytes()
+                locks.write_export(fresh, locks.snapshot(ctx).tip, locks.snapshot(ctx).locks)
+                assert (ctx.repo.orch_dir / locks.EXPORT).read_bytes() == export
+            finally:
+                fresh.close()
+    finally:
+        ctx.close()
