@@ -4,7 +4,8 @@ if [ -x "$0.orch-chained" ]; then
     printf '%s\n' "$input" | "$0.orch-chained" "$@" || exit $?
     [ "$1" = prepared ] || exit 0
     while read -r old new ref; do
-        [ "$old" = "$new" ] && continue
+        # A deletion without an expected old value arrives as zeros -> zeros: not a no-op.
+        case $new in *[!0]*) [ "$old" = "$new" ] && continue ;; esac
         case "$ref" in
             @PROTECTED_CASE@) hit=1 ;;
         esac
@@ -17,7 +18,8 @@ else
     input=
     while read -r old new ref || [ -n "$ref" ]; do
         input=$input$old' '$new' '$ref$nl
-        [ "$old" = "$new" ] && continue
+        # A deletion without an expected old value arrives as zeros -> zeros: not a no-op.
+        case $new in *[!0]*) [ "$old" = "$new" ] && continue ;; esac
         case "$ref" in
             @PROTECTED_CASE@) hit=1 ;;
         esac

@@ -85,6 +85,23 @@ def _refusal(ctx: Context, what: str, ref: str, new: str,
     return lines
 
 
+def _pruning(ctx: Context, ref: str, current: str) -> bool:
+    """`git pack-refs` deleting the loose copy of a ref it has just packed.
+
+    git < 2.41 runs the hook for that pruning too. A real deletion of a packed
+    ref holds packed-refs.lock while the hook runs; pruning does not, and the
+    packed value already equals the loose one.
+    """
+    common = ctx.repo.common_dir
+    if (common / "packed-refs.lock").exists() or not (common / ref).is_file():
+        return False
+    try:
+        with open(common / "packed-refs") as fh:
+            return any(line.rstrip("\n") == f"{current} {ref}" for line in fh)
+    except FileNotFoundError:
+        return False
+
+
 def check_reference_transaction(ctx: Context, lines: list[str], args: list[str]) -> list[str]:
     from orch_core import gitio
 
@@ -94,17 +111,20 @@ def check_reference_transaction(ctx: Context, lines: list[str], args: list[str])
         parts = line.split()
         if len(parts) != 3:
             continue
-        old, new, ref = parts
-        if ref not in protected or old == new:
+        _old, new, ref = parts
+        if ref not in protected:
             continue
+        # The old value is the caller's expectation (zeros when none was given), so
+        # decide on the ref's current value instead.
         current = gitio.read_ref_file(ctx.repo.common_dir, ref)
-        if current is None and new != ZERO:
+        if new == ZERO:
+            if current is not None and not _pruning(ctx, ref, current):
+                refusals += _refusal(ctx, "deleting", ref, new)
+            continue
+        if current is None:
             continue  # bootstrap: the protected branch does not exist yet
         if current == new:
             continue  # no-op
-        if new == ZERO:
-            refusals += _refusal(ctx, "deleting", ref, new)
-            continue
         if _lander_may(ctx, new):
             continue
         refusals += _refusal(ctx, "update", ref, new)
