@@ -12,6 +12,7 @@ from mcp import ClientSession, StdioServerParameters, stdio_client
 
 from orch_core import api, mcp_server
 from tests.conftest import ORCH, git
+from tests.test_server import check_flow, flow_commit
 
 Body = Callable[[ClientSession], Awaitable[None]]
 
@@ -86,5 +87,38 @@ def test_bad_arguments_come_back_as_tool_errors_with_the_schema(repo: Path) -> N
         assert not ok and err["error"]["code"] == "unknown_method"
         ok, desc = await call(s, "rpc_describe", {})  # still serving
         assert ok and desc["methods"]
+
+    with_client(repo, body)
+
+
+def test_whole_agent_flow_through_mcp_alone(repo: Path) -> None:
+    async def body(s: ClientSession) -> None:
+        async def acall(method: str, params: dict[str, Any]) -> Any:
+            ok, out = await call(s, mcp_server.tool_name(method), params)
+            assert ok, out
+            return out
+
+        opened = await acall("session.open", {"owner": "mcp-flow", "worktree": True})
+        sid = opened["session_id"]
+        ids: dict[str, str] = {}
+        parent = None
+        for level in ("epic", "feature", "testgroup", "case", "step"):
+            params: dict[str, Any] = {"level": level, "title": f"{level} via mcp",
+                                      "session": sid}
+            if parent:
+                params["parent"] = parent
+            parent = ids[level] = (await acall("task.create", params))["id"]
+        await acall("case.begin", {"id": ids["case"], "session": sid})
+        await acall("lock.acquire", {"paths": ["src/web/"], "session": sid,
+                                     "task": ids["case"]})
+        await acall("step.check", {"id": ids["step"], "session": sid})
+        flow_commit(Path(opened["path"]))
+        await acall("case.complete", {"id": ids["case"], "next": "nothing left",
+                                      "session": sid})
+        results: dict[str, Any] = {"opened": opened, "ids": ids,
+                   "queued": await acall("merge.request", {"session": sid})}
+        check_flow(results)
+        nxt = await acall("resume.next", {"session": sid})
+        assert nxt["session"] == sid
 
     with_client(repo, body)

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from orch_core import api, gitio, server
 from orch_core.context import Context
 from orch_core.store import open_store
-from tests.conftest import ORCH
+from tests.conftest import ORCH, git
 
 ISSUE_5_METHODS = [
     "workspace.init", "session.open", "session.list", "session.close", "session.heartbeat",
@@ -388,3 +388,48 @@ def test_long_lived_context_writes_the_same_table_as_a_fresh_one(repo: Path) -> 
                 fresh.close()
     finally:
         ctx.close()
+
+
+def agent_flow_steps(call: Any, commit: Any) -> dict[str, Any]:
+    """open (own worktree) -> tasks -> case -> lock -> step -> commit -> complete -> queue."""
+    opened = call("session.open", {"owner": "flow-agent", "worktree": True})
+    sid = opened["session_id"]
+    ids: dict[str, str] = {}
+    parent = None
+    for level in ("epic", "feature", "testgroup", "case", "step"):
+        params = {"level": level, "title": f"{level} of the flow", "session": sid}
+        if parent:
+            params["parent"] = parent
+        parent = ids[level] = call("task.create", params)["id"]
+    call("case.begin", {"id": ids["case"], "session": sid})
+    call("lock.acquire", {"paths": ["src/web/"], "session": sid, "task": ids["case"]})
+    call("step.check", {"id": ids["step"], "session": sid})
+    commit(Path(opened["path"]))
+    call("case.complete", {"id": ids["case"], "next": "nothing left", "session": sid})
+    queued = call("merge.request", {"session": sid})
+    return {"opened": opened, "ids": ids, "queued": queued}
+
+
+def flow_commit(wt: Path) -> None:
+    (wt / "src/web/flow.txt").write_text("written by the flow\n")
+    git(wt, "add", "src/web/flow.txt")
+    git(wt, "commit", "-q", "-m", "flow: add flow.txt")
+
+
+def check_flow(out: dict[str, Any]) -> None:
+    wt = Path(out["opened"]["path"])
+    note = git(wt, "notes", "--ref=orch", "show", "HEAD").stdout
+    assert out["opened"]["session_id"] in note and out["ids"]["case"] in note
+    assert out["queued"]["branch"] == out["opened"]["branch"]
+    assert out["queued"]["state"] == "queued"
+
+
+def test_whole_agent_flow_through_json_lines_alone(served: Served) -> None:
+    def call(method: str, params: dict[str, Any]) -> Any:
+        resp = served.call(method, params)
+        assert "result" in resp, resp
+        return resp["result"]
+
+    check_flow(agent_flow_steps(call, flow_commit))
+    rc, err = served.close()
+    assert rc == 0 and "Traceback" not in err
