@@ -431,6 +431,15 @@ def worktree_remove(repo: Repo, path: Path) -> None:
     _wt_git(repo.toplevel, "worktree", "remove", "--force", str(path))
 
 
+def worktree_move(repo: Repo, src: Path, dst: Path) -> None:
+    _wt_git(repo.toplevel, "worktree", "move", str(src), str(dst))
+
+
+def worktree_head(path: Path) -> Oid | None:
+    proc = _wt_git(path, "rev-parse", "-q", "--verify", "HEAD^{commit}", check=False)
+    return Oid(proc.stdout.decode().strip()) if proc.returncode == 0 else None
+
+
 def worktree_prune(repo: Repo) -> None:
     _wt_git(repo.toplevel, "worktree", "prune")
 
@@ -450,12 +459,16 @@ def worktree_dirty(path: Path, untracked: bool = True) -> list[str]:
     return out
 
 
-def unique_commits(repo: Repo, tip: Oid, own_branch: str | None) -> int:
-    """Commits reachable from ``tip`` and from no other branch, tag, remote or rescue ref."""
+def unique_commits(repo: Repo, tip: Oid, own_branch: str | None,
+                   count_rescue: bool = True) -> int:
+    """Commits reachable from ``tip`` and from no other branch, tag, remote (or rescue ref,
+    unless ``count_rescue`` is false)."""
     args = ["rev-list", "--count", tip, "--not"]
     if own_branch:
         args.append(f"--exclude={own_branch}")
-    args += ["--branches", "--tags", "--remotes", "--glob=refs/orch/rescue/*"]
+    args += ["--branches", "--tags", "--remotes"]
+    if count_rescue:
+        args.append("--glob=refs/orch/rescue/*")
     proc = _wt_git(repo.toplevel, *args)
     return int(proc.stdout.decode().strip() or "0")
 

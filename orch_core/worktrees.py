@@ -12,10 +12,11 @@ nowhere else (uncommitted files, commits on no other branch) is saved under
 from __future__ import annotations
 
 import json
+import os
 import re
 import secrets
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -296,20 +297,30 @@ def gc(ctx: Context, dry_run: bool = False, rescue: bool = True) -> dict[str, An
         if wt.locked:
             kept.append({**item, "why": "locked with `git worktree lock`"})
             continue
-        dirty = gitio.worktree_dirty(wt.path)
-        unique = gitio.unique_commits(ctx.repo, wt.head, wt.branch) if wt.head else 0
+        dirty, unique = _at_risk(ctx, wt)
         item.update({"uncommitted": len(dirty), "unique_commits": unique})
-        at_risk = bool(dirty) or unique > 0
-        if at_risk and not rescue:
+        if (dirty or unique) and not rescue:
             kept.append({**item, "why": "has unsaved work and rescue is off"})
             continue
         if dry_run:
-            removed.append({**item, "would_rescue": at_risk, "dry_run": True})
+            removed.append({**item, "would_rescue": bool(dirty or unique), "dry_run": True})
             continue
-        if at_risk:
-            item["rescue_ref"] = _rescue(ctx, wt, sid, dirty, unique)
-        gitio.worktree_remove(ctx.repo, wt.path)
-        item["branch_deleted"] = _drop_branch(ctx, wt, rec)
+        # Park it first: a straggling writer of the dead session now fails on a missing
+        # path instead of writing into a folder that is about to be deleted; then look
+        # again, since the content may have changed since the first look.
+        parked = wt.path.with_name(f".{wt.path.name}.orch-gc-{os.getpid()}")
+        gitio.worktree_move(ctx.repo, wt.path, parked)
+        wt_now = replace(wt, path=parked, head=gitio.worktree_head(parked))
+        dirty, unique = _at_risk(ctx, wt_now)
+        item.update({"uncommitted": len(dirty), "unique_commits": unique})
+        if (dirty or unique) and not rescue:
+            gitio.worktree_move(ctx.repo, parked, wt.path)
+            kept.append({**item, "why": "has unsaved work and rescue is off"})
+            continue
+        if dirty or unique:
+            item["rescue_ref"] = _rescue(ctx, wt_now, wt.path, sid, dirty, unique)
+        gitio.worktree_remove(ctx.repo, parked)
+        item["branch_deleted"] = _drop_branch(ctx, wt_now, rec)
         with ctx.store.write(sid or "orch-hooks", "worktree.gc", item) as conn:
             conn.execute("DELETE FROM worktrees WHERE path=?", (key,))
         removed.append(item)
@@ -318,9 +329,16 @@ def gc(ctx: Context, dry_run: bool = False, rescue: bool = True) -> dict[str, An
     return {"removed": removed, "kept": kept, "dry_run": dry_run}
 
 
-def _rescue(ctx: Context, wt: gitio.WorktreeEntry, sid: str | None, dirty: list[str],
-            unique: int) -> str:
-    meta = {"path": str(wt.path), "branch": wt.branch, "session": sid, "head": wt.head,
+def _at_risk(ctx: Context, wt: gitio.WorktreeEntry) -> tuple[list[str], int]:
+    """Uncommitted paths and the number of commits that exist on no other ref."""
+    dirty = gitio.worktree_dirty(wt.path)
+    unique = gitio.unique_commits(ctx.repo, wt.head, wt.branch) if wt.head else 0
+    return dirty, unique
+
+
+def _rescue(ctx: Context, wt: gitio.WorktreeEntry, origin: Path, sid: str | None,
+            dirty: list[str], unique: int) -> str:
+    meta = {"path": str(origin), "branch": wt.branch, "session": sid, "head": wt.head,
             "uncommitted": len(dirty), "unique_commits": unique, "ts": ctx.now()}
     if dirty:
         msg = (f"orch rescue: uncommitted work of {wt.branch or 'detached HEAD'}\n\n"
@@ -329,9 +347,9 @@ def _rescue(ctx: Context, wt: gitio.WorktreeEntry, sid: str | None, dirty: list[
     else:
         assert wt.head is not None
         oid = wt.head
-    name = slug(wt.branch.replace("/", "-") if wt.branch else wt.path.name)
+    name = slug(wt.branch.replace("/", "-") if wt.branch else origin.name)
     ref = f"{RESCUE_PREFIX}{slug(sid or 'no-session')}/{name}-{int(ctx.now())}"
-    gitio.create_ref(ctx.repo, ref, oid, f"orch-hooks: rescue {wt.path}")
+    gitio.create_ref(ctx.repo, ref, oid, f"orch-hooks: rescue {origin}")
     # Verify before anything is removed: the saved tip must hold the worktree's
     # content (its tree) and leave no commit unique to the doomed branch.
     if gitio.rev_parse(ctx.repo, ref) != oid:
@@ -344,12 +362,13 @@ def _rescue(ctx: Context, wt: gitio.WorktreeEntry, sid: str | None, dirty: list[
 
 
 def _drop_branch(ctx: Context, wt: gitio.WorktreeEntry, rec: Record | None) -> bool:
-    """Delete the branch only if orch made it and every commit on it is elsewhere."""
+    """Delete the branch only if orch made it and every commit on it is on another
+    branch, tag or remote (a rescue ref is not enough: the branch may be queued)."""
     if rec is None or wt.branch is None or wt.head is None:
         return False
     if wt.branch != rec.branch or wt.branch in ctx.config.protected:
         return False
-    if gitio.unique_commits(ctx.repo, wt.head, wt.branch) != 0:
+    if gitio.unique_commits(ctx.repo, wt.head, wt.branch, count_rescue=False) != 0:
         return False
     try:
         gitio.delete_ref(ctx.repo, f"refs/heads/{wt.branch}", wt.head)

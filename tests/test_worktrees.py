@@ -182,6 +182,10 @@ def test_gc_rescues_commits_that_are_on_no_other_branch(ctx: Context, repo: Path
     assert git(repo, "rev-parse", item["rescue_ref"]).stdout.strip() == tip
     assert git(repo, "show", f"{item['rescue_ref']}:src/only_here.py").stdout == "y = 2\n"
     assert not path.exists()
+    # The branch itself stays (it may be queued for main); only the worktree went.
+    assert not item["branch_deleted"]
+    assert git(repo, "rev-parse", root["branch"]).stdout.strip() == tip
+    assert [p.name for p in path.parent.iterdir() if "orch-gc" in p.name] == []
 
 
 def test_gc_without_rescue_leaves_unsaved_work_alone(ctx: Context) -> None:
