@@ -6,12 +6,11 @@ mirror is outdated whenever they differ. Nothing refreshes it implicitly.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
-from orch_core import clock, locks, sessions, tasks
+from orch_core import clock, locks, queue, sessions, tasks
 from orch_core.context import Context
 
 DEFAULT_NAME = "mirror.md"
@@ -58,17 +57,11 @@ def render(ctx: Context) -> str:
         lines.append(f"- `{lk['path']}` {lk['mode']} by `{lk['session']}` ({lk['owner']}), "
                      f"expires {lk['expires']}")
     lines += ["", "## Merge queue", ""]
-    queue = ctx.store.conn.execute("SELECT id, data FROM queue ORDER BY id").fetchall()
-    if not queue:
+    entries = queue.load(ctx)[1].ordered()
+    if not entries:
         lines.append("_empty_")
-    for row in queue:
-        try:
-            data = json.loads(row[1])
-        except json.JSONDecodeError:
-            data = {}
-        detail = ", ".join(f"{k} {data[k]}" for k in ("branch", "state", "status", "author")
-                           if isinstance(data, dict) and k in data)
-        lines.append(f"- `{row[0]}` {detail}".rstrip())
+    for e in entries:
+        lines.append(f"- `{e.id}` branch `{e.branch}` by {e.owner} ({e.state})")
     return "\n".join(lines) + "\n"
 
 
