@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from typing import TYPE_CHECKING
 
@@ -59,15 +60,19 @@ def run(d: Demo) -> None:
     d.step("resume next tells agent-d exactly what to do")
     out = d.orch(wt, "resume", "next")
     if f"NEXT: step {steps[2]}" not in out.stdout or "last checkpoint" not in out.stdout:
-        from orch_core.demo import DemoFailed
-
-        raise DemoFailed("resume next did not name the open step and the checkpoint")
+        # The class of the running demo module (it may run as __main__).
+        failed = sys.modules[type(d).__module__].DemoFailed
+        raise failed("resume next did not name the open step and the checkpoint")
     d.orch(wt, "work", "current-ref")
 
     d.step("agent-d finishes the case and leaves a next action for whoever comes after")
     d.orch(wt, "step", "check", steps[2])
     d.orch(wt, "case", "complete", ids["case"], "--next",
            "add paging once the list passes 50 items")
-    d.orch(wt, "sync")
     d.orch(wt, "mirror", "refresh")
-    d.sh(d.repo, "git", "log", "--format=%h %s", "refs/orch/work")
+    d.orch(wt, "mirror", "status")
+
+    d.step("agent-d closes its session: locks released, work state journaled to git")
+    d.orch(wt, "session", "close")
+    d.sh(d.repo, "git", "log", "--format=%h %s", "-2", "refs/orch/work")
+    d.say("(`orch-hooks rebuild` recreates the state database from these refs and the notes)")
