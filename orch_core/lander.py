@@ -33,6 +33,7 @@ TOKEN_ENV = "ORCH_LANDER_TOKEN"
 # Tests stop the lander at a named point to SIGKILL it there (see tests/test_landing.py).
 PAUSE_ENV = "ORCH_LANDER_PAUSE"
 MAX_REBUILDS = 3
+WORKTREE = "work"  # <orch dir>/landing/work: the lander's own worktree, kept between runs
 LOG_TAIL = 4000
 
 
@@ -223,13 +224,9 @@ def _build(ld: Landing, tip: str) -> tuple[str | None, list[str], str]:
 
 
 def _rebase(ld: Landing, tip: str) -> tuple[str | None, list[str], str]:
-    ctx, e = ld.ctx, ld.entry
-    wt = ld.workdir
+    e, wt = ld.entry, ld.workdir
     env = gitio.no_git_env()
-    if (wt / ".git").exists():
-        gitio.run(["git", *gitio.NO_HOOKS, "checkout", "-q", "--detach", e.tip], cwd=wt, env=env)
-    else:
-        gitio.land_worktree_add(ctx.repo, wt, e.tip)
+    _checkout(ld, e.tip)
     env.update({"GIT_COMMITTER_NAME": gitio.ORCH_NAME, "GIT_COMMITTER_EMAIL": gitio.ORCH_EMAIL})
     proc = gitio.run(["git", *gitio.NO_HOOKS, "rebase", "-q", tip], cwd=wt, env=env,
                      check=False)
@@ -246,12 +243,27 @@ def _rebase(ld: Landing, tip: str) -> tuple[str | None, list[str], str]:
 
 
 def _checkout(ld: Landing, commit: str) -> None:
+    """Put the landing worktree at exactly ``commit``: nothing left from earlier runs.
+
+    The worktree persists between landings (only the lease holder uses it), so
+    a landing rewrites only the files that differ instead of checking out the
+    whole tree; `clean -ffdx` drops whatever earlier checks left behind.
+    """
     wt = ld.workdir
-    if (wt / ".git").exists():
-        gitio.run(["git", *gitio.NO_HOOKS, "checkout", "-q", "--detach", commit], cwd=wt,
-                  env=gitio.no_git_env())
-    else:
-        gitio.land_worktree_add(ld.ctx.repo, wt, commit)
+    env = gitio.no_git_env()
+    if (wt / ".git").is_file():
+        gitio.run(["git", "rebase", "--abort"], cwd=wt, env=env, check=False)
+        proc = gitio.run(["git", *gitio.NO_HOOKS, "checkout", "-q", "-f", "--detach", commit],
+                         cwd=wt, env=env, check=False)
+        if proc.returncode == 0:
+            gitio.run(["git", "clean", "-ffdxq"], cwd=wt, env=env)
+            return
+        ld.note("landing worktree unusable; recreating it")
+    gitio.land_worktree_remove(ld.ctx.repo, wt)
+    shutil.rmtree(wt, ignore_errors=True)
+    gitio.land_worktree_add(ld.ctx.repo, wt, commit)
+    gitio.run(["git", "worktree", "lock", "--reason", "orch-hooks lander", str(wt)],
+              cwd=ld.ctx.repo.toplevel, env=env, check=False)
 
 
 def run_check(ld: Landing, cmd: str, timeout: float) -> dict[str, Any]:
@@ -402,12 +414,12 @@ def land(ctx: Context, sess: Session | None) -> dict[str, Any]:
     if not entry.id:
         return {"landed": False, "recovered": [r.id for r in recovered],
                 "released_locks": released, "reason": "nothing approved to land"}
-    _cleanup_stale(ctx, token)
+    _cleanup_stale(ctx, WORKTREE)
     _pause(ctx, "locked")
     logs = ctx.repo.orch_dir / "landing-logs"
     logs.mkdir(parents=True, exist_ok=True)
     log_path = logs / f"{entry.id}-{token[:8]}.log"
-    workdir = landing_dir(ctx) / token
+    workdir = landing_dir(ctx) / WORKTREE
     workdir.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as fh:
         ld = Landing(ctx, actor, token, entry, workdir, log_path, fh)
@@ -424,9 +436,6 @@ def land(ctx: Context, sess: Session | None) -> dict[str, Any]:
                 _finish(ctx, actor, token, replace(entry, state=q.APPROVED,
                                                    reason="landing interrupted"), "interrupted")
             raise
-        finally:
-            gitio.land_worktree_remove(ctx.repo, workdir)
-            shutil.rmtree(workdir, ignore_errors=True)
         final, result, tip = outcome
         if final.state == q.LANDED:
             _pause(ctx, "moved")
