@@ -188,4 +188,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run through the importable module so the sections and this runner share one
+    # DemoFailed class (under `python -m` this file is `__main__`, a second copy).
+    from orch_core.demo import main as _main
+
+    sys.exit(_main())
