@@ -43,7 +43,9 @@ def _branches_of(ctx: Context, new: str, hint_branch: str | None) -> list[str]:
         return []
     proc = ctx.repo.run("rev-list", "--parents", "-n", "1", new, check=False)
     oids = proc.stdout.decode().split()
-    return [b for b in gitio.branches_at(ctx.repo, oids) if b not in protected]
+    # The commit and its merged-in parents; the first parent is the branch's own past.
+    wanted = oids[:1] + oids[2:]
+    return [b for b in gitio.branches_at(ctx.repo, wanted) if b not in protected]
 
 
 def _position_lines(ctx: Context, branches: list[str]) -> list[str]:
