@@ -48,6 +48,8 @@ def _resume_text(r: dict[str, Any]) -> str:
         lines.append(f"  last case {lc['id']} {lc['title']!r} {lc['status']}"
                      + (f"; it said next: {lc['next_action']}" if lc["next_action"] else ""))
     lines.append(f"NEXT: {r['next_action']}")
+    for f in r.get("merge_failures", []):
+        lines.append(f"  merge queue: {f['id']} {f['branch']} {f['state']}: {f['reason']}")
     if r["locks"]:
         lines.append("  locks: " + ", ".join(lk["path"] for lk in r["locks"]))
     cp = r.get("last_checkpoint")

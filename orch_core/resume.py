@@ -94,6 +94,13 @@ def next_for(ctx: Context, sess: Session) -> dict[str, Any]:
         else:
             out["what"] = "idle"
             out["next_action"] = "no ready case: create work or check `orch-hooks task list`"
+    from orch_core import queue
+
+    # The fix loop: a landing of this session's branch failed, conflicted or was rejected.
+    out["merge_failures"] = queue.failures_for_session(ctx, sess.id)
+    if out["merge_failures"] and out["what"] != "continue":
+        out["what"] = "fix"
+        out["next_action"] = out["merge_failures"][0]["next_action"]
     return out
 
 

@@ -116,6 +116,13 @@ def test_failing_check_keeps_main_and_tells_the_author(tmp_path: Path) -> None:
     assert out2["failures"][0]["next_action"].endswith("`orch-hooks merge request broken`")
     ctx.close()
     assert len(landing_worktrees(repo)) <= 1
+    # The author's `resume next` leads with the fix.
+    proc = orch(repo.parent / "wt-broken", "--session", author, "resume", "next", "--json")
+    nxt = json.loads(proc.stdout)
+    assert nxt["what"] == "fix" and nxt["merge_failures"][0]["id"] == "Q-1"
+    assert "merge request broken" in nxt["next_action"]
+    text = orch(repo.parent / "wt-broken", "--session", author, "resume", "next").stdout
+    assert "merge queue: Q-1 broken failed: check `make check` failed" in text
 
 
 @pytest.mark.parametrize(("check", "timeout", "expect"), [
