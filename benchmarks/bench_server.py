@@ -7,7 +7,8 @@ no lock work), a ``lock.acquire`` + ``lock.release`` pair (two CAS commits on
 refs/orch/locks, two SQLite transactions) and a ``lock.check``. Budgets
 (DESIGN.md, issue 5): pair p50 < 5 ms, check p50 < 1 ms.
 
-``--profile`` adds an in-process cProfile of the same acquire/release pair,
+Runs once per table size (default 100 and 1,000 locks). ``--profile`` adds an
+in-process cProfile of the same acquire/release pair at the largest size,
 grouped by the step of ``locks.mutate`` it belongs to.
 """
 
@@ -95,8 +96,23 @@ def _stats(name: str, xs: list[float], base: float, budget_ms: float | None) -> 
     return figs
 
 
-def main(n_locks: int = 1000, n_sessions: int = 20, rounds: int = 300,
-         profile: bool = False) -> dict[str, Any]:
+def main(lock_counts: tuple[int, ...] = (100, 1000), n_sessions: int = 20,
+         rounds: int = 300, profile: bool = False) -> dict[str, Any]:
+    """One server run per table size; figures are named ``[N locks] ...``."""
+    figures: list[Figure] = []
+    prof: dict[str, float] = {}
+    for n_locks in lock_counts:
+        figs = _run(n_locks, max(1, min(n_sessions, n_locks)), rounds)
+        figures += [{**f, "name": f"[{n_locks} locks] {f['name']}"} for f in figs]
+    if profile:
+        prof = profile_pair(max(lock_counts), n_sessions)
+    out = report("JSON-lines server: lock calls", figures)
+    if profile:
+        out["profile"] = prof
+    return out
+
+
+def _run(n_locks: int, n_sessions: int, rounds: int) -> list[Figure]:
     with workdir("orch-bench-server-") as base:
         repo = base / "repo"
         repo.mkdir()
@@ -104,7 +120,8 @@ def main(n_locks: int = 1000, n_sessions: int = 20, rounds: int = 300,
         orch(repo, "install")
         p = Pipe(repo)
         try:
-            _seed(p, n_locks, n_sessions)
+            if n_locks:
+                _seed(p, n_locks, n_sessions)
             _, me = p.call("session.open", {"owner": "bench", "bind": False})
             sid = me["session_id"]
             for _ in range(20):  # warm-up: imports, pygit2, SQLite pages
@@ -126,27 +143,39 @@ def main(n_locks: int = 1000, n_sessions: int = 20, rounds: int = 300,
         finally:
             p.close()
         b50 = percentile(describe, 50)
+        held = (n_locks // n_sessions) * n_sessions if n_locks else 0
         figures = [figure("rpc.describe round trip p50 (baseline)", ms(b50), "ms"),
-                   figure("live locks held by others", n_locks // n_sessions * n_sessions,
-                          "locks")]
+                   figure("live locks held by other sessions", held, "locks")]
         figures += _stats("lock.acquire+lock.release pair", pairs, b50, 5.0)
         figures += _stats("lock.check", checks, b50, 1.0)
-        out = report("JSON-lines server: lock calls", figures)
-        if profile:
-            out["profile"] = profile_pair(repo_base=base)
-        return out
+        return figures
 
 
-def profile_pair(repo_base: Path, rounds: int = 200) -> dict[str, float]:
-    """Per-step cost (ms per acquire+release pair) of locks.mutate, in process."""
+def profile_pair(n_locks: int, n_sessions: int, rounds: int = 200) -> dict[str, float]:
+    """Per-step cost (ms per acquire+release pair) of locks.mutate, in process, with
+    ``n_locks`` held by others (cProfile inflates the total; compare the parts)."""
+    with workdir("orch-bench-server-prof-") as base:
+        repo = base / "repo"
+        repo.mkdir()
+        make_repo(repo, 200)
+        orch(repo, "install")
+        return _profile(repo, n_locks, n_sessions, rounds)
+
+
+def _profile(repo: Path, n_locks: int, n_sessions: int, rounds: int) -> dict[str, float]:
     import cProfile
     import pstats
 
     from orch_core import api
     from orch_core.context import Context
 
-    repo = repo_base / "repo"
     ctx = Context(cwd=repo, env={})
+    per = max(1, n_locks // max(1, n_sessions))
+    for s in range(n_sessions if n_locks else 0):
+        other = api.call(ctx, "session.open", {"owner": f"other-{s}", "bind": False})
+        api.call(ctx, "lock.acquire", {"paths": [f"src/other{s:02d}/f{i:04d}.py"
+                                                 for i in range(per)],
+                                       "session": other["session_id"]})
     sid = api.call(ctx, "session.open", {"owner": "prof", "bind": False})["session_id"]
 
     def pair() -> None:
@@ -180,7 +209,8 @@ def profile_pair(repo_base: Path, rounds: int = 200) -> dict[str, float]:
         cum = sum(v[3] for k, v in raw.items() if k[0].endswith(fname) and k[2] == func)
         out[label] = round(cum / rounds * 1000, 3)
     ctx.close()
-    print("\n== in-process cost per acquire+release pair (ms, cProfile, inflated)")
+    print(f"\n== in-process cost per acquire+release pair, {n_locks} locks "
+          "(ms, cProfile, inflated)")
     for k, v in out.items():
         print(f"  {k:<40} {v:8.3f}")
     return out
@@ -188,9 +218,10 @@ def profile_pair(repo_base: Path, rounds: int = 200) -> dict[str, float]:
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--locks", type=int, default=1000)
+    ap.add_argument("--locks", type=int, nargs="+", default=[100, 1000],
+                    help="live locks held by other sessions; one run per value")
     ap.add_argument("--sessions", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=300)
     ap.add_argument("--profile", action="store_true")
     a = ap.parse_args()
-    main(a.locks, a.sessions, a.rounds, a.profile)
+    main(tuple(a.locks), a.sessions, a.rounds, a.profile)
