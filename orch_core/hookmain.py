@@ -154,10 +154,12 @@ def pre_push(args: list[str]) -> int:
     _journal_sync(ctx)
     remote = args[0] if args else os.environ.get("PRE_COMMIT_REMOTE_NAME", "")
     lines = [ln.split() for ln in _stdin_lines() if ln.strip()]
-    if not lines and os.environ.get("PRE_COMMIT_TO_REF"):
-        # The pre-commit framework passes one pushed ref through the environment.
-        env = os.environ
-        lines = [[env.get("PRE_COMMIT_LOCAL_BRANCH", "HEAD"), env["PRE_COMMIT_TO_REF"],
+    env = os.environ
+    if not lines and (env.get("PRE_COMMIT_TO_REF") or env.get("PRE_COMMIT_LOCAL_BRANCH")):
+        # The pre-commit framework passes one pushed ref through the environment; when
+        # the push carries the root commit it sets no from/to refs at all ("all files").
+        local = env.get("PRE_COMMIT_LOCAL_BRANCH") or "HEAD"
+        lines = [[local, env.get("PRE_COMMIT_TO_REF") or local,
                   env.get("PRE_COMMIT_REMOTE_BRANCH", ""),
                   env.get("PRE_COMMIT_FROM_REF") or gitio.ZERO_OID]]
         lines = [[_rev(ctx, f) if i in (1, 3) else f for i, f in enumerate(ln)]

@@ -151,6 +151,7 @@ def test_install_is_idempotent_and_chains_foreign_hook(tmp_path: Path) -> None:
     assert actions["pre-commit"] == "installed, chaining the existing hook"
     again = orch_json(repo, "install")
     assert {h["action"] for h in again["hooks"]} == {"current"}
+    git(repo, "checkout", "-q", "-b", "work")  # main itself is protected
     assert commit_file(repo, "docs/x.md", "x\n", "x").returncode == 0
     assert marker.read_text() == "ran\n"
     # a foreign hook that refuses still refuses
@@ -174,6 +175,7 @@ def test_chains_pre_commit_framework_hook(tmp_path: Path) -> None:
     framework_hook = (repo / ".git" / "hooks" / "pre-commit").read_text()
     orch(repo, "install", check=True)
     assert (repo / ".git" / "hooks" / "pre-commit.orch-chained").read_text() == framework_hook
+    git(repo, "checkout", "-q", "-b", "work")  # main itself is protected
     assert commit_file(repo, "docs/x.md", "x\n", "x").returncode == 0
     orch(repo, "uninstall", check=True)
     assert (repo / ".git" / "hooks" / "pre-commit").read_text() == framework_hook
