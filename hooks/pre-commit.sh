@@ -34,7 +34,7 @@ FILENAME == packed {
     next
 }
 FILENAME == idx {
-    if (FNR == 1) { if ($2 != tip) stale = 1; ci = $3; next }
+    if (FNR == 1) { if ($2 != tip || $4 == 1) stale = 1; ci = $3; next }
     if ($3 != sess && $5 + 0 > now) { held[$1] = 1; if ($2 == 1) pre[$1] = 1 }
     next
 }

@@ -89,10 +89,18 @@ def write_export(ctx: Context, tip: str | None, locks: Iterable[Lock]) -> None:
         memo[lk.id] = (lk, line)
         lines.append(line)
     ctx.cache["locks.export_lines"] = memo
+    if any(_awk_unsafe(lk.path) or _awk_unsafe(lk.session) for lk, _line in memo.values()):
+        # A tab, newline, quote or backslash would shift the awk fields; flag the
+        # file so the fast path hands every commit to Python instead of guessing.
+        lines[0] = lines[0].rstrip("\n") + "\t1\n"
     path = ctx.repo.orch_dir / EXPORT
     tmp = path.with_name(f"{EXPORT}.{os.getpid()}.tmp")
     tmp.write_text("".join(lines))
     os.replace(tmp, path)
+
+
+def _awk_unsafe(text: str) -> bool:
+    return any(ch in '\t\n\r"\\' or ord(ch) < 0x20 for ch in text)
 
 
 def _memo(ctx: Context, tip: str | None) -> list[Lock] | None:

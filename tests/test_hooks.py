@@ -291,3 +291,14 @@ def test_require_lock_policy(two_agents: tuple[str, Path, str, Path]) -> None:
     assert git(wa, "commit", "-q", "-m", "policy", check=False).returncode == 0
     assert commit_file(wa, "docs/new.md", "x\n", "covered").returncode == 0
     assert commit_file(wa, "src/new.py", "x\n", "uncovered").returncode == 1
+
+
+def test_lock_path_with_tab_sends_commits_to_python(
+        two_agents: tuple[str, Path, str, Path], repo: Path) -> None:
+    _a, wa, _b, wb = two_agents
+    orch(wa, "lock", "acquire", "docs/a\tb/", check=True)
+    header = (repo / ".git" / "orch" / "locks.idx").read_text().splitlines()[0]
+    assert header.split("\t")[3] == "1"
+    assert commit_file(wb, "docs/a\tb/x.md", "x\n", "t").returncode == 1
+    git(wb, "reset", "-q", "--hard")
+    assert commit_file(wb, "docs/plain.md", "x\n", "p").returncode == 0
