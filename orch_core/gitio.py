@@ -642,9 +642,14 @@ def worktree_heads(repo: Repo) -> list[dict[str, str]]:
 
 
 def dirty(cwd: Path) -> list[str]:
-    """Tracked changes (staged or not) in the worktree at ``cwd``."""
-    proc = run(["git", "status", "--porcelain", "-z", "--untracked-files=no"], cwd=cwd,
-               env=no_git_env())
+    """Tracked changes (staged or not) in the worktree at ``cwd``.
+
+    ``--no-optional-locks``: a plain `git status` rewrites the index (taking
+    index.lock) to refresh stat data, which made the lander's own `git merge
+    --ff-only` in that worktree fail when another process looked at the same time.
+    """
+    proc = run(["git", "--no-optional-locks", "status", "--porcelain", "-z",
+                "--untracked-files=no"], cwd=cwd, env=no_git_env())
     return [p[3:] for p in proc.stdout.decode(errors="surrogateescape").split("\0") if p[3:]]
 
 
@@ -688,3 +693,38 @@ def branches_at(repo: Repo, oids: Sequence[str]) -> list[str]:
                         "refs/heads", check=False)
         names += [n for n in proc.stdout.decode().split() if n not in names]
     return names
+
+
+@dataclass(frozen=True)
+class ReflogEntry:
+    old: Oid
+    new: Oid
+    message: str
+
+
+def reflog(repo: Repo, ref: str) -> list[ReflogEntry]:
+    """Every recorded move of ``ref``, oldest first (empty when git keeps no log for it).
+
+    Read from ``logs/<ref>`` in the common dir: unlike `git reflog`, the file
+    holds the old value of each move as well as the new one.
+    """
+    try:
+        raw = (repo.common_dir / "logs" / ref).read_bytes()
+    except FileNotFoundError:
+        return []
+    out: list[ReflogEntry] = []
+    for line in raw.decode(errors="replace").splitlines():
+        head, _tab, message = line.partition("\t")
+        parts = head.split(" ", 2)
+        if len(parts) >= 2 and len(parts[0]) == len(parts[1]) == 40:
+            out.append(ReflogEntry(Oid(parts[0]), Oid(parts[1]), message))
+    return out
+
+
+def parents_of(repo: Repo, commit: str) -> list[Oid] | None:
+    """The parents of ``commit``, or None if it is not a commit here."""
+    proc = repo.run("rev-list", "--parents", "-n", "1", commit, "--", check=False)
+    if proc.returncode != 0:
+        return None
+    oids = proc.stdout.decode().split()
+    return [Oid(o) for o in oids[1:]]

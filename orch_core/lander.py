@@ -99,6 +99,11 @@ def _refuse_dirty(ctx: Context, wt: Path) -> None:
 # --- the merge lock ------------------------------------------------------------------
 
 
+def _lease_held(ctx: Context) -> bool:
+    _tip, lease = q.read_lease(ctx)
+    return lease is not None and lease.live(ctx.now())
+
+
 def _recover(ctx: Context, state: q.QueueState, now: float,
              recovered: list[q.Entry]) -> q.QueueState:
     """Entries left ``landing`` by a lander that died: landed if main has their merge."""
@@ -404,7 +409,9 @@ def land(ctx: Context, sess: Session | None) -> dict[str, Any]:
     strategy = cfg.get("merge", "strategy")
     merge.main_tip(ctx)
     wt = protected_worktree(ctx)
-    if wt is not None:
+    if wt is not None and not _lease_held(ctx):
+        # While another lander holds the lock its fast-forward of that worktree is
+        # under way (transiently dirty): acquire() below answers merge_locked instead.
         _refuse_dirty(ctx, wt)
     token = secrets.token_hex(16)
     entry, recovered = acquire(ctx, actor, token)
