@@ -362,7 +362,7 @@ class Worker:
         self.record("merge.land", True, id=out["id"], landed=out["landed"],
                     state=out["state"], main_before=out["main_before"],
                     main_after=out["main_after"], reason=out.get("reason"),
-                    checks=[c["ok"] for c in out["checks"]])
+                    checks=[c["ok"] for c in out["checks"]], timings=out.get("timings"))
 
     def intrude(self) -> None:
         """Commit a file under another session's live exclusive lock: the hook must refuse."""
