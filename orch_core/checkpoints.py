@@ -66,11 +66,20 @@ def last_for_session(ctx: Context, session_id: str,
                      case_id: str | None = None) -> dict[str, Any] | None:
     """The newest checkpoint of the session, or of its case (work taken over by attach)."""
     ensure_index(ctx)
-    r = ctx.store.conn.execute(
+    rows = ctx.store.conn.execute(
         "SELECT * FROM checkpoints WHERE session=? OR case_id=? ORDER BY ts DESC, "
-        "CAST(json_extract(data, '$.db_version') AS INTEGER) DESC LIMIT 1",
-        (session_id, case_id)).fetchone()
-    return None if r is None else _row(r)
+        "CAST(json_extract(data, '$.db_version') AS INTEGER) DESC LIMIT 8",
+        (session_id, case_id)).fetchall()
+    if not rows:
+        return None
+    # A rebase or amend copies the note to the new commit and keeps the old one,
+    # often with the same time: among equals, prefer a commit still on a branch.
+    top = [r for r in rows if r["ts"] == rows[0]["ts"]]
+    if len(top) > 1:
+        for r in top:
+            if gitio.on_a_branch(ctx.repo, r["commit_oid"]):
+                return _row(r)
+    return _row(rows[0])
 
 
 def for_commit(ctx: Context, commit: str) -> dict[str, Any] | None:

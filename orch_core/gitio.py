@@ -728,3 +728,39 @@ def parents_of(repo: Repo, commit: str) -> list[Oid] | None:
         return None
     oids = proc.stdout.decode().split()
     return [Oid(o) for o in oids[1:]]
+
+
+def write_tree_update(pg: pygit2.Repository, parent: Oid | None,
+                      changes: Mapping[str, bytes | None], message: str,
+                      when: float | None = None) -> Oid:
+    """A commit on ``parent`` whose flat tree is the parent's with ``changes`` applied.
+
+    ``bytes`` writes that entry, ``None`` removes it (absent is fine). Every other
+    entry is reused as it is, so the cost follows the change, not the tree.
+    """
+    import pygit2
+
+    base = None
+    if parent:
+        obj = pg[parent]
+        assert isinstance(obj, pygit2.Commit)
+        base = obj.tree
+    tb = pg.TreeBuilder(base) if base is not None else pg.TreeBuilder()
+    for name in sorted(changes):
+        data = changes[name]
+        if data is None:
+            if tb.get(name) is not None:
+                tb.remove(name)
+        else:
+            tb.insert(name, pg.create_blob(data), pygit2.GIT_FILEMODE_BLOB)
+    tree = tb.write()
+    ts = int(when if when is not None else time.time())
+    sig = pygit2.Signature(ORCH_NAME, ORCH_EMAIL, ts, 0)
+    return Oid(str(pg.create_commit(None, sig, sig, message, tree, [parent] if parent else [])))
+
+
+def on_a_branch(repo: Repo, oid: str) -> bool:
+    """Is the commit reachable from any local or remote-tracking branch?"""
+    proc = repo.run("for-each-ref", "--count=1", f"--contains={oid}", "--format=%(refname)",
+                    "refs/heads", "refs/remotes", check=False)
+    return proc.returncode == 0 and bool(proc.stdout.strip())

@@ -125,7 +125,8 @@ def test_notes_follow_amend_and_rebase(repo: Path) -> None:
         assert notes and notes[-1]["session"] == sid
         assert notes[-1]["case"]["id"] == ids["case"]
     cp = checkpoints.last_for_session(c, sid)
-    assert cp is not None and cp["commit"] in revs
+    rows = c.store.conn.execute("SELECT commit_oid, ts FROM checkpoints").fetchall()
+    assert cp is not None and cp["commit"] in revs, (cp, revs, [tuple(r) for r in rows])
     c.close()
 
 
