@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from orch_core import gitio, locks
+from orch_core import gitio, locks, restamp
 from orch_core.context import Context
 from orch_core.errors import Refused
 
@@ -85,6 +85,7 @@ def install(ctx: Context, force: bool = False) -> dict[str, Any]:
                        "chained": str(chained) if chained.exists() else ""})
     _ensure_rewrite_ref(ctx)
     ctx.store.db_version()  # creates the state database
+    restamp.installed_at(ctx)  # commits from now on are expected to carry a note
     snap = locks.snapshot(ctx)
     locks.write_export(ctx, snap.tip, snap.locks)
     return {"hooks_dir": str(hdir), "hooks": report, "state": str(ctx.store.path),
@@ -117,19 +118,62 @@ def uninstall(ctx: Context) -> dict[str, Any]:
 
 
 def _stale_git_locks(ctx: Context) -> list[Path]:
+    """Git lock files older than the stale age that no live git process can own.
+
+    A SIGKILLed git (a commit, a lander's fast-forward, a ref writer) leaves
+    ``<ref>.lock``, ``HEAD.lock`` or ``index.lock`` behind and every later
+    command in that worktree fails until it is removed. Ref locks are held for
+    milliseconds, so age alone decides; ``index.lock`` is held through a whole
+    commit (its hooks included), so it also needs no git process running in
+    that worktree.
+    """
     out: list[Path] = []
-    roots = [ctx.repo.common_dir / "refs" / "orch", ctx.repo.common_dir / "refs" / "notes"]
+    cdir = ctx.repo.common_dir
     now = time.time()
-    for root in roots:
-        if not root.is_dir():
-            continue
-        for p in root.rglob("*.lock"):
-            try:
-                if now - p.stat().st_mtime >= STALE_LOCK_AGE:
-                    out.append(p)
-            except FileNotFoundError:
+    candidates = list((cdir / "refs").rglob("*.lock")) if (cdir / "refs").is_dir() else []
+    gitdirs = [cdir, *(p for p in (cdir / "worktrees").glob("*") if p.is_dir())]
+    for gd in gitdirs:
+        candidates += [gd / name for name in ("HEAD.lock", "index.lock", "packed-refs.lock")
+                       if (gd / name).exists()]
+    for p in candidates:
+        try:
+            if now - p.stat().st_mtime < STALE_LOCK_AGE:
                 continue
+        except FileNotFoundError:
+            continue
+        if p.name == "index.lock" and _git_running_in(_worktree_of(cdir, p.parent)):
+            continue
+        out.append(p)
     return out
+
+
+def _worktree_of(common_dir: Path, git_dir: Path) -> Path | None:
+    if git_dir == common_dir:
+        return common_dir.parent if common_dir.name == ".git" else None
+    try:
+        return Path((git_dir / "gitdir").read_text().strip()).parent
+    except OSError:
+        return None
+
+
+def _git_running_in(worktree: Path | None) -> bool:
+    """Is a git process working in ``worktree``? True when it cannot be told (no /proc)."""
+    proc_root = Path("/proc")
+    if worktree is None or not (proc_root / "self" / "cwd").exists():
+        return True
+    top = worktree.resolve()
+    for pid_dir in proc_root.iterdir():
+        if not pid_dir.name.isdigit():
+            continue
+        try:
+            if (pid_dir / "comm").read_text().strip() != "git":
+                continue
+            cwd = (pid_dir / "cwd").resolve()
+        except OSError:
+            continue
+        if cwd == top or top in cwd.parents:
+            return True
+    return False
 
 
 def doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
@@ -207,6 +251,7 @@ def doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
         add("expired leases", False, f"{len(expired)} expired lease(s) not yet reaped", fixed)
     else:
         add("expired leases", True, "none")
+    _check_notes(ctx, fix, add)
     rewrite = ctx.repo.run("config", "--get-all", "notes.rewriteRef", check=False)
     has_rewrite = "refs/notes/orch" in rewrite.stdout.decode().split()
     if not has_rewrite and fix:
@@ -215,6 +260,25 @@ def doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
         fixed=not has_rewrite and fix)
     healthy = all(f["ok"] or f["fixed"] for f in findings)
     return {"healthy": healthy, "findings": findings}
+
+
+def _check_notes(ctx: Context, fix: bool, add: Any) -> None:
+    """Branch commits without their checkpoint note (e.g. killed before post-commit)."""
+    missing = restamp.unstamped(ctx)
+    if not missing:
+        add("checkpoint notes", True, "every branch commit since install has its note")
+        return
+    shown = ", ".join(f"{c[:12]} on {b or '?'}" for c, b in missing[:5])
+    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+    fixed = False
+    if fix:
+        for commit, branch in missing:
+            restamp.restamp(ctx, commit, branch)
+        fixed = True
+    add("checkpoint notes", False,
+        f"{len(missing)} commit(s) without a checkpoint note: {shown}{more} (the commit "
+        f"was interrupted before post-commit stamped it, or made with the hooks off); "
+        f"--fix restamps them from the session's current state, marked restamped", fixed)
 
 
 def describe_json(data: dict[str, Any]) -> str:

@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import random
+import shutil
 import sqlite3
 import time
 from pathlib import Path
@@ -161,10 +162,21 @@ def _load(conn: sqlite3.Connection, table: str, rows: list[dict[str, Any]],
 
 
 def _move_aside(path: str) -> str | None:
+    """Keep the old database under a new name without ever leaving ``path`` absent.
+
+    The main file is hard-linked aside (``path`` stays in place until the new
+    file replaces it), then its WAL and shared-memory files move aside: a
+    rebuild killed at any point leaves the old database (at worst without its
+    last uncheckpointed transactions, which the copy aside keeps) or the new one.
+    """
     if not os.path.exists(path):
         return None
-    aside = f"{path}.before-rebuild-{int(time.time())}"
-    os.replace(path, aside)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    aside = f"{path}.before-rebuild-{stamp}-{os.getpid()}"
+    try:
+        os.link(path, aside)
+    except OSError:
+        shutil.copy2(path, aside)
     for suffix in ("-wal", "-shm"):
         if os.path.exists(path + suffix):
             os.replace(path + suffix, aside + suffix)
@@ -183,6 +195,17 @@ def _existing_version(path: str) -> int | None:
         return None
 
 
+def _remove_dead_temporaries(path: str) -> None:
+    """Half-built databases of rebuilds that were killed (their process is gone)."""
+    folder = Path(path).parent
+    prefix = Path(path).name + ".rebuild-"
+    for p in folder.glob(prefix + "*"):
+        pid = p.name[len(prefix):].split("-")[0]  # <pid>, <pid>-wal, <pid>-shm
+        if pid.isdigit() and not store.pid_alive(int(pid)):
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+
+
 def rebuild(ctx: Context, force: bool = False) -> dict[str, Any]:
     """Recreate state.db from refs/orch/work (+ refs and notes, read lazily)."""
     repo = ctx.repo
@@ -198,6 +221,7 @@ def rebuild(ctx: Context, force: bool = False) -> dict[str, Any]:
     with gitio.writer_lock(repo, "work"):
         commit, version, files = _read_journal(ctx, warnings)
         tmp = f"{path}.rebuild-{os.getpid()}"
+        _remove_dead_temporaries(path)
         for suffix in ("", "-wal", "-shm"):
             with contextlib.suppress(FileNotFoundError):
                 os.remove(tmp + suffix)

@@ -371,6 +371,49 @@ def _move_main(ld: Landing, tip: str, result: str) -> bool:
                   hint="see the landing log; main was not moved")
 
 
+def _undo_interrupted_move(ctx: Context, wt: Path) -> list[str]:
+    """Put back what a dead lander's fast-forward of the protected worktree left half-done.
+
+    `git merge --ff-only` rewrites the files and the index before it moves the
+    ref; a lander killed in between leaves that worktree dirty, and every later
+    landing would refuse it. Only when each dirty path is one the move touches
+    and already holds exactly its content in the recorded (tested) target is it
+    reset: anybody else's edit keeps the worktree refused.
+    """
+    _tip, state = q.load(ctx)
+    lease = state.lease
+    if lease is None or lease.live(ctx.now()) or not lease.target:
+        return []
+    env = gitio.no_git_env()
+
+    def git(*args: str) -> bytes | None:
+        proc = gitio.run(["git", *gitio.NO_HOOKS, *args], cwd=wt, env=env, check=False)
+        return proc.stdout if proc.returncode == 0 else None
+
+    status = git("status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames")
+    moved = git("diff", "--name-only", "-z", "--no-renames", "HEAD", lease.target)
+    if not status or moved is None:
+        return []
+    dirty = sorted({f[3:] for f in status.decode(errors="surrogateescape").split("\0") if f})
+    if not set(dirty) <= set(moved.decode(errors="surrogateescape").split("\0")):
+        return []
+    listed = git("ls-tree", "-z", lease.target, "--", *dirty) or b""
+    want = {ln.split("\t", 1)[1]: ln.split()[2]
+            for ln in listed.decode(errors="surrogateescape").split("\0") if "\t" in ln}
+    present = [p for p in dirty if (wt / p).is_file() and not (wt / p).is_symlink()]
+    hashed = git("hash-object", "--", *present) if present else b""
+    have = dict(zip(present, (hashed or b"").decode().split(), strict=False))
+    if any(have.get(p) != want.get(p) or ((wt / p).exists() and p not in have)
+           for p in dirty):
+        return []
+    if git("reset", "-q", "--hard", "HEAD") is None:
+        return []
+    for p in dirty:
+        if (wt / p).is_file() and git("ls-files", "--error-unmatch", "--", p) is None:
+            (wt / p).unlink()
+    return dirty
+
+
 def _release_on_land(ctx: Context, actor: str, e: q.Entry) -> list[dict[str, Any]]:
     from orch_core import sessions
 
@@ -412,6 +455,7 @@ def land(ctx: Context, sess: Session | None) -> dict[str, Any]:
     if wt is not None and not _lease_held(ctx):
         # While another lander holds the lock its fast-forward of that worktree is
         # under way (transiently dirty): acquire() below answers merge_locked instead.
+        _undo_interrupted_move(ctx, wt)
         _refuse_dirty(ctx, wt)
     token = secrets.token_hex(16)
     entry, recovered = acquire(ctx, actor, token)

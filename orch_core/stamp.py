@@ -12,6 +12,7 @@ import fcntl
 import importlib
 import json
 import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -91,8 +92,24 @@ def notes_lock(ctx: Context) -> Any:
 def write_note(ctx: Context, commit: str, data: dict[str, Any]) -> None:
     line = json.dumps(data, separators=(",", ":"), ensure_ascii=True) + "\n"
     with notes_lock(ctx):
+        _wait_out_dead_writer(ctx)
         ctx.repo.run("notes", "--ref=orch", "add", "-f", "-F", "-", commit,
                      input=line.encode())
+
+
+def _wait_out_dead_writer(ctx: Context) -> None:
+    """A stamp killed inside `git notes add` leaves refs/notes/orch.lock behind.
+
+    Every orch writer of the notes ref holds notes.flock, so under it a lock file
+    belongs to a dead writer or to a foreign `git notes` command; wait for it to
+    go, or to turn stale and remove it, rather than lose this commit's note.
+    """
+    lock = gitio.loose_ref_lock_path(ctx.repo, NOTES_REF)
+    deadline = time.monotonic() + gitio.STALE_GIT_LOCK_SECONDS + 2.0
+    while lock.exists() and time.monotonic() < deadline:
+        if gitio.recover_stale_ref_lock(ctx.repo, NOTES_REF):
+            return
+        time.sleep(0.05)
 
 
 def stamp_head(ctx: Context, session_id: str | None, owner: str) -> dict[str, Any]:

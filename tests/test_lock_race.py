@@ -24,6 +24,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.bench_crash import LOCK_ZYGOTE
 from benchmarks.bench_locks import RACE_PATHS, new_repo, open_sessions, race
 from orch_core import audit, gitio, installer, locks, sessions
 from orch_core.context import Context
@@ -80,38 +81,9 @@ def test_audit_catches_conflicting_state_and_missing_grant(tmp_path: Path) -> No
     assert not report.ok
 
 
-# A long-lived parent: warm imports once, then per trial fork one child (a real
-# process) that loops acquire/release, SIGKILL it after a random delay and reap it,
-# so each trial does not pay Python start-up. Child start-up (a Context, the
-# session) takes ~10-30 ms, then each acquire/release a few ms: the kills land at
-# random points inside them.
-ZYGOTE = textwrap.dedent("""
-    import os, random, signal, sys, time
-    from pathlib import Path
-    from orch_core import locks, sessions
-    from orch_core.context import Context
-    from orch_core.errors import OrchError
-    import pygit2  # noqa: F401  (loaded before forking)
-    repo, sid, paths = sys.argv[1], sys.argv[2], sys.argv[3:]
-    for line in sys.stdin:
-        seed = int(line)
-        pid = os.fork()
-        if pid == 0:
-            ctx = Context(cwd=Path(repo), env={})
-            sess = sessions.get(ctx, sid)
-            rng = random.Random(seed)
-            while True:
-                try:
-                    got = locks.acquire(ctx, sess, rng.sample(paths, rng.choice((1, 2))),
-                                        shared=rng.random() < 0.3, ttl=600)
-                    locks.release(ctx, sess, [lk["id"] for lk in got["locks"]])
-                except OrchError:
-                    pass
-        time.sleep(random.Random(-seed).uniform(0.02, 0.12))
-        os.kill(pid, signal.SIGKILL)
-        _, status = os.waitpid(pid, 0)
-        print(pid, status, flush=True)
-""")
+# The zygote (a warm parent forking one acquire/release child per trial, SIGKILLed
+# after a random delay) is shared with the crash run in benchmarks/bench_crash.py.
+ZYGOTE = LOCK_ZYGOTE
 
 
 def _healthy(ctx: Context) -> tuple[bool, list[str]]:
