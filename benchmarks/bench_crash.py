@@ -658,6 +658,8 @@ def main(trials: int = DEFAULT_TRIALS, seed: int = DEFAULT_SEED,
     print_report(res)
     out = report("crash run", figures(res, trials))
     out["result"] = {k: v for k, v in res.items() if k != "per_kind"}
+    out["result"]["kind_trials"] = {k: v["trials"] for k, v in res["per_kind"].items()}
+    out["result"]["kind_fixes"] = {k: dict(v["fixes"]) for k, v in res["per_kind"].items()}
     return out
 
 

@@ -19,11 +19,13 @@ from tests.test_queue import setup_repo
 
 
 def test_short_crash_run_has_zero_violations() -> None:
-    res = bench_crash.run(trials=20, seed=11, verbose=False)
+    out = bench_crash.main(trials=20, seed=11)
+    res = out["result"]
     assert res["violations"] == [], res["violations"]
     assert res["trials"] == 20
-    assert {k: v["trials"] for k, v in res["per_kind"].items()} == {
-        "lock": 5, "commit": 5, "land": 5, "rebuild": 5}
+    assert res["kind_trials"] == {"lock": 5, "commit": 5, "land": 5, "rebuild": 5}
+    assert all(f["ok"] for f in out["figures"]), out["figures"]
+    assert {f["name"] for f in out["figures"]} >= {"crash invariant violations"}
 
 
 def _findings(report: dict[str, object], check: str) -> list[dict[str, object]]:
@@ -102,7 +104,9 @@ def test_next_landing_puts_back_a_half_done_fast_forward(tmp_path: Path) -> None
     approved_branch(repo, "feat", {"docs/feat.md": "feat\n", "README.md": "changed\n"})
     old = rev(repo, "main")
     proc = _paused_lander(repo, "target")
-    target = state_of(repo).lease.target  # type: ignore[union-attr]
+    lease = state_of(repo).lease
+    assert lease is not None and lease.target
+    target = lease.target
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
     # What `git merge --ff-only` killed before its ref update leaves: files and index
@@ -119,7 +123,9 @@ def test_someone_elses_edit_is_never_reset(tmp_path: Path) -> None:
     repo = setup_repo(tmp_path / "repo")
     approved_branch(repo, "feat", {"docs/feat.md": "feat\n"})
     proc = _paused_lander(repo, "target")
-    target = state_of(repo).lease.target  # type: ignore[union-attr]
+    lease = state_of(repo).lease
+    assert lease is not None and lease.target
+    target = lease.target
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
     git(repo, "read-tree", "-m", "-u", "HEAD", target)
