@@ -7,6 +7,7 @@ for an agent, and the error codes it may return. Front ends only translate.
 from __future__ import annotations
 
 import importlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,7 +128,11 @@ def validate(m: Method, params: Any) -> dict[str, Any]:
         if value is None and key not in m.required:
             continue
         if not _type_ok(value, spec):
-            raise bad(f"parameter {key!r} must be {spec.get('type')}, got {type(value).__name__}")
+            want = str(spec.get("type"))
+            items = spec.get("items")
+            if want == "array" and isinstance(items, dict) and "type" in items:
+                want = f"an array of {items['type']}"
+            raise bad(f"parameter {key!r} must be {want}, got {json.dumps(value)[:60]}")
         enum = spec.get("enum")
         if isinstance(enum, list) and value not in enum:
             raise bad(f"parameter {key!r} must be one of {enum}, got {value!r}")
