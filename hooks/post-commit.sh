@@ -5,9 +5,23 @@ if [ -z "$sess" ] && [ -f "$gd/orch-session" ]; then read -r sess < "$gd/orch-se
 stamp="$cdir/orch/stamp/$sess.json"
 [ -n "$sess" ] || stamp="$gd/orch-stamp-implicit.json"
 # The stamp file is written by orch-hooks whenever the session's state changes:
-# line 1 the base branch, line 2 the note without its closing brace.
+# line 1 "=NONCE BASE" (the base branch), line 2 the note without its closing brace,
+# line 3 "end NONCE". It is rewritten in place (orch_core.stamp.write_payload_file):
+# a writer turns the leading "=" into "x" while it works, so the file is used only
+# when line 1 reads the same again after the rest and the trailer matches it;
+# otherwise Python writes the note.
+head= again= tail=
 if [ -f "$stamp" ] && command -v flock >/dev/null 2>&1; then
-    { read -r baseref; read -r payload; } < "$stamp"
+    { read -r head; read -r payload; read -r tail; } < "$stamp"
+    read -r again < "$stamp"
+fi
+nonce=${head%% *}
+case $head in
+=?*" "?*) [ "$again" = "$head" ] && [ "$tail" = "end ${nonce#=}" ] || head= ;;
+*) head= ;;
+esac
+if [ -n "$head" ]; then
+    baseref=${head#* }
     base=$(git merge-base HEAD "$baseref" 2>/dev/null) || base=
     # Our own note update skips our reference-transaction shim (two shells per
     # commit, and it would accept: refs/notes/orch is not protected) unless a

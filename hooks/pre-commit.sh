@@ -17,11 +17,14 @@ cfg=/dev/null
 [ -f .orch.toml ] && cfg=.orch.toml
 # Fast accept: exit 0 only when the cache is current, no staged path is covered by
 # another session's live lock, and no policy needs Python. Anything else goes to
-# Python, which decides and explains.
+# Python, which decides and explains. orch-hooks rewrites the index in place
+# (orch_core.locks.rewrite_in_place): the header must name the ref's tip, the
+# trailer must repeat its tip and nonce, and the header read again at the end
+# must be unchanged, or a writer was at work and the read may be torn.
 git -c core.quotePath=false diff --cached --name-only --no-renames |
 awk -v sess="$sess" -v tip="$tip" -v off="${ORCH_CLOCK_OFFSET:-0}" \
     -v cfg="$cfg" -v packed="$packed" -v idx="$idx" '
-BEGIN { FS = "\t"; srand(); now = srand() + off; bad = 0; rl = 0; ci = 0; stale = 0 }
+BEGIN { FS = "\t"; srand(); now = srand() + off; bad = 0; rl = 0; ci = 0; stale = 0; fin = 0 }
 FILENAME == cfg {
     line = $0; sub(/#.*/, "", line)
     if (line ~ /^[ \t]*\[/) { sec = line; gsub(/[ \t\[\]]/, "", sec); next }
@@ -34,7 +37,14 @@ FILENAME == packed {
     next
 }
 FILENAME == idx {
-    if (FNR == 1) { if ($2 != tip || $4 == 1) stale = 1; ci = $3; next }
+    if (FNR == 1) {
+        hdr = $0; nonce = $5; ci = $3
+        if ($1 != "tip" || $2 != tip || $4 != 0 || NF != 5 || nonce == "") stale = 1
+        next
+    }
+    if (fin) { stale = 1; next }
+    if (NF == 3 && $1 == "end") { fin = 1; if ($2 != tip || $3 != nonce) stale = 1; next }
+    if (NF != 5) { stale = 1; next }
     if ($3 != sess && $5 + 0 > now) { held[$1] = 1; if ($2 == 1) pre[$1] = 1 }
     next
 }
@@ -50,6 +60,14 @@ FILENAME == idx {
         if (acc in pre) { bad = 1; break }
     }
 }
-END { if (stale || rl) exit 3; exit bad }
+END {
+    if (!fin) stale = 1
+    if (!stale && !rl && !bad) {
+        close(idx)
+        if ((getline again < idx) <= 0 || again != hdr) stale = 1
+    }
+    if (stale || rl) exit 3
+    exit bad
+}
 ' "$cfg" "$packed" "$idx" - || orch_python "$@"
 exit 0

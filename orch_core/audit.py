@@ -1,9 +1,11 @@
 """Replay the history of ``refs/orch/locks`` and prove no state held conflicting leases.
 
 Every lock-table change is one commit on the ref, so the history is the audit log.
-:func:`verify_lock_history` reads every commit (one ``git log`` and one
-``git cat-file --batch``), parses ``locks.jsonl`` at each, and checks, using the
-commit's own timestamp as "now" for liveness:
+:func:`verify_lock_history` reads every commit (one ``git log --raw``, which names
+the table blobs each commit changed, and one ``git cat-file --batch`` for those
+blobs), rebuilds the table at each (one blob per session, or the whole-table
+``locks.jsonl`` of the first layout; see :mod:`orch_core.locktable`), and checks,
+using the commit's own timestamp as "now" for liveness:
 
 - the history is one line (each commit's parent is the one before it): a CAS
   writer never forks it;
@@ -23,11 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from orch_core import gitio
-from orch_core.locktable import Lock, conflicts, parse
+from orch_core.locktable import Lock, conflicts, is_table_entry, parse_tree
 from orch_core.paths import ancestors, key
 
 REF = "refs/orch/locks"
-TABLE = "locks.jsonl"
 # Above this many live leases in one state the pairwise scan walks ancestors instead.
 PAIRWISE_LIMIT = 400
 
@@ -128,26 +129,65 @@ def history(repo: gitio.Repo, ref: str = REF) -> list[tuple[str, list[str], int]
     return out
 
 
+def table_history(repo: gitio.Repo, ref: str = REF,
+                  ) -> list[tuple[str, list[str], int, dict[str, str]]]:
+    """(commit, parents, committer time, table entry -> blob oid) of every commit of
+    ``ref``, oldest first, from one `git log --raw` (each commit's changes applied
+    to the entries of the one before it: the history of a CAS ref is one line)."""
+    proc = repo.run("log", "--reverse", "--root", "--no-renames", "--raw", "--no-abbrev",
+                    "-z", "--format=C %H %ct %P", ref, "--", check=False)
+    if proc.returncode != 0:
+        return []
+    out: list[tuple[str, list[str], int, dict[str, str]]] = []
+    entries: dict[str, str] = {}
+    tokens = iter(proc.stdout.decode(errors="surrogateescape").split("\0"))
+    for tok in tokens:
+        tok = tok.lstrip("\n")
+        if tok.startswith("C "):
+            parts = tok.split()
+            entries = dict(entries)
+            out.append((parts[1], parts[3:], int(parts[2]), entries))
+        elif tok.startswith(":") and out:
+            fields = tok.split()
+            name = next(tokens, "")
+            if not is_table_entry(name) or len(fields) < 5:
+                continue
+            if fields[4].startswith("D"):
+                entries.pop(name, None)
+            else:
+                entries[name] = fields[3]
+    return out
+
+
 def verify_lock_history(repo: gitio.Repo, ref: str = REF,
                         grants: Iterable[Grant] = (),
                         ignore_case: bool = False) -> LockAudit:
     """Replay ``ref`` commit by commit; see the module docstring for what is checked."""
     audit = LockAudit(ref)
-    commits = history(repo, ref)
+    commits = table_history(repo, ref)
     audit.commits = len(commits)
-    blobs = gitio.cat_objects(repo, [f"{c}:{TABLE}" for c, _p, _t in commits])
+    oids = sorted({oid for *_c, entries in commits for oid in entries.values()})
+    blobs = gitio.cat_objects(repo, oids)
+    # A blob usually lives on across many commits: parse each (name, blob) once.
+    parsed: dict[tuple[str, str], tuple[list[Lock], list[str]]] = {}
     seen: dict[str, set[tuple[str, str, str]]] = {}
     prev: str | None = None
-    for commit, parents, ts in commits:
+    for commit, parents, ts, entries in commits:
         if parents != ([prev] if prev else []):
             audit.problems.append(f"{commit[:12]}: parents {parents} break the single line "
                                   f"of history (expected {prev})")
         prev = commit
-        blob = blobs.get(f"{commit}:{TABLE}")
-        if blob is None:
-            audit.problems.append(f"{commit[:12]}: no {TABLE}")
-            continue
-        locks, warnings = parse(blob)
+        locks: list[Lock] = []
+        warnings: list[str] = []
+        for name, oid in sorted(entries.items()):
+            got = parsed.get((name, oid))
+            if got is None:
+                blob = blobs.get(oid)
+                got = parse_tree({name: blob}) if blob is not None else \
+                    ([], [f"{name}: blob {oid[:12]} is missing"])
+                parsed[(name, oid)] = got
+            locks += got[0]
+            warnings += got[1]
         audit.problems.extend(f"{commit[:12]}: {w}" for w in warnings)
         ids = [lk.id for lk in locks]
         if len(ids) != len(set(ids)):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import bisect
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
@@ -16,6 +16,15 @@ from orch_core.paths import ancestors, key
 EXCLUSIVE = "exclusive"
 SHARED = "shared"
 MODES = (EXCLUSIVE, SHARED)
+
+# The tree of a lock-table commit holds one blob per session that holds locks,
+# ``locks-<session>.jsonl`` (one JSON object per line, sorted by path and id), so a
+# change re-serialises only the sessions it touches. ``locks.jsonl`` is the
+# whole-table blob of the first layout: still read, replaced on the next write.
+LEGACY_TABLE = "locks.jsonl"
+_BLOB_PREFIX = "locks-"
+_BLOB_SUFFIX = ".jsonl"
+_NAME_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
 
 
 @dataclass(frozen=True)
@@ -103,7 +112,7 @@ def serialise(locks: Iterable[Lock]) -> bytes:
 _ENCODER = json.JSONEncoder(sort_keys=True)
 
 
-def parse(blob: bytes) -> tuple[list[Lock], list[str]]:
+def parse(blob: bytes, name: str = LEGACY_TABLE) -> tuple[list[Lock], list[str]]:
     """Locks in a table blob, and a warning for each line that could not be read."""
     locks: list[Lock] = []
     warnings: list[str] = []
@@ -113,7 +122,45 @@ def parse(blob: bytes) -> tuple[list[Lock], list[str]]:
         try:
             locks.append(Lock.from_json(json.loads(line)))
         except ValueError as e:
-            warnings.append(f"locks.jsonl line {n}: {e}")
+            warnings.append(f"{name} line {n}: {e}")
+    return locks, warnings
+
+
+def blob_name(session: str) -> str:
+    """The tree entry holding ``session``'s locks (bytes outside [A-Za-z0-9._-] as %XX)."""
+    text = "".join(ch if ch in _NAME_SAFE else "".join(f"%{b:02X}" for b in ch.encode())
+                   for ch in session)
+    return f"{_BLOB_PREFIX}{text}{_BLOB_SUFFIX}"
+
+
+def is_table_entry(name: str) -> bool:
+    return name == LEGACY_TABLE or (name.startswith(_BLOB_PREFIX)
+                                    and name.endswith(_BLOB_SUFFIX))
+
+
+def parse_tree(blobs: Mapping[str, bytes]) -> tuple[list[Lock], list[str]]:
+    """The table held by a lock-table tree (entry name -> blob), with warnings.
+
+    A lock filed in another session's blob is reported and left out: writers
+    rewrite only the blobs of the sessions a change touches, so such a line could
+    never be released.
+    """
+    locks: list[Lock] = []
+    warnings: list[str] = []
+    for name in sorted(blobs):
+        if not is_table_entry(name):
+            continue
+        got, warns = parse(blobs[name], name)
+        warnings += warns
+        if name == LEGACY_TABLE:
+            locks += got
+            continue
+        for lk in got:
+            if blob_name(lk.session) == name:
+                locks.append(lk)
+            else:
+                warnings.append(f"{name}: lock {lk.id} of session {lk.session} "
+                                "is filed under another session; ignored")
     return locks, warnings
 
 
@@ -126,6 +173,25 @@ class LockIndex:
         for lk in locks:
             self.by_key.setdefault(key(lk.path, ignore_case), []).append(lk)
         self.sorted_keys = sorted(self.by_key)
+
+    def apply(self, dropped: Iterable[Lock], added: Iterable[Lock]) -> None:
+        """Update in place for a table change (O(changes x log locks), not a rebuild)."""
+        for lk in dropped:
+            k = key(lk.path, self.ignore_case)
+            group = self.by_key.get(k) or []
+            for i, other in enumerate(group):
+                if other is lk or other == lk:
+                    del group[i]
+                    break
+            if not group and k in self.by_key:
+                del self.by_key[k]
+                del self.sorted_keys[bisect.bisect_left(self.sorted_keys, k)]
+        for lk in added:
+            k = key(lk.path, self.ignore_case)
+            if k not in self.by_key:
+                self.by_key[k] = []
+                bisect.insort(self.sorted_keys, k)
+            self.by_key[k].append(lk)
 
     def _candidates(self, path: str) -> Iterable[Lock]:
         k = key(path, self.ignore_case)

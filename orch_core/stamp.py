@@ -12,6 +12,7 @@ import fcntl
 import importlib
 import json
 import os
+import secrets
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -55,11 +56,35 @@ def _open_prefix(data: dict[str, Any]) -> str:
     return text[:-1]
 
 
-def write_payload_file(ctx: Context, path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(f"{ctx.config.base_branch}\n{_open_prefix(data)}\n")
-    os.replace(tmp, path)
+def write_payload_file(ctx: Context, path: Path, data: dict[str, Any]) -> bool:
+    """Rewrite the payload file the post-commit shim reads; False if it already says this.
+
+    Three lines: ``=NONCE BASE`` (the base branch), the note without its closing
+    brace, ``end NONCE``. It is rewritten in place (no create + rename on every
+    lock change): while a write is under way the first byte is ``x``, and the
+    shim reads the first line again after the rest and uses the file only when
+    both reads match and the trailer carries the same nonce; anything else (a
+    torn read, a writer killed mid-write) sends the commit to the Python stamp.
+    """
+    from orch_core.locks import rewrite_in_place
+
+    base = ctx.config.base_branch
+    body = _open_prefix(data)
+
+    def unchanged(current: bytes) -> bool:
+        lines = current.decode(errors="replace").split("\n")
+        if len(lines) < 3 or not lines[0].startswith("=") or " " not in lines[0]:
+            return False
+        nonce, _sp, old_base = lines[0][1:].partition(" ")
+        return old_base == base and lines[1] == body and lines[2] == f"end {nonce}"
+
+    nonce = secrets.token_hex(8)
+    text = f"={nonce} {base}\n{body}\nend {nonce}\n"
+    try:
+        return rewrite_in_place(path, text.encode(), unchanged)
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return rewrite_in_place(path, text.encode(), unchanged)
 
 
 def refresh(ctx: Context, session_id: str) -> None:

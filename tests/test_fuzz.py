@@ -12,7 +12,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orch_core import config, installer, stamp
+from orch_core import config, installer, locks, stamp
 from orch_core.errors import UsageError
 from orch_core.locktable import EXCLUSIVE, SHARED, Lock, LockIndex, conflicts, covers
 from orch_core.paths import normalise
@@ -87,10 +87,8 @@ def test_awk_fast_path_never_accepts_what_python_refuses(
     table = [_lock(i, p, m, s, e) for i, (p, m, s, e) in enumerate(held)]
     with tempfile.TemporaryDirectory() as tmp:
         idx = Path(tmp) / "locks.idx"
-        lines = ["tip\tT\t0\n"] + [
-            f"{lk.path.rstrip('/')}\t{int(lk.path.endswith('/'))}\t{lk.session}\t{lk.mode}\t"
-            f"{int(lk.expires_at) + 1}\n" for lk in table]
-        idx.write_text("".join(lines))
+        idx.write_text(locks.export_text("T", [locks.export_line(lk, False) for lk in table],
+                                         False, False, "n0"))
         proc = subprocess.run(
             ["awk", "-v", "sess=s1", "-v", "tip=T", "-v", "off=0", "-v", "cfg=/dev/null",
              "-v", "packed=/dev/null", "-v", f"idx={idx}", program, "/dev/null", "/dev/null",

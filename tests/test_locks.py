@@ -10,6 +10,7 @@ import pytest
 from orch_core import api, gitio, locks
 from orch_core.context import Context
 from orch_core.errors import Conflict, NotFound, Refused, UsageError
+from orch_core.locktable import blob_name
 from tests.conftest import git
 
 
@@ -144,10 +145,11 @@ def test_cache_reloads_when_ref_moves_elsewhere(ctx: Context, repo: Path) -> Non
 def test_corrupt_table_line_is_reported_not_fatal(ctx: Context, repo: Path) -> None:
     a = _open(ctx, "a")
     api.call(ctx, "lock.acquire", {"paths": ["docs/"], "session": a})
-    blob = git(repo, "cat-file", "blob", f"{locks.REF}:{locks.TABLE}").stdout
+    name = blob_name(a)
+    blob = git(repo, "cat-file", "blob", f"{locks.REF}:{name}").stdout
     bad = blob + "{not json\n" + json.dumps({"id": "x"}) + "\n"
     oid = git(repo, "hash-object", "-w", "--stdin", input=bad).stdout.strip()
-    tree = git(repo, "mktree", input=f"100644 blob {oid}\t{locks.TABLE}\n").stdout.strip()
+    tree = git(repo, "mktree", input=f"100644 blob {oid}\t{name}\n").stdout.strip()
     commit = git(repo, "commit-tree", tree, "-p", locks.REF, "-m", "corrupt").stdout.strip()
     git(repo, "update-ref", locks.REF, commit)
     out = api.call(Context(cwd=repo, env={}), "lock.list", {})
