@@ -195,10 +195,10 @@ def _profile(repo: Path, n_locks: int, n_sessions: int, rounds: int) -> dict[str
     wanted = {
         "writer_lock (flock)": ("gitio.py", "writer_lock"),
         "ref_tip (pygit2)": ("gitio.py", "ref_tip"),
-        "write_snapshot (blob+tree+commit)": ("gitio.py", "write_snapshot"),
+        "write_tree_update (blob+tree+commit)": ("gitio.py", "write_tree_update"),
         "cas_ref (ref transaction)": ("gitio.py", "cas_ref"),
         "SQLite write + event": ("store.py", "write"),
-        "write_export (fast-path file)": ("locks.py", "write_export"),
+        "hook index (locks.idx, in place)": ("locks.py", "_advance_export"),
         "stamp.refresh (payload file)": ("locks.py", "_refresh_stamps"),
         "sessions.current (who acts)": ("sessions.py", "current"),
         "normalise paths": ("locks.py", "normalise_all"),
