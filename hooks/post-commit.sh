@@ -35,14 +35,29 @@ if [ -n "$head" ]; then
     esac
     # Serialised with every other orch writer of refs/notes/orch (DESIGN.md:
     # concurrent `git notes add` loses notes).
+    noted=
     if [ -n "$skip" ]; then
         printf '%s,"base":"%s"}\n' "$payload" "$base" |
             flock "$cdir/orch/notes.flock" git -c core.hooksPath=/dev/null \
-                notes --ref=orch add -f -F - HEAD 2>/dev/null && exit 0
+                notes --ref=orch add -f -F - HEAD 2>/dev/null && noted=1
     else
         printf '%s,"base":"%s"}\n' "$payload" "$base" |
             flock "$cdir/orch/notes.flock" git notes --ref=orch add -f -F - HEAD 2>/dev/null &&
-            exit 0
+            noted=1
+    fi
+    if [ -n "$noted" ]; then
+        # A commit is a sync point of the work-state journal (refs/orch/work). When
+        # this session's state is newer than the journal, export it in the
+        # background so the commit does not wait for Python.
+        dbv=${payload##*\"db_version\":}
+        dbv=${dbv%%[!0-9]*}
+        jv=
+        [ -f "$cdir/orch/journal.version" ] && read -r jv < "$cdir/orch/journal.version"
+        if [ -n "$dbv" ] && [ "$dbv" -gt "${jv:-0}" ] 2>/dev/null &&
+            [ -z "${ORCH_NO_BACKGROUND_SYNC:-}" ]; then
+            ( "$ORCH_PY" -P -m orch_core.hookmain sync </dev/null >/dev/null 2>&1 & )
+        fi
+        exit 0
     fi
 fi
 orch_python "$@"

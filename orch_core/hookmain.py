@@ -274,6 +274,10 @@ def sync(args: list[str]) -> int:
     from orch_core import api
 
     ctx = _context()
+    # Started in the background by post-commit: never create a state database that
+    # is not there (it may be about to be rebuilt), never fail loudly.
+    if not (ctx.repo.orch_dir / "state.db").exists():
+        return 0
     methods = api.load()
     if "journal.sync" in methods:
         methods["journal.sync"].handler(ctx)

@@ -72,6 +72,20 @@ def _journal_version(ctx: Context, tip: gitio.Oid) -> int | None:
         return None
 
 
+SYNCED_FILE = "journal.version"
+
+
+def _mark_synced(repo: gitio.Repo, version: int) -> None:
+    """Tell the post-commit shim which db_version the journal holds (no SQLite in sh)."""
+    path = repo.orch_dir / SYNCED_FILE
+    tmp = path.with_name(f"{SYNCED_FILE}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(f"{version}\n")
+        os.replace(tmp, path)
+    except OSError:
+        pass
+
+
 def sync(ctx: Context) -> dict[str, Any]:
     """Export the work state to ``refs/orch/work`` unless it already holds this version."""
     repo = ctx.repo
@@ -79,6 +93,7 @@ def sync(ctx: Context) -> dict[str, Any]:
     version = st.db_version()
     tip = gitio.read_ref_file(repo.common_dir, REF)
     if tip and st.meta("journal_tip") == tip and st.meta("journal_version") == str(version):
+        _mark_synced(repo, version)
         return {"synced": False, "ref": REF, "tip": tip, "db_version": version}
     pg = ctx.pg
     with gitio.writer_lock(repo, "work"):
@@ -100,6 +115,7 @@ def sync(ctx: Context) -> dict[str, Any]:
             with st.cache_write() as conn:
                 st.set_meta(conn, "journal_tip", new)
                 st.set_meta(conn, "journal_version", str(version))
+            _mark_synced(repo, version)
             return {"synced": new != tip, "ref": REF, "tip": new, "db_version": version}
     raise Busy(f"{REF} kept moving; journal not written", hint="retry `orch-hooks sync`")
 

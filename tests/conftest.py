@@ -36,7 +36,8 @@ def sealed_env(tmp_path_factory: pytest.TempPathFactory,
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "committer@example.com")
     monkeypatch.setenv("GIT_EDITOR", "false")
     monkeypatch.setenv("PRE_COMMIT_HOME", str(home / ".pre-commit"))
-    for var in ("ORCH_SESSION", "ORCH_CLOCK_OFFSET", "GIT_DIR", "GIT_WORK_TREE",
+    for var in ("ORCH_SESSION", "ORCH_CLOCK_OFFSET", "ORCH_NO_BACKGROUND_SYNC", "GIT_DIR",
+                "GIT_WORK_TREE",
                 "GIT_INDEX_FILE"):
         monkeypatch.delenv(var, raising=False)
     (home / ".gitconfig").write_text(
