@@ -88,7 +88,7 @@ def test_run_all_collects_every_module(monkeypatch: pytest.MonkeyPatch,
 
     monkeypatch.setattr(run_all, "run_one", fake_run)
     assert run_all.main(["commit", "conflict"]) == 1
-    assert calls == ["bench_commit", "bench_conflict"]
+    assert calls == ["bench_conflict", "bench_commit"]  # run_all.FIRST order
     out = capsys.readouterr().out
     assert "within budget" in out and "bench_commit figure" in out and "NO" in out
     with pytest.raises(SystemExit):
