@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,3 +159,23 @@ def load(root: Path) -> Config:
     except UnicodeDecodeError as e:
         raise UsageError(f"{path}: not UTF-8 text", code="bad_config") from e
     return parse(text, path)
+
+
+def load_at(repo_run: Callable[..., subprocess.CompletedProcess[bytes]], rev: str,
+            fallback: Config) -> Config:
+    """The policy committed at ``rev`` (e.g. main's tip), not the work tree's copy.
+
+    ``repo_run`` is ``Repo.run``. Without a committed file the defaults apply;
+    when ``rev`` does not resolve, ``fallback`` does.
+    """
+    exists = repo_run("rev-parse", "-q", "--verify", f"{rev}^{{commit}}", check=False)
+    if exists.returncode != 0:
+        return fallback
+    proc = repo_run("cat-file", "blob", f"{rev}:{FILENAME}", check=False)
+    if proc.returncode != 0:
+        return Config({}, None)
+    try:
+        text = proc.stdout.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise UsageError(f"{rev}:{FILENAME}: not UTF-8 text", code="bad_config") from e
+    return parse(text, Path(f"{rev}:{FILENAME}"))

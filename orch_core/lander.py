@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from orch_core import clock, gitio, locks, merge
+from orch_core import clock, config, gitio, locks, merge
 from orch_core import queue as q
 from orch_core.context import Context
 from orch_core.errors import Busy, OrchError, Refused
@@ -445,10 +445,26 @@ def _cleanup_stale(ctx: Context, keep: str) -> None:
 
 
 def land(ctx: Context, sess: Session | None) -> dict[str, Any]:
-    """Land the next approved entry; the result says landed or why not."""
+    """Land the next approved entry under the policy committed on main.
+
+    The checks, rules and strategy come from ``<base>:.orch.toml`` (reviewed and
+    landed like any change), not from the lander's work tree, where any session
+    could weaken them. The local file must still parse.
+    """
+    local = ctx.config  # a malformed local .orch.toml stops here, before anything changes
+    policy = config.load_at(ctx.repo.run, f"refs/heads/{local.base_branch}", local)
+    saved = ctx._config
+    ctx._config = policy
+    try:
+        return _land(ctx, sess)
+    finally:
+        ctx._config = saved
+
+
+def _land(ctx: Context, sess: Session | None) -> dict[str, Any]:
     t_start = time.monotonic()
     actor = sess.id if sess else "lander"
-    cfg = ctx.config  # a malformed .orch.toml stops here, before anything changes
+    cfg = ctx.config
     strategy = cfg.get("merge", "strategy")
     merge.main_tip(ctx)
     wt = protected_worktree(ctx)

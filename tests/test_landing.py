@@ -154,21 +154,25 @@ def test_rule_on_added_lines_refuses_before_checks(tmp_path: Path) -> None:
 
 def test_main_moving_during_landing_rebuilds_and_retests(tmp_path: Path) -> None:
     mark = tmp_path / "moved-once"
+    hotfix_ref = tmp_path / "hotfix-oid"
     repo = setup_repo(tmp_path / "repo")
-    # A commit on top of main that "someone else" will put on main mid-landing.
+    # The policy on main gets a first check that moves main once, mid-landing, to a
+    # commit "someone else" made. The lander reads the policy committed on main.
+    mover = (f"if [ ! -e {mark} ]; then touch {mark}; git -C {repo} -c core.hooksPath=/dev/null "
+             f"update-ref refs/heads/main $(cat {hotfix_ref}); fi")
+    text = (repo / ".orch.toml").read_text()
+    (repo / ".orch.toml").write_text(
+        text.replace('checks = ["make check"]', f"checks = {json.dumps([mover, 'make check'])}"))
+    git(repo, "-c", "core.hooksPath=/dev/null", "commit", "-q", "-am", "policy with a mover")
     git(repo, "checkout", "-q", "-b", "hotfix")
     (repo / "docs/hotfix.md").write_text("hotfix\n")
     git(repo, "add", "docs/hotfix.md")
     git(repo, "commit", "-q", "-m", "hotfix")
     hotfix = rev(repo, "hotfix")
+    hotfix_ref.write_text(hotfix)
     git(repo, "checkout", "-q", "--detach", "main")
-    mover = (f"if [ ! -e {mark} ]; then touch {mark}; git -C {repo} -c core.hooksPath=/dev/null "
-             f"update-ref refs/heads/main {hotfix}; fi")
     lander_wt = tmp_path / "lander"
     git(repo, "worktree", "add", "-q", "--detach", str(lander_wt), "main")
-    text = (lander_wt / ".orch.toml").read_text()
-    (lander_wt / ".orch.toml").write_text(
-        text.replace('checks = ["make check"]', f"checks = {json.dumps([mover, 'make check'])}"))
     approved_branch(repo, "feat", {"docs/feat.md": "feat\n"})
     code, out = land_cli(lander_wt)
     assert code == 0 and out["landed"], out
@@ -276,3 +280,17 @@ def test_lease_of_a_live_but_stuck_lander_expires(tmp_path: Path) -> None:
         stuck.send_signal(signal.SIGKILL)
         stuck.communicate()
     assert state_of(repo).get("Q-1").state == q.LANDED
+
+
+def test_lander_runs_the_policy_committed_on_main_not_the_local_copy(tmp_path: Path) -> None:
+    repo = setup_repo(tmp_path / "repo", checks=["false"])
+    approved_branch(repo, "feat", {"docs/f.md": "f\n"})
+    old = rev(repo, "main")
+    # A session weakens the checks in its own work tree before landing: no effect.
+    lander_wt = tmp_path / "lander"
+    git(repo, "worktree", "add", "-q", "--detach", str(lander_wt), "main")
+    text = (lander_wt / ".orch.toml").read_text()
+    (lander_wt / ".orch.toml").write_text(text.replace('checks = ["false"]', "checks = []"))
+    code, out = land_cli(lander_wt)
+    assert code == 1 and out["state"] == "failed" and "false" in out["reason"], out
+    assert rev(repo, "main") == old
