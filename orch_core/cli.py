@@ -90,6 +90,19 @@ def _print_error(e: OrchError, as_json: bool) -> None:
         click.echo(f"  hint: {e.hint}", err=True)
 
 
+def _usage_hint(e: click.exceptions.UsageError) -> str:
+    if isinstance(e, click.exceptions.NoSuchOption) and e.option_name == "--session":
+        # --session belongs to the top-level group; users naturally type it last.
+        return "--session goes before the command: `orch-hooks --session ID COMMAND ...`"
+    return ""
+
+
+def _print_usage_json(message: str, hint: str) -> None:
+    """A --json caller parses stdout: a usage error is JSON there too."""
+    err = {"code": "usage", "message": message, "retryable": False, "hint": hint}
+    click.echo(json.dumps({"error": err}, indent=2, sort_keys=True))
+
+
 def _log_bug(exc: BaseException) -> Path:
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "orch-hooks"
     try:
@@ -114,7 +127,13 @@ def main(argv: list[str] | None = None) -> None:
         click.echo(e.ctx.get_help() if e.ctx else str(e))
         sys.exit(EXIT_USAGE)
     except click.exceptions.UsageError as e:
+        hint = _usage_hint(e)
+        if as_json:
+            cmd = e.ctx.command_path if e.ctx else "orch-hooks COMMAND"
+            _print_usage_json(e.format_message(), hint or f"see `{cmd} --help`")
         e.show()
+        if hint:
+            click.echo(f"  hint: {hint}", err=True)
         sys.exit(EXIT_USAGE)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
@@ -134,6 +153,10 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(0)
     except Exception as e:
         path = _log_bug(e)
+        if as_json:
+            click.echo(json.dumps({"error": {
+                "code": "internal", "message": f"{type(e).__name__}: {e}", "retryable": False,
+                "hint": f"this is a bug; the traceback is in {path}"}}, indent=2, sort_keys=True))
         click.echo(f"orch-hooks: internal error: {type(e).__name__}: {e}", err=True)
         click.echo(f"  this is a bug; the traceback is in {path}", err=True)
         sys.exit(EXIT_BUG)

@@ -144,7 +144,9 @@ def register(main: click.Group) -> None:
     def session_close(state: State, as_json: bool) -> int:
         """Close the session and release its locks."""
         run_method(state, "session.close", {}, as_json,
-                   lambda r: f"session {r['id']} closed; released {len(r['released'])} lock(s)")
+                   lambda r: "\n".join(
+                       [f"session {r['id']} closed; released {len(r['released'])} lock(s)"]
+                       + [f"  warning: {w}" for w in r.get("warnings", [])]))
         return 0
 
     @main.group()

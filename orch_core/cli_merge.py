@@ -101,16 +101,18 @@ def register(main: click.Group) -> None:
 
     @merge.command("review")
     @click.argument("entry_id", metavar="ID")
-    @click.option("--approve", "verdict", flag_value="approve", help="Approve the entry.")
-    @click.option("--reject", "verdict", flag_value="reject", help="Reject the entry.")
+    @click.option("--approve", is_flag=True, help="Approve the entry.")
+    @click.option("--reject", is_flag=True, help="Reject the entry.")
     @click.option("--reason", help="Why (shown to the author).")
     @json_option
     @pass_state
-    def review(state: State, entry_id: str, verdict: str | None, reason: str | None,
+    def review(state: State, entry_id: str, approve: bool, reject: bool, reason: str | None,
                as_json: bool) -> int:
         """Approve or reject entry ID (not your own)."""
-        if verdict is None:
-            raise click.UsageError("give --approve or --reject")
+        # Two flags, not one flag_value pair: with a pair the last flag given wins silently.
+        if approve == reject:
+            raise click.UsageError("give exactly one of --approve or --reject")
+        verdict = "approve" if approve else "reject"
 
         def human(r: dict[str, Any]) -> str:
             text = f"{r['id']} ({r['branch']}) {r['state']} by {r['reviewer']}"

@@ -113,12 +113,23 @@ class Repo:
 def discover(cwd: Path | str | None = None) -> Repo:
     """Find the repository containing ``cwd``; a clear error outside one."""
     where = Path(cwd or os.getcwd())
+    if not where.is_dir():
+        # Else subprocess fails with FileNotFoundError, reported as "cannot run 'git'".
+        raise UsageError(f"{where} is not a directory", code="not_a_repo",
+                         hint="check the -C DIRECTORY argument or the current directory")
     proc = run(
         ["git", "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-dir",
          "--git-common-dir"],
         cwd=where,
         check=False,
     )
+    if proc.returncode != 0 and b"must be run in a work tree" in proc.stderr:
+        raise UsageError(
+            f"{where} is a bare repository or a git directory, not a work tree",
+            hint="run orch-hooks in a clone with a work tree or one of its worktrees "
+                 "(checks on a bare server repository are not built yet)",
+            code="not_a_repo",
+        )
     if proc.returncode != 0:
         raise UsageError(
             f"{where} is not inside a git repository",

@@ -101,7 +101,17 @@ def sync(ctx: Context) -> dict[str, Any]:
             gitio.recover_stale_ref_lock(repo, REF)
             tip = gitio.ref_tip(pg, REF)
             version, files = export(st.conn)
-            if tip and _journal_version(ctx, tip) == version:
+            held = _journal_version(ctx, tip) if tip else None
+            if held is not None and held > version:
+                # A lost or replaced state.db starts again at 0: exporting it would
+                # make `rebuild` restore the near-empty state instead of the journal.
+                raise Refused(
+                    f"{REF} holds db_version {held} but the state database is at {version}; "
+                    "refusing to replace newer work state",
+                    code="journal_ahead",
+                    hint="if state.db was lost or replaced, run `orch-hooks rebuild --force` "
+                         "(the current file is kept aside)")
+            if tip and held == version:
                 new = tip
             else:
                 new = gitio.write_snapshot(pg, files, tip,

@@ -9,7 +9,7 @@ from typing import Any
 from orch_core import locks, sessions
 from orch_core.api import REGISTRY, method, s_bool, s_int, s_str, s_strs
 from orch_core.context import Context
-from orch_core.errors import UsageError
+from orch_core.errors import OrchError, UsageError
 
 SESSION = s_str("Session id to act as; default: ORCH_SESSION or the worktree's session.")
 
@@ -91,10 +91,17 @@ def session_close(ctx: Context, session: str | None = None) -> dict[str, Any]:
     released = locks.release_where(ctx, sess.id, f"session {sess.id} closed",
                                    lambda lk: lk.session == sess.id)
     closed = sessions.close(ctx, sess)
+    warnings: list[str] = []
     if "journal.sync" in REGISTRY:
-        REGISTRY["journal.sync"].handler(ctx)
+        try:
+            REGISTRY["journal.sync"].handler(ctx)
+        except OrchError as e:
+            # The session is closed already: report the journal, do not fail the close.
+            warnings.append(f"work journal not synced: {e.message} ({e.hint})")
     out = closed.to_json(ctx.now())
     out["released"] = released.get("released", [])
+    if warnings:
+        out["warnings"] = warnings
     return out
 
 

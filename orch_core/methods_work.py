@@ -180,7 +180,7 @@ def mirror_status(ctx: Context) -> dict[str, Any]:
 
 @method("mirror.refresh", "Write the Markdown snapshot (task tree, sessions, locks, queue).",
         params={"out": s_str("Where to write it (default <git common dir>/orch/mirror.md).")},
-        mutates=True)
+        errors=("bad_path", "write_failed"), mutates=True)
 def mirror_refresh(ctx: Context, out: str | None = None) -> dict[str, Any]:
     return mirror.refresh(ctx, out)
 

@@ -6,12 +6,14 @@ mirror is outdated whenever they differ. Nothing refreshes it implicitly.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
 
 from orch_core import clock, locks, queue, sessions, tasks
 from orch_core.context import Context
+from orch_core.errors import OrchError, UsageError
 
 DEFAULT_NAME = "mirror.md"
 MARKS = {"succeeded": "x", "canceled": "-"}
@@ -71,10 +73,20 @@ def refresh(ctx: Context, out: str | None = None) -> dict[str, Any]:
     path = Path(out) if out else _default_path(ctx)
     if not path.is_absolute():
         path = ctx.cwd / path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        raise UsageError(f"{path} is a directory", code="bad_path",
+                         hint=f"give a file name, e.g. --out {path / DEFAULT_NAME}")
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    except OSError as e:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise OrchError(f"cannot write the mirror to {path}: {e.strerror or e}",
+                        code="write_failed",
+                        hint="pick a writable file with --out, or omit --out") from e
     with ctx.store.cache_write() as conn:
         # Written against the version read above: a change in between leaves it outdated.
         ctx.store.set_meta(conn, "md_version", str(version))

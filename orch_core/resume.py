@@ -52,8 +52,16 @@ def _checkpoint_json(cp: dict[str, Any] | None) -> dict[str, Any] | None:
     if cp is None:
         return None
     note = cp["note"]
-    return {"commit": cp["commit"], "case": cp["case"], "steps": note.get("steps"),
-            "next": note.get("next"), "db_version": note.get("db_version")}
+    # A note is free text anyone can edit (`git notes add -f`): keep only well-typed fields.
+    steps = note.get("steps")
+    if not (isinstance(steps, dict)
+            and all(isinstance(steps.get(k), int) for k in ("done", "total"))):
+        steps = None
+    nxt = note.get("next")
+    version = note.get("db_version")
+    return {"commit": cp["commit"], "case": cp["case"], "steps": steps,
+            "next": nxt if isinstance(nxt, str) else None,
+            "db_version": version if isinstance(version, int) else None}
 
 
 def next_for(ctx: Context, sess: Session) -> dict[str, Any]:

@@ -1,0 +1,111 @@
+"""Bad input as a user types it: clear messages, right exit codes, nothing changed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.conftest import commit_file, git, open_session, orch, orch_json
+
+
+def _no_traceback(proc: object) -> None:
+    out = getattr(proc, "stdout", "") + getattr(proc, "stderr", "")
+    assert "Traceback" not in out and "internal error" not in out, out
+
+
+def test_review_with_both_verdicts_is_a_usage_error_and_changes_nothing(repo: Path) -> None:
+    author = orch_json(repo, "session", "open", "--owner", "author", "--worktree")
+    wt, sid = Path(author["path"]), author["session_id"]
+    assert commit_file(wt, "docs/new.md", "x\n", "doc", env={"ORCH_SESSION": sid}
+                       ).returncode == 0
+    entry = orch_json(wt, "merge", "request", session=sid)["id"]
+    reviewer = open_session(repo, "reviewer")
+
+    proc = orch(repo, "merge", "review", entry, "--approve", "--reject", session=reviewer)
+    assert proc.returncode == 2, proc.stderr
+    assert "exactly one of --approve or --reject" in proc.stderr
+    _no_traceback(proc)
+    queue = orch_json(repo, "merge", "queue")
+    assert json.dumps(queue).count('"queued"') >= 1
+    states = {e["id"]: e["state"] for e in queue["entries"]}
+    assert states[entry] == "queued"
+
+
+def test_mirror_refresh_into_a_directory_is_refused(repo: Path) -> None:
+    proc = orch(repo, "mirror", "refresh", "--out", str(repo / "src"))
+    assert proc.returncode == 2, proc.stderr
+    assert "is a directory" in proc.stderr and "hint:" in proc.stderr
+    _no_traceback(proc)
+    assert not list(repo.glob(".src.*.tmp"))
+    status = orch_json(repo, "mirror", "status")
+    assert status["md_version"] is None
+
+
+def test_resume_next_survives_a_note_with_wrong_field_types(repo: Path) -> None:
+    opened = orch_json(repo, "session", "open", "--owner", "alice", "--worktree")
+    wt, sid = Path(opened["path"]), opened["session_id"]
+    assert commit_file(wt, "docs/a.md", "a\n", "a", env={"ORCH_SESSION": sid}
+                       ).returncode == 0
+    bad = json.dumps({"v": 1, "session": sid, "steps": "x", "next": 5, "locks": 5})
+    git(wt, "notes", "--ref=orch", "add", "-f", "-m", bad, "HEAD")
+
+    proc = orch(wt, "resume", "next", session=sid)
+    assert proc.returncode == 0, proc.stderr
+    _no_traceback(proc)
+    assert "last checkpoint" in proc.stdout
+    cp = orch_json(wt, "resume", "next", session=sid)["last_checkpoint"]
+    assert cp["steps"] is None and cp["next"] is None
+
+
+def test_usage_error_with_json_is_json_on_stdout(repo: Path) -> None:
+    proc = orch(repo, "task", "get", "--json")
+    assert proc.returncode == 2
+    err = json.loads(proc.stdout)["error"]
+    assert err["code"] == "usage" and "ID" in err["message"]
+    assert "orch-hooks task get --help" in err["hint"]
+
+    proc = orch(repo, "lock", "list", "--json", "--bogus")
+    assert proc.returncode == 2
+    assert json.loads(proc.stdout)["error"]["code"] == "usage"
+
+
+def test_session_option_after_the_command_says_where_it_goes(repo: Path) -> None:
+    proc = orch(repo, "session", "close", "--session", "s-12345678")
+    assert proc.returncode == 2
+    assert "orch-hooks --session ID COMMAND" in proc.stderr
+
+
+def test_bare_repository_and_missing_directory_say_what_is_wrong(tmp_path: Path,
+                                                                  repo: Path) -> None:
+    bare = tmp_path / "bare.git"
+    git(tmp_path, "clone", "-q", "--bare", str(repo), str(bare))
+    proc = orch(bare, "lock", "list", "--json")
+    assert proc.returncode == 2
+    err = json.loads(proc.stdout)["error"]
+    assert "bare repository" in err["message"]
+
+    proc = orch(repo, "-C", str(tmp_path / "nope"), "lock", "list")
+    assert proc.returncode == 2
+    assert "is not a directory" in proc.stderr and "cannot run" not in proc.stderr
+
+
+def test_sync_after_a_lost_database_does_not_replace_the_journal(repo: Path) -> None:
+    sid = open_session(repo, "alice")
+    orch(repo, "task", "create", "--level", "epic", "--title", "kept", check=True)
+    orch(repo, "sync", check=True)
+    tip = git(repo, "rev-parse", "refs/orch/work").stdout.strip()
+    db = repo / ".git" / "orch" / "state.db"
+    for f in db.parent.glob("state.db*"):
+        f.unlink()
+
+    orch(repo, "task", "create", "--level", "epic", "--title", "fresh", check=True)
+    proc = orch(repo, "sync")
+    assert proc.returncode == 1
+    assert "orch-hooks rebuild --force" in proc.stderr
+    _no_traceback(proc)
+    assert git(repo, "rev-parse", "refs/orch/work").stdout.strip() == tip
+
+    orch(repo, "rebuild", "--force", check=True)
+    titles = [t["title"] for t in orch_json(repo, "task", "list")["tasks"]]
+    assert titles == ["kept"]
+    assert sid in json.dumps(orch_json(repo, "session", "list"))
