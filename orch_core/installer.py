@@ -12,7 +12,7 @@ from typing import Any
 
 from orch_core import gitio, locks, restamp
 from orch_core.context import Context
-from orch_core.errors import Refused
+from orch_core.errors import OrchError, Refused
 
 HOOK_NAMES = ("pre-commit", "post-commit", "post-checkout", "pre-push",
               "reference-transaction")
@@ -184,7 +184,12 @@ def doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
         findings.append({"check": check, "ok": ok, "detail": detail, "fixed": fixed})
 
     hdir = hooks_dir(ctx)
-    protected = ctx.config.protected_refs
+    # A broken policy file is a finding to report, not a reason to skip every other check.
+    protected: list[str] | None = None
+    try:
+        protected = ctx.config.protected_refs
+    except OrchError as e:
+        add(".orch.toml", False, f"{e.message} ({e.hint})" if e.hint else e.message)
     need_install = False
     for hook in HOOK_NAMES:
         path = hdir / hook
@@ -194,7 +199,7 @@ def doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
         elif not is_ours(path):
             add(f"hook {hook}", False, f"{path} is a foreign hook (orch shim not installed)")
             need_install = True
-        elif path.read_text() != render(hook, protected):
+        elif protected is not None and path.read_text() != render(hook, protected):
             add(f"hook {hook}", False, "shim out of date (python path or protected refs)")
             need_install = True
         elif not os.access(path, os.X_OK):
@@ -202,7 +207,7 @@ def doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
             need_install = True
         else:
             add(f"hook {hook}", True, str(path))
-    if need_install and fix:
+    if need_install and fix and protected is not None:
         install(ctx, force=True)
         for f in findings:
             if f["check"].startswith("hook ") and not f["ok"]:
@@ -251,7 +256,8 @@ def doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
         add("expired leases", False, f"{len(expired)} expired lease(s) not yet reaped", fixed)
     else:
         add("expired leases", True, "none")
-    _check_notes(ctx, fix, add)
+    if protected is not None:
+        _check_notes(ctx, fix, add)
     rewrite = ctx.repo.run("config", "--get-all", "notes.rewriteRef", check=False)
     has_rewrite = "refs/notes/orch" in rewrite.stdout.decode().split()
     if not has_rewrite and fix:

@@ -109,3 +109,17 @@ def test_sync_after_a_lost_database_does_not_replace_the_journal(repo: Path) -> 
     titles = [t["title"] for t in orch_json(repo, "task", "list")["tasks"]]
     assert titles == ["kept"]
     assert sid in json.dumps(orch_json(repo, "session", "list"))
+
+
+def test_doctor_reports_a_broken_orch_toml_and_runs_the_other_checks(repo: Path) -> None:
+    (repo / ".orch.toml").write_text("[locks\n")
+    (repo / ".git" / "hooks" / "pre-push").unlink()
+    for args in (("doctor", "--json"), ("doctor", "--fix", "--json")):
+        proc = orch(repo, *args)
+        assert proc.returncode == 1, proc.stderr
+        _no_traceback(proc)
+        findings = {f["check"]: f for f in json.loads(proc.stdout)["findings"]}
+        assert not findings[".orch.toml"]["ok"]
+        assert "line 1" in findings[".orch.toml"]["detail"]
+        assert findings["sqlite integrity"]["ok"]
+        assert not findings["hook pre-push"]["ok"]
