@@ -131,7 +131,8 @@ def register(main: click.Group) -> None:
         """What a reviewer needs for entry ID: diff, cases, conflicts, rule findings."""
         def human(r: dict[str, Any]) -> str:
             lines = [f"{r['id']}: {r['branch']} at {r['tip'][:12]} by {r['owner']} "
-                     f"({r['author']}), {r['state']}, position #{r['position']}",
+                     f"({r['author']}), {r['state']}, "
+                     + (f"position #{r['position']}" if r["position"] else "not in the queue"),
                      f"cases: {', '.join(r['cases']) or '-'}   tasks: "
                      f"{', '.join(r['tasks']) or '-'}", "commits:"]
             lines += [f"  {c['commit'][:10]} {c['subject']}" for c in r["commits"]]

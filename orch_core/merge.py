@@ -163,7 +163,9 @@ def request(ctx: Context, sess: Session, branch: str | None,
         name = name[len("refs/heads/"):]
     if f"refs/heads/{name}" in ctx.config.protected_refs or name == ctx.config.base_branch:
         raise UsageError(f"{name} is a protected branch; queue a feature branch instead",
-                         code="bad_branch")
+                         code="bad_branch",
+                         hint="commit on a branch of your own (`orch-hooks session open "
+                              "--worktree` makes one), then `orch-hooks merge request BRANCH`")
     tip = branch_tip(ctx, name)
     base_tip = main_tip(ctx)
     if gitio.is_ancestor(ctx.repo, tip, base_tip):

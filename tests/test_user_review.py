@@ -123,3 +123,21 @@ def test_doctor_reports_a_broken_orch_toml_and_runs_the_other_checks(repo: Path)
         assert "line 1" in findings[".orch.toml"]["detail"]
         assert findings["sqlite integrity"]["ok"]
         assert not findings["hook pre-push"]["ok"]
+
+
+def test_merge_request_of_main_says_what_to_do_and_context_of_a_finished_entry(
+        repo: Path) -> None:
+    sid = open_session(repo, "alice")
+    proc = orch(repo, "merge", "request", session=sid)
+    assert proc.returncode == 2
+    assert "protected branch" in proc.stderr and "session open --worktree" in proc.stderr
+
+    author = orch_json(repo, "session", "open", "--owner", "author", "--worktree")
+    wt, aid = Path(author["path"]), author["session_id"]
+    assert commit_file(wt, "docs/new.md", "x\n", "doc", env={"ORCH_SESSION": aid}
+                       ).returncode == 0
+    entry = orch_json(wt, "merge", "request", session=aid)["id"]
+    orch(wt, "merge", "cancel", entry, session=aid, check=True)
+    proc = orch(repo, "merge", "context", entry, session=sid)
+    assert proc.returncode == 0, proc.stderr
+    assert "not in the queue" in proc.stdout and "#None" not in proc.stdout
