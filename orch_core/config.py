@@ -48,6 +48,9 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
 }
 
 STRATEGIES = ("merge", "ff", "rebase")
+# Durations that must be positive (checked at load, so the error names the key).
+POSITIVE = (("locks", "default_ttl"), ("sessions", "ttl"), ("merge", "check_timeout"),
+            ("merge", "merge_lock_ttl"))
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,10 @@ def parse(text: str, path: Path) -> Config:
                 want = f"list of {kind[1].__name__}" if isinstance(kind, tuple) else kind.__name__
                 raise _fail(path, text, section, key, f"expected {want}, got {value!r}")
             values[section][key] = value
+    for section, key in POSITIVE:
+        value = values.get(section, {}).get(key)
+        if value is not None and value <= 0:
+            raise _fail(path, text, section, key, f"must be a positive number, got {value!r}")
     merge = values.get("merge", {})
     if merge.get("strategy", "merge") not in STRATEGIES:
         raise _fail(path, text, "merge", "strategy", f"must be one of {', '.join(STRATEGIES)}")

@@ -141,3 +141,11 @@ def test_merge_request_of_main_says_what_to_do_and_context_of_a_finished_entry(
     proc = orch(repo, "merge", "context", entry, session=sid)
     assert proc.returncode == 0, proc.stderr
     assert "not in the queue" in proc.stdout and "#None" not in proc.stdout
+
+
+def test_non_positive_durations_in_orch_toml_name_file_line_and_key(repo: Path) -> None:
+    sid = open_session(repo, "a")
+    (repo / ".orch.toml").write_text("[locks]\ndefault_ttl = -5\n")
+    proc = orch(repo, "lock", "acquire", "docs/", session=sid)
+    assert proc.returncode == 2
+    assert ".orch.toml:2: [locks] default_ttl: must be a positive number" in proc.stderr
