@@ -467,7 +467,9 @@ def run(base: Path, procs: int, duration: float, seed: int) -> dict[str, Any]:
             break
         time.sleep(0.02)
     t0 = time.time()
-    (results / "go").write_text(repr(t0))
+    # Appear whole: a worker polling for the file must never read it half-written.
+    (results / "go.tmp").write_text(repr(t0))
+    (results / "go.tmp").replace(results / "go")
     codes = [c.wait(timeout=duration + 300) for c in children]
     spec["wall"] = time.time() - t0
     spec["exit_codes"] = codes

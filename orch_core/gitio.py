@@ -775,3 +775,27 @@ def on_a_branch(repo: Repo, oid: str) -> bool:
     proc = repo.run("for-each-ref", "--count=1", f"--contains={oid}", "--format=%(refname)",
                     "refs/heads", "refs/remotes", check=False)
     return proc.returncode == 0 and bool(proc.stdout.strip())
+
+
+def worktree_branch(worktree: Path | str) -> str | None:
+    """The branch checked out in a worktree, read from its HEAD file (no process).
+
+    None when detached or when the layout is not the ordinary one (``.git`` dir,
+    or a ``.git`` file pointing at the worktree's git dir).
+    """
+    dot = Path(worktree) / ".git"
+    try:
+        if dot.is_dir():
+            git_dir = dot
+        else:
+            line = dot.read_text().strip()
+            if not line.startswith("gitdir: "):
+                return None
+            git_dir = Path(line[len("gitdir: "):])
+            if not git_dir.is_absolute():
+                git_dir = Path(worktree) / git_dir
+        head = (git_dir / "HEAD").read_text().strip()
+    except OSError:
+        return None
+    prefix = "ref: refs/heads/"
+    return head[len(prefix):] if head.startswith(prefix) else None

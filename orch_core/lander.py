@@ -423,7 +423,10 @@ def _release_on_land(ctx: Context, actor: str, e: q.Entry) -> list[dict[str, Any
     def pred(lk: Any) -> bool:
         if everything and lk.session == e.author:
             return True
-        return bool(lk.release_on_land) and (lk.branch == e.branch or lk.session == e.author)
+        # Only the locks taken for the branch that landed: the author may already be
+        # working on its next branch under new release-on-land locks.
+        return (bool(lk.release_on_land) and lk.session == e.author
+                and lk.branch in (e.branch, None))
 
     if not any(pred(lk) for lk in locks.snapshot(ctx).locks):
         return []

@@ -468,6 +468,9 @@ def acquire(ctx: Context, sess: Session, paths: list[str], shared: bool = False,
     if life <= 0:
         raise UsageError("--ttl must be a positive number of seconds", code="bad_param")
     mode = SHARED if shared else EXCLUSIVE
+    # The branch the session is on now (agents switch branches; the session record
+    # keeps the one it opened on): release-on-land releases locks of that branch.
+    branch = (gitio.worktree_branch(sess.worktree) if sess.worktree else None) or sess.branch
 
     def fn(live: list[Lock], now: float) -> tuple[list[Lock], str, dict[str, Any]]:
         index = _index_for(ctx, live)
@@ -486,7 +489,7 @@ def acquire(ctx: Context, sess: Session, paths: list[str], shared: bool = False,
         granted = [
             Lock(id="L-" + secrets.token_hex(4), path=p, mode=mode, session=sess.id,
                  owner=sess.owner, task=task, acquired_at=now, expires_at=now + life,
-                 ttl=life, release_on_land=release_on_land, branch=sess.branch)
+                 ttl=life, release_on_land=release_on_land, branch=branch)
             for p in norm
         ]
         task_txt = f" for task {task}" if task else ""

@@ -294,3 +294,27 @@ def test_lander_runs_the_policy_committed_on_main_not_the_local_copy(tmp_path: P
     code, out = land_cli(lander_wt)
     assert code == 1 and out["state"] == "failed" and "false" in out["reason"], out
     assert rev(repo, "main") == old
+
+
+def test_release_on_land_spares_locks_taken_for_the_authors_next_branch(
+        tmp_path: Path) -> None:
+    repo = setup_repo(tmp_path / "repo")
+    make_branch(repo, "feat", {"docs/feat.md": "feature notes\n"})
+    wt = repo.parent / "wt-feat"
+    wctx = Context(cwd=wt, env={})
+    author = new_session(wctx, "author")
+    api.call(wctx, "lock.acquire", {"paths": ["docs/"], "release_on_land": True,
+                                    "session": author})
+    api.call(wctx, "merge.request", {"branch": "feat", "session": author})
+    # The author moves on to its next branch before feat lands.
+    git(wt, "switch", "-q", "-c", "next")
+    api.call(wctx, "lock.acquire", {"paths": ["src/api/"], "release_on_land": True,
+                                    "session": author})
+    reviewer = new_session(wctx, "reviewer")
+    api.call(wctx, "merge.review", {"id": "Q-1", "approve": True, "session": reviewer})
+    code, out = land_cli(repo)
+    assert code == 0 and out["landed"], out
+    assert [lk["path"] for lk in out["released_locks"]] == ["docs/"]
+    held = api.call(wctx, "lock.list", {})["locks"]
+    assert [(lk["path"], lk["branch"]) for lk in held] == [("src/api/", "next")]
+    wctx.close()
