@@ -260,21 +260,39 @@ def _advance_index(ctx: Context, tip: str | None, commit: str, dropped: list[Loc
         ctx.cache[_INDEX] = (commit, hit[1])
 
 
-def _cached_rows(ctx: Context, tip: str | None) -> list[Lock]:
-    locks = _memo(ctx, tip)
-    if locks is None:
-        locks = _rows_to_locks(ctx.store.conn.execute("SELECT * FROM locks").fetchall())
-        _remember(ctx, tip, locks)
-    return locks
+def _cached_at(ctx: Context, tip: str | None) -> list[Lock] | None:
+    """The cached table if the cache is labelled ``tip``, else None.
+
+    Label and rows are read in one read transaction, so they describe the same
+    table even while another process rewrites the cache.
+    """
+    memo = _memo(ctx, tip)
+    conn = ctx.store.conn
+    own = not conn.in_transaction  # inside a caller's transaction the reads agree already
+    if own:
+        conn.execute("BEGIN")
+    try:
+        label = ctx.store.meta("locks_tip") or "none"
+        rows = (conn.execute("SELECT * FROM locks").fetchall()
+                if label == (tip or "none") and memo is None else None)
+    finally:
+        if own:
+            conn.execute("COMMIT")
+    if label != (tip or "none"):
+        return None
+    if memo is None:
+        memo = _rows_to_locks(rows or [])
+        _remember(ctx, tip, memo)
+    return memo
 
 
 def snapshot(ctx: Context) -> Snapshot:
     """The current table, from the cache when its tip matches the ref."""
     repo = ctx.repo
     tip = gitio.read_ref_file(repo.common_dir, REF)
-    store = ctx.store
-    if (store.meta("locks_tip") or "none") == (tip or "none"):
-        return Snapshot(tip, _cached_rows(ctx, tip), [])
+    cached = _cached_at(ctx, tip)
+    if cached is not None:
+        return Snapshot(tip, cached, [])
     locks, warnings = read_table(repo, tip) if tip else ([], [])
     _refresh_cache(ctx, tip, locks)
     return Snapshot(tip, locks, warnings)
@@ -282,6 +300,12 @@ def snapshot(ctx: Context) -> Snapshot:
 
 def _refresh_cache(ctx: Context, tip: str | None, locks: list[Lock]) -> None:
     with ctx.store.cache_write() as conn:
+        # A reader that loaded the table while a writer moved the ref on must not
+        # put its older table back: a writer trusts rows labelled with the tip it
+        # reads and only patches them. Checked inside the write transaction, so the
+        # label always names the table the rows hold.
+        if gitio.read_ref_file(ctx.repo.common_dir, REF) != tip:
+            return
         conn.execute("DELETE FROM locks")
         _insert(conn, locks)
         ctx.store.set_meta(conn, "locks_tip", tip or "none")
@@ -290,8 +314,9 @@ def _refresh_cache(ctx: Context, tip: str | None, locks: list[Lock]) -> None:
 
 def _load_at(ctx: Context, tip: gitio.Oid | None) -> tuple[list[Lock], bool]:
     """Locks at ``tip`` and whether the SQLite cache already holds exactly them."""
-    if (ctx.store.meta("locks_tip") or "none") == (tip or "none"):
-        return _cached_rows(ctx, tip), True
+    cached = _cached_at(ctx, tip)
+    if cached is not None:
+        return cached, True
     if tip is None:
         return [], False
     return parse_tree(gitio.snapshot_files(ctx.pg, tip))[0], False

@@ -13,8 +13,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from orch_core import api, audit, gitio, installer, locks, stamp
 from orch_core.context import Context
+from orch_core.errors import Conflict
 from orch_core.locktable import EXCLUSIVE, LEGACY_TABLE, Lock, blob_name, parse_tree, serialise
 from tests.conftest import add_worktree, commit_file, git
 
@@ -306,3 +309,28 @@ def test_concurrent_stamp_rewrites_give_whole_payloads(tmp_path: Path) -> None:
     allowed = {*texts.values(), 'main|{"v":1', "torn"}
     assert set(seen) <= allowed, set(seen) - allowed
     assert set(seen) & set(texts.values())  # the fast path did read whole payloads
+
+
+def test_slow_reader_never_puts_an_older_table_back_in_the_cache(repo: Path) -> None:
+    """A reader that loaded tip T1 while a writer moved the ref to T2 must not
+    relabel the cache T1: writers patch the rows they find labelled with the tip."""
+    ctx = Context(cwd=repo, env={})
+    a = api.call(ctx, "session.open", {"owner": "a", "bind": False})["session_id"]
+    b = api.call(ctx, "session.open", {"owner": "b", "bind": False})["session_id"]
+    c = api.call(ctx, "session.open", {"owner": "c", "bind": False})["session_id"]
+    api.call(ctx, "lock.acquire", {"paths": ["docs/"], "session": a})
+    t1 = gitio.read_ref_file(ctx.repo.common_dir, locks.REF)
+    old_table, _warnings = locks.read_table(ctx.repo, str(t1))
+    api.call(ctx, "lock.acquire", {"paths": ["src/api/"], "session": b})
+    t2 = gitio.read_ref_file(ctx.repo.common_dir, locks.REF)
+    assert t2 != t1
+    slow = Context(cwd=repo, env={})
+    locks._refresh_cache(slow, t1, old_table)  # the late write of a slow reader
+    assert slow.store.meta("locks_tip") == t2
+    paths = {r[0] for r in slow.store.conn.execute("SELECT path FROM locks")}
+    assert paths == {"docs/", "src/api/"}
+    fresh = Context(cwd=repo, env={})
+    with pytest.raises(Conflict):
+        api.call(fresh, "lock.acquire", {"paths": ["src/api/users.py"], "session": c})
+    for x in (ctx, slow, fresh):
+        x.close()
