@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 import time
 import traceback
@@ -82,13 +83,29 @@ def _value(v: Any) -> str:
     return f"{v:,.2f}"
 
 
+SETTLE_SECONDS = 3.0
+
+
+def settle() -> None:
+    """Let the previous benchmark's disk writeback finish before the next one starts.
+
+    Each lock change writes a few loose objects and renames a ref; right after a
+    run that wrote thousands of them, those writes queue behind writeback and the
+    next latency figure measures the disk, not orch-hooks.
+    """
+    os.sync()
+    time.sleep(SETTLE_SECONDS)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Run the orch-hooks benchmarks.")
     ap.add_argument("only", nargs="*", help="benchmark names (commit, locks, ...)")
     ap.add_argument("--json", metavar="PATH", help="write every figure to PATH as JSON")
     ns = ap.parse_args(argv)
     results: list[tuple[str, list[Figure], float]] = []
-    for name in discover(ns.only):
+    for i, name in enumerate(discover(ns.only)):
+        if i:
+            settle()
         print(f"\n### {name}", flush=True)
         figs, secs = run_one(name)
         results.append((name, figs, secs))
