@@ -149,6 +149,9 @@ def open_session(ctx: Context, owner: str | None, intent: str, ttl: int | None,
                          code="bad_param")
     if ttl is not None and ttl <= 0:
         raise UsageError("ttl must be a positive number of seconds", code="bad_param")
+    if owner is not None and not owner.strip():
+        raise UsageError("empty owner name", hint="pass --owner NAME, or leave it out to use "
+                         "git user.name", code="bad_param")
     repo = ctx.repo
     owner = owner or gitio.user_name(repo)
     now = ctx.now()

@@ -235,10 +235,17 @@ def listing(ctx: Context) -> dict[str, Any]:
         rec = recs.pop(key, None)
         sid = rec.session if rec else _binding(wt.path)
         sess = sessions.find(ctx, sid) if sid else None
+        if rec:
+            kind = rec.kind
+        elif key == _resolve(main_worktree(ctx)):
+            kind = "main"
+        elif str(key).startswith(str(_resolve(ctx.repo.orch_dir / "landing")) + os.sep):
+            kind = "lander"  # the merge queue's own worktree (orch/landing/work)
+        else:
+            kind = "other"
         rows.append({
             "path": str(wt.path), "branch": wt.branch, "head": wt.head,
-            "kind": rec.kind if rec else ("main" if key == _resolve(main_worktree(ctx))
-                                          else "other"),
+            "kind": kind,
             "parent": rec.parent if rec else None, "session": sid,
             "session_state": _state(sess, now), "locked": wt.locked,
             "missing": wt.prunable,

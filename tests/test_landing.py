@@ -318,3 +318,13 @@ def test_release_on_land_spares_locks_taken_for_the_authors_next_branch(
     held = api.call(wctx, "lock.list", {})["locks"]
     assert [(lk["path"], lk["branch"]) for lk in held] == [("src/api/", "next")]
     wctx.close()
+
+
+def test_worktree_list_names_the_landers_worktree(tmp_path: Path) -> None:
+    repo = setup_repo(tmp_path / "repo")
+    approved_branch(repo, "feat", {"docs/f.md": "f\n"})
+    code, out = land_cli(repo)
+    assert code == 0 and out["landed"], out
+    listed = json.loads(orch(repo, "worktree", "list", "--json").stdout)["worktrees"]
+    kinds = {Path(w["path"]).name: w["kind"] for w in listed}
+    assert kinds.get("work") == "lander"

@@ -149,3 +149,9 @@ def test_non_positive_durations_in_orch_toml_name_file_line_and_key(repo: Path) 
     proc = orch(repo, "lock", "acquire", "docs/", session=sid)
     assert proc.returncode == 2
     assert ".orch.toml:2: [locks] default_ttl: must be a positive number" in proc.stderr
+
+
+def test_empty_owner_is_refused(repo: Path) -> None:
+    proc = orch(repo, "session", "open", "--owner", "  ")
+    assert proc.returncode == 2 and "empty owner name" in proc.stderr
+    assert orch_json(repo, "session", "list")["sessions"] == []
