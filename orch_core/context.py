@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,7 @@ class Context:
     def store(self) -> Store:
         if self._store is None:
             self._store = open_store(self.repo.orch_dir)
+            _warn_if_lost(self.repo, self._store)
         return self._store
 
     @property
@@ -70,3 +72,20 @@ class Context:
         if self._store is not None:
             self._store.close()
             self._store = None
+
+
+_warned = False
+
+
+def _warn_if_lost(repo: gitio.Repo, store: Store) -> None:
+    """An empty database beside a journal means state.db was lost: say how to recover."""
+    global _warned
+    if _warned or store.db_version() != 0:
+        return
+    if gitio.read_ref_file(repo.common_dir, "refs/orch/work") is None:
+        return
+    _warned = True
+    sys.stderr.write(
+        "orch-hooks: warning: the state database is empty but refs/orch/work holds a "
+        "journal of earlier work state;\n  run `orch-hooks rebuild --force` to restore "
+        "tasks, sessions and events from git\n")

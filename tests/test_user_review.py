@@ -155,3 +155,16 @@ def test_empty_owner_is_refused(repo: Path) -> None:
     proc = orch(repo, "session", "open", "--owner", "  ")
     assert proc.returncode == 2 and "empty owner name" in proc.stderr
     assert orch_json(repo, "session", "list")["sessions"] == []
+
+
+def test_lost_database_points_at_rebuild(repo: Path) -> None:
+    orch_json(repo, "session", "open", "--owner", "a")
+    orch(repo, "sync", check=True)
+    for name in ("state.db", "state.db-wal", "state.db-shm"):
+        (repo / ".git" / "orch" / name).unlink(missing_ok=True)
+    proc = orch(repo, "session", "list")
+    assert proc.returncode == 0
+    assert "orch-hooks rebuild --force" in proc.stderr
+    orch(repo, "rebuild", "--force", check=True)
+    proc = orch(repo, "session", "list")
+    assert "rebuild" not in proc.stderr and "a" in proc.stdout
