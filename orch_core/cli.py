@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
-import os
 import sys
-import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,7 @@ import click
 
 from orch_core import api
 from orch_core.context import Context
-from orch_core.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, OrchError
+from orch_core.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, OrchError, log_bug
 
 # Modules that add commands with `register(main_group)`.
 CLI_MODULES = (
@@ -103,19 +101,6 @@ def _print_usage_json(message: str, hint: str) -> None:
     click.echo(json.dumps({"error": err}, indent=2, sort_keys=True))
 
 
-def _log_bug(exc: BaseException) -> Path:
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "orch-hooks"
-    try:
-        base.mkdir(parents=True, exist_ok=True)
-        path = base / "crash.log"
-        with open(path, "a") as fh:
-            fh.write(f"--- argv: {sys.argv!r}\n")
-            traceback.print_exception(exc, file=fh)
-    except OSError:
-        path = Path("/dev/stderr")
-    return path
-
-
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: one top-level handler for every error."""
     _load_commands()
@@ -152,7 +137,7 @@ def main(argv: list[str] | None = None) -> None:
     except BrokenPipeError:
         sys.exit(0)
     except Exception as e:
-        path = _log_bug(e)
+        path = log_bug(f"argv: {sys.argv!r}", e)
         if as_json:
             click.echo(json.dumps({"error": {
                 "code": "internal", "message": f"{type(e).__name__}: {e}", "retryable": False,

@@ -88,3 +88,21 @@ class GitFailed(OrchError):
     """git itself failed in a way the user must look at."""
 
     code = "git_failed"
+
+
+def log_bug(header: str, exc: BaseException) -> str:
+    """Append the traceback of a bug to the user's crash log; say where it went."""
+    import os
+    import traceback
+    from pathlib import Path
+
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "orch-hooks"
+    try:
+        base.mkdir(parents=True, exist_ok=True)
+        path = base / "crash.log"
+        with open(path, "a") as fh:
+            fh.write(f"--- {header}\n")
+            traceback.print_exception(exc, file=fh)
+        return str(path)
+    except OSError:
+        return "(no crash log: cache dir not writable)"

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from orch_core import checkpoints, gitio, store
+from orch_core import checkpoints, gitio, jsonlines, store
 from orch_core.context import Context
 from orch_core.errors import Busy, NotFound, Refused
 
@@ -131,19 +131,9 @@ def sync(ctx: Context) -> dict[str, Any]:
 
 
 def _parse_lines(name: str, raw: bytes, warnings: list[str]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for n, line in enumerate(raw.decode(errors="replace").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            warnings.append(f"journal {name} line {n}: not JSON ({e.msg}); skipped")
-            continue
-        if not isinstance(obj, dict):
-            warnings.append(f"journal {name} line {n}: not an object; skipped")
-            continue
-        out.append(obj)
+    out, found = jsonlines.objects(raw.decode(errors="replace").splitlines(),
+                                   f"journal {name}", "; skipped")
+    warnings.extend(found)
     return out
 
 

@@ -14,14 +14,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-import traceback
 from collections.abc import Iterable
-from pathlib import Path
 from typing import IO, Any
 
 from orch_core import api
 from orch_core.context import Context
-from orch_core.errors import OrchError
+from orch_core.errors import OrchError, log_bug
 
 REQUEST_SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -99,23 +97,10 @@ def handle_line(ctx: Context, raw: bytes | str) -> dict[str, Any]:
         out["details"] = details
         return {"id": rid, "error": out}
     except Exception as e:  # a bug: answer, log, keep serving
-        where = _log_bug(name, e)
+        where = log_bug(f"serve: method {name}", e)
         return _error(rid, "internal", f"internal error in {name}: {type(e).__name__}: {e}",
                       f"this is a bug; details in {where}", {"schema": m.schema})
     return {"id": rid, "result": result}
-
-
-def _log_bug(name: str, exc: BaseException) -> str:
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "orch-hooks"
-    try:
-        base.mkdir(parents=True, exist_ok=True)
-        path = base / "crash.log"
-        with open(path, "a") as fh:
-            fh.write(f"--- serve: method {name}\n")
-            traceback.print_exception(exc, file=fh)
-        return str(path)
-    except OSError:
-        return "(no crash log: cache dir not writable)"
 
 
 def encode(resp: dict[str, Any]) -> bytes:

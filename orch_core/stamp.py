@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from orch_core import gitio
+from orch_core import gitio, jsonlines
 from orch_core.context import Context
 
 NOTES_REF = "refs/notes/orch"
@@ -153,18 +153,4 @@ def stamp_head(ctx: Context, session_id: str | None, owner: str) -> dict[str, An
 
 def parse_note(text: str) -> tuple[list[dict[str, Any]], list[str]]:
     """Note lines as objects; a corrupt line is reported and skipped."""
-    out: list[dict[str, Any]] = []
-    warnings: list[str] = []
-    for n, line in enumerate(text.split("\n"), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as e:
-            warnings.append(f"note line {n}: not JSON ({e.msg})")
-            continue
-        if not isinstance(obj, dict):
-            warnings.append(f"note line {n}: not an object")
-            continue
-        out.append(obj)
-    return out, warnings
+    return jsonlines.objects(text.split("\n"), "note")
