@@ -135,12 +135,6 @@ def current(ctx: Context, required: bool = True) -> Session | None:
     return sess
 
 
-def require_alive_or_open(ctx: Context) -> Session:
-    sess = current(ctx, required=True)
-    assert sess is not None
-    return sess
-
-
 def open_session(ctx: Context, owner: str | None, intent: str, ttl: int | None,
                  bind: bool | None, worktree: Path | None = None,
                  branch: str | None = None) -> tuple[Session, bool]:
