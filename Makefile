@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/python -m orch_core.demo
 
 test: $(STAMP)
-	$(BIN)/ruff check orch_core tests benchmarks
+	$(BIN)/ruff check orch_core tests benchmarks testing
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 
@@ -25,5 +25,5 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/run_all.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check orch_core tests benchmarks
+	$(BIN)/ruff check orch_core tests benchmarks testing
 	$(BIN)/mypy

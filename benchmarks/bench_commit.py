@@ -73,8 +73,10 @@ def setup_hooked(repo: Path, per_session: list[list[tuple[str, bool]]]) -> str:
     In-process calls of what `orch-hooks install`, `session open` and `lock acquire`
     run (the same shims get written); it keeps set-up fast and independent of the CLI.
     """
-    from orch_core import installer, locks, sessions
-    from orch_core.context import Context
+    from orch_core.hooks import installer
+    from orch_core.locks import service as locks
+    from orch_core.state.context import Context
+    from orch_core.work import sessions
 
     ctx = Context(cwd=repo, env={})
     try:
@@ -94,8 +96,8 @@ def setup_hooked(repo: Path, per_session: list[list[tuple[str, bool]]]) -> str:
 
 
 def live_locks(repo: Path) -> int:
-    from orch_core import locks
-    from orch_core.context import Context
+    from orch_core.locks import service as locks
+    from orch_core.state.context import Context
 
     ctx = Context(cwd=repo, env={})
     try:

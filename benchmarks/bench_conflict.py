@@ -1,10 +1,10 @@
 """The conflict check alone: ``n_paths`` staged paths against ``n_locks`` locks.
 
-Times :class:`orch_core.locktable.LockIndex` (build reported separately from the
+Times :class:`orch_core.locks.table.LockIndex` (build reported separately from the
 check) against a baseline measured in the same run: a plain dict membership loop
 over the same paths (the least any per-path check can cost). Budget (DESIGN.md):
 the check under 100 ms for 10,000 paths and 100,000 locks. Then a brute-force
-oracle (:func:`orch_core.locktable.conflicts` over every lock) must agree with the
+oracle (:func:`orch_core.locks.table.conflicts` over every lock) must agree with the
 index on a random sample of the big run and on small random tables dense with
 overlaps (prefix and file locks, shared and exclusive, expired leases, case
 folding).
@@ -23,7 +23,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import Figure, figure, median, ms, report
-from orch_core.locktable import EXCLUSIVE, SHARED, Lock, LockIndex, conflicts
+from orch_core.locks.table import EXCLUSIVE, SHARED, Lock, LockIndex, conflicts
 
 BUDGET_MS = 100.0
 NOW = 1_700_000_000.0

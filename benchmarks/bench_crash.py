@@ -20,7 +20,7 @@ After every trial:
    kind, uninterrupted, succeeds.
 
 Invariants: no state of ``refs/orch/locks`` ever held two conflicting live
-leases (orch_core.audit); main is its old tip or the tested merge the lander
+leases (testing.audit); main is its old tip or the tested merge the lander
 recorded before moving it, and the queue is never stuck; every commit on a
 branch has its checkpoint note once doctor has run (a commit killed between
 ``git commit`` writing the ref and the post-commit stamp is reported by
@@ -29,7 +29,7 @@ branch has its checkpoint note once doctor has run (a commit killed between
 none.
 
 Git's own lock files (``index.lock``, ``<ref>.lock``) left by a killed process
-only count as stale after ``gitio.STALE_GIT_LOCK_SECONDS``; instead of sleeping
+only count as stale after ``gitrefs.STALE_GIT_LOCK_SECONDS``; instead of sleeping
 that long in every such trial, the run ages them (moves their mtime back): the
 only thing mocked here is time.
 
@@ -88,8 +88,9 @@ ORCH_TOML = textwrap.dedent(f"""\
 LOCK_ZYGOTE = textwrap.dedent("""
     import os, random, signal, sys, time
     from pathlib import Path
-    from orch_core import locks, sessions
-    from orch_core.context import Context
+    from orch_core.locks import service as locks
+    from orch_core.work import sessions
+    from orch_core.state.context import Context
     from orch_core.errors import OrchError
     import pygit2  # noqa: F401  (loaded before forking)
     repo, sid, paths = sys.argv[1], sys.argv[2], sys.argv[3:]
@@ -183,11 +184,11 @@ def common_dir(repo: Path) -> Path:
 
 def age_stale_git_locks(repo: Path) -> list[str]:
     """Git lock files a dead writer left, backdated past the stale age (see module doc)."""
-    from orch_core import gitio
+    from orch_core.git import refs as gitrefs
 
     cdir = common_dir(repo)
     found: list[str] = []
-    back = time.time() - gitio.STALE_GIT_LOCK_SECONDS - 1.0
+    back = time.time() - gitrefs.STALE_GIT_LOCK_SECONDS - 1.0
     for p in cdir.rglob("*.lock"):
         if "objects" in p.relative_to(cdir).parts[:1]:
             continue
@@ -293,13 +294,14 @@ class LockKind:
             t.violations.append(f"release after kill failed: {rel['_stderr']}")
 
     def finish(self) -> list[str]:
-        from orch_core import audit, gitio
+        from orch_core.git import repo as gitrepo
+        from testing import audit
 
         assert self.zygote.stdin is not None and self.zygote.stdout is not None
         self.zygote.stdin.close()
         self.zygote.wait(timeout=30)
         self.zygote.stdout.close()
-        au = audit.verify_lock_history(gitio.discover(self.repo))
+        au = audit.verify_lock_history(gitrepo.discover(self.repo))
         return [] if au.ok else [f"lock history: {au.summary()}"]
 
 
@@ -419,14 +421,15 @@ class LandKind:
         return orch_json(self.repo, "merge", "land", check=False)
 
     def queue_state(self) -> Any:
-        from orch_core import gitio
-        from orch_core import queue as q
+        from orch_core.git import objects as gitobjects
+        from orch_core.git import repo as gitrepo
+        from orch_core.merge import queue as q
 
         tip = rev(self.repo, q.REF)
-        return q.parse(gitio.cat_blob(gitio.discover(self.repo), f"{tip}:{q.FILE}"))
+        return q.parse(gitobjects.cat_blob(gitrepo.discover(self.repo), f"{tip}:{q.FILE}"))
 
     def trial(self, t: Trial, rng: random.Random) -> None:
-        from orch_core import queue as q
+        from orch_core.merge import queue as q
 
         branch = self._queue()
         feat = rev(self.repo, branch)

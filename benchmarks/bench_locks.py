@@ -9,7 +9,7 @@
 2. Race: ``n_procs`` real processes (multiprocessing, spawn) each with its own
    session race for ``duration`` seconds over a small set of overlapping paths
    (prefix and file locks, exclusive and shared, some leases left to expire).
-   Afterwards :func:`orch_core.audit.verify_lock_history` replays every commit of
+   Afterwards :func:`testing.audit.verify_lock_history` replays every commit of
    refs/orch/locks and must find zero conflicting live leases in any state and
    every grant a worker reported.
 """
@@ -58,8 +58,8 @@ def new_repo(path: Path) -> None:
 
 
 def open_sessions(repo: Path, n: int, owner: str = "racer") -> list[str]:
-    from orch_core import sessions
-    from orch_core.context import Context
+    from orch_core.state.context import Context
+    from orch_core.work import sessions
 
     ctx = Context(cwd=repo, env={})
     try:
@@ -72,9 +72,12 @@ def open_sessions(repo: Path, n: int, owner: str = "racer") -> list[str]:
 # -- 1. one process ------------------------------------------------------------------
 
 def throughput(repo: Path, ops: int, n_background: int) -> dict[str, Any]:
-    from orch_core import gitio, locks, sessions
-    from orch_core.context import Context
-    from orch_core.locktable import blob_name, serialise
+    from orch_core.git import objects as gitobjects
+    from orch_core.git import refs as gitrefs
+    from orch_core.locks import service as locks
+    from orch_core.locks.table import blob_name, serialise
+    from orch_core.state.context import Context
+    from orch_core.work import sessions
 
     me, other = open_sessions(repo, 2, "tp")
     ctx = Context(cwd=repo, env={})
@@ -104,17 +107,17 @@ def throughput(repo: Path, ops: int, n_background: int) -> dict[str, Any]:
         sids = sorted({lk.session for lk in table})
         t_git: list[float] = []
         ref = "refs/orch/bench-baseline"
-        tip = gitio.ref_tip(pg, ref)
+        tip = gitrefs.ref_tip(pg, ref)
         if tip is None:
-            tip = gitio.write_tree_update(pg, None, {blob_name(sid): serialise(
+            tip = gitobjects.write_tree_update(pg, None, {blob_name(sid): serialise(
                 [lk for lk in table if lk.session == sid]) for sid in sids}, "baseline table")
-            gitio.cas_ref(pg, ref, tip, None, "baseline")
+            gitrefs.cas_ref(pg, ref, tip, None, "baseline")
         mine = serialise([lk for lk in table if lk.session == me])
         for i in range(ops):
             a = time.perf_counter()
-            new = gitio.write_tree_update(pg, tip, {blob_name(me): mine + f"#{i}\n".encode()},
+            new = gitobjects.write_tree_update(pg, tip, {blob_name(me): mine + f"#{i}\n".encode()},
                                           f"baseline {i}")
-            gitio.cas_ref(pg, ref, new, tip, "baseline")
+            gitrefs.cas_ref(pg, ref, new, tip, "baseline")
             t_git.append(time.perf_counter() - a)
             tip = new
     finally:
@@ -130,9 +133,10 @@ def throughput(repo: Path, ops: int, n_background: int) -> dict[str, Any]:
 def race_worker(repo: str, sid: str, seed: int, duration: float,
                 barrier: Any, results: Any) -> None:
     """One racer: acquire random overlapping paths, hold briefly, release (mostly)."""
-    from orch_core import locks, sessions
-    from orch_core.context import Context
     from orch_core.errors import Busy, Conflict, NotFound
+    from orch_core.locks import service as locks
+    from orch_core.state.context import Context
+    from orch_core.work import sessions
 
     rng = random.Random(seed)
     ctx = Context(cwd=Path(repo), env={})
@@ -179,7 +183,8 @@ def race_worker(repo: str, sid: str, seed: int, duration: float,
 
 def race(repo: Path, n_procs: int, duration: float, seed: int = 1) -> dict[str, Any]:
     """Run the race and replay the ref; returns counts and the audit summary."""
-    from orch_core import audit, gitio
+    from orch_core.git import repo as gitrepo
+    from testing import audit
 
     sids = open_sessions(repo, n_procs)
     mp = multiprocessing.get_context("spawn")
@@ -198,7 +203,7 @@ def race(repo: Path, n_procs: int, duration: float, seed: int = 1) -> dict[str, 
         p.join(timeout=30)
     grants = [audit.Grant.from_json(g) for o in outs for g in o["grants"]]
     t1 = time.perf_counter()
-    report_ = audit.verify_lock_history(gitio.discover(repo), grants=grants)
+    report_ = audit.verify_lock_history(gitrepo.discover(repo), grants=grants)
     replay = time.perf_counter() - t1
     return {
         "procs": n_procs, "seconds": wall,

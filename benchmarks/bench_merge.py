@@ -54,9 +54,9 @@ def _branch(repo: Path, name: str, edits: dict[str, str]) -> str:
 
 
 def bench_predict(base: Path, n_files: int, n_branches: int, rounds: int) -> list[Figure]:
-    from orch_core import merge
-    from orch_core import queue as q
-    from orch_core.context import Context
+    from orch_core.merge import predict as merge
+    from orch_core.merge import queue as q
+    from orch_core.state.context import Context
 
     repo = base / "predict"
     repo.mkdir()

@@ -166,8 +166,8 @@ def _profile(repo: Path, n_locks: int, n_sessions: int, rounds: int) -> dict[str
     import cProfile
     import pstats
 
-    from orch_core import api
-    from orch_core.context import Context
+    from orch_core.api import registry as api
+    from orch_core.state.context import Context
 
     ctx = Context(cwd=repo, env={})
     per = max(1, n_locks // max(1, n_sessions))

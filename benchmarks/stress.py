@@ -73,8 +73,9 @@ merge_lock_ttl = 120
 
 def setup(base: Path, procs: int, seed: int) -> dict[str, Any]:
     """The repository, one worktree + bound session + case per worker; returns run.json."""
-    from orch_core import api, sessions
-    from orch_core.context import Context
+    from orch_core.api import registry as api
+    from orch_core.state.context import Context
+    from orch_core.work import sessions
 
     repo = base / "repo"
     repo.mkdir(parents=True)
@@ -126,7 +127,7 @@ class Worker:
     """One agent: its own worktree, session and case, acting until the deadline."""
 
     def __init__(self, spec: dict[str, Any], me: dict[str, Any], out: Path) -> None:
-        from orch_core.context import Context
+        from orch_core.state.context import Context
 
         self.n = int(me["n"])
         self.sid = str(me["session"])
@@ -152,7 +153,7 @@ class Worker:
         self.out.flush()
 
     def call(self, name: str, params: dict[str, Any]) -> Any:
-        from orch_core import api
+        from orch_core.api import registry as api
 
         return api.call(self.ctx, name, {**params, "session": self.sid})
 
@@ -297,7 +298,7 @@ class Worker:
                     tip=out["tip"], priority=prio, state=out["state"])
 
     def my_entry_state(self) -> str | None:
-        from orch_core import queue as q
+        from orch_core.merge import queue as q
 
         if self.entry is None:
             return None
@@ -309,8 +310,8 @@ class Worker:
 
     def follow_entry(self) -> None:
         """Drop the entry once it landed; cancel it when it needs a fix (start afresh)."""
-        from orch_core import queue as q
         from orch_core.errors import Refused
+        from orch_core.merge import queue as q
 
         st = self.my_entry_state()
         if st in (q.LANDED, q.CANCELED, None):
@@ -324,8 +325,8 @@ class Worker:
             self.entry = None
 
     def review(self) -> None:
-        from orch_core import queue as q
         from orch_core.errors import NotFound, Refused
+        from orch_core.merge import queue as q
 
         _tip, state = q.load(self.ctx)
         mine = [e for e in state.ordered() if e.author == self.sid and e.state == q.QUEUED]
@@ -366,8 +367,8 @@ class Worker:
 
     def intrude(self) -> None:
         """Commit a file under another session's live exclusive lock: the hook must refuse."""
-        from orch_core import locks
-        from orch_core.locktable import EXCLUSIVE
+        from orch_core.locks import service as locks
+        from orch_core.locks.table import EXCLUSIVE
 
         now = self.ctx.now()
         theirs = [lk for lk in locks.snapshot(self.ctx).locks
@@ -487,10 +488,11 @@ def read_results(base: Path) -> Iterator[tuple[int, list[dict[str, Any]]]]:
 
 def check(base: Path) -> dict[str, Any]:
     """Replay the repository against the workers' records; counts and violations."""
-    from orch_core import audit, audit_events, audit_queue, gitio
+    from orch_core.git import repo as gitrepo
+    from testing import audit, audit_events, audit_queue
 
     spec = json.loads((base / "run.json").read_text())
-    repo = gitio.discover(Path(spec["repo"]))
+    repo = gitrepo.discover(Path(spec["repo"]))
     sessions = {int(w["n"]): str(w["session"]) for w in spec["workers"]}
     rows_of = dict(read_results(base))
     allrows = [(n, r) for n, rows in rows_of.items() for r in rows]

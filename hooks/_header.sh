@@ -4,7 +4,7 @@
 ORCH_PY=@PYTHON@
 ORCH_HOOK=@HOOK@
 orch_python() {
-    exec "$ORCH_PY" -P -m orch_core.hookmain "$ORCH_HOOK" "$@"
+    exec "$ORCH_PY" -P -m orch_core.hooks.main "$ORCH_HOOK" "$@"
 }
 nl='
 '

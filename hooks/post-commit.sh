@@ -6,7 +6,7 @@ stamp="$cdir/orch/stamp/$sess.json"
 [ -n "$sess" ] || stamp="$gd/orch-stamp-implicit.json"
 # The stamp file is written by orch-hooks whenever the session's state changes:
 # line 1 "=NONCE BASE" (the base branch), line 2 the note without its closing brace,
-# line 3 "end NONCE". It is rewritten in place (orch_core.stamp.write_payload_file):
+# line 3 "end NONCE". It is rewritten in place (orch_core.work.stamp.write_payload_file):
 # a writer turns the leading "=" into "x" while it works, so the file is used only
 # when line 1 reads the same again after the rest and the trailer matches it;
 # otherwise Python writes the note.
@@ -55,7 +55,7 @@ if [ -n "$head" ]; then
         [ -f "$cdir/orch/journal.version" ] && read -r jv < "$cdir/orch/journal.version"
         if [ -n "$dbv" ] && [ "$dbv" -gt "${jv:-0}" ] 2>/dev/null &&
             [ -z "${ORCH_NO_BACKGROUND_SYNC:-}" ]; then
-            ( "$ORCH_PY" -P -m orch_core.hookmain sync </dev/null >/dev/null 2>&1 & )
+            ( "$ORCH_PY" -P -m orch_core.hooks.main sync </dev/null >/dev/null 2>&1 & )
         fi
         exit 0
     fi

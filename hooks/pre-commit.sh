@@ -18,7 +18,7 @@ cfg=/dev/null
 # Fast accept: exit 0 only when the cache is current, no staged path is covered by
 # another session's live lock, and no policy needs Python. Anything else goes to
 # Python, which decides and explains. orch-hooks rewrites the index in place
-# (orch_core.locks.rewrite_in_place): the header must name the ref's tip, the
+# (orch_core.locks.service.rewrite_in_place): the header must name the ref's tip, the
 # trailer must repeat its tip and nonce, and the header read again at the end
 # must be unchanged, or a writer was at work and the read may be torn.
 git -c core.quotePath=false diff --cached --name-only --no-renames |

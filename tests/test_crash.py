@@ -11,11 +11,13 @@ from pathlib import Path
 import pytest
 
 from benchmarks import bench_crash
-from orch_core import gitio, installer, journal, stamp
-from orch_core.context import Context
-from tests.conftest import add_worktree, commit_file, git, open_session, orch, orch_json
-from tests.test_landing import _paused_lander, approved_branch, land_cli, rev, state_of
-from tests.test_queue import setup_repo
+from orch_core.git import refs as gitrefs
+from orch_core.hooks import installer
+from orch_core.state.context import Context
+from orch_core.work import journal, stamp
+from testing.repos import add_worktree, commit_file, git, open_session, orch, orch_json
+from tests.merge.test_landing import _paused_lander, approved_branch, land_cli, rev, state_of
+from tests.merge.test_queue import setup_repo
 
 
 def test_short_crash_run_has_zero_violations() -> None:
@@ -56,7 +58,7 @@ def test_doctor_names_a_commit_without_its_note_and_fix_restamps_it(repo: Path) 
 
 
 def test_commits_from_before_install_are_not_reported(tmp_path: Path) -> None:
-    from tests.conftest import make_repo
+    from testing.repos import make_repo
 
     repo = make_repo(tmp_path / "repo", install=False)
     git(repo, "checkout", "-q", "-b", "old-work")
@@ -70,8 +72,8 @@ def test_commits_from_before_install_are_not_reported(tmp_path: Path) -> None:
 
 def test_note_writer_waits_out_a_dead_writers_ref_lock(ctx: Context, repo: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gitio, "STALE_GIT_LOCK_SECONDS", 0.5)
-    lock = gitio.loose_ref_lock_path(ctx.repo, stamp.NOTES_REF)
+    monkeypatch.setattr(gitrefs, "STALE_GIT_LOCK_SECONDS", 0.5)
+    lock = gitrefs.loose_ref_lock_path(ctx.repo, stamp.NOTES_REF)
     lock.parent.mkdir(parents=True, exist_ok=True)
     lock.write_text("")  # what a `git notes add` killed mid-update leaves
     head = rev(repo, "HEAD")
@@ -84,7 +86,7 @@ def test_doctor_removes_git_lock_files_a_killed_commit_left(repo: Path) -> None:
     wt = add_worktree(repo, "wt-b", "bee")
     gd = Path(git(wt, "rev-parse", "--path-format=absolute", "--git-dir").stdout.strip())
     left = [gd / "HEAD.lock", gd / "index.lock", repo / ".git" / "refs" / "heads" / "bee.lock"]
-    old = time.time() - gitio.STALE_GIT_LOCK_SECONDS - 1
+    old = time.time() - gitrefs.STALE_GIT_LOCK_SECONDS - 1
     for p in left:
         p.write_text("")
         os.utime(p, (old, old))

@@ -12,10 +12,13 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orch_core import config, installer, locks, stamp
 from orch_core.errors import UsageError
-from orch_core.locktable import EXCLUSIVE, SHARED, Lock, LockIndex, conflicts, covers
+from orch_core.hooks import installer
+from orch_core.locks import service as locks
+from orch_core.locks.table import EXCLUSIVE, SHARED, Lock, LockIndex, conflicts, covers
 from orch_core.paths import normalise
+from orch_core.state import config
+from orch_core.work import stamp
 
 SEGMENT = st.sampled_from(["a", "b", "c", "src", "api", "x.py", "A", "..", ".", ""])
 RAW_PATH = st.lists(SEGMENT, min_size=0, max_size=5).map("/".join) | st.text(max_size=20)

@@ -23,14 +23,20 @@ import pytest
 
 from benchmarks import stress
 from benchmarks.common import sealed_env
-from orch_core import api, audit, gitio, locks
-from orch_core import queue as q
-from orch_core.context import Context
+from orch_core.api import registry as api
 from orch_core.errors import Busy
-from orch_core.locktable import EXCLUSIVE, Lock, serialise
-from tests.conftest import git
-from tests.test_landing import approved_branch
-from tests.test_queue import setup_repo
+from orch_core.git import objects as gitobjects
+from orch_core.git import refs as gitrefs
+from orch_core.git import repo as gitrepo
+from orch_core.git import worktree as gitworktree
+from orch_core.locks import service as locks
+from orch_core.locks.table import EXCLUSIVE, Lock, serialise
+from orch_core.merge import queue as q
+from orch_core.state.context import Context
+from testing import audit
+from testing.repos import git
+from tests.merge.test_landing import approved_branch
+from tests.merge.test_queue import setup_repo
 
 
 @pytest.fixture(scope="module")
@@ -81,14 +87,14 @@ def test_checker_catches_forged_history(stress_run: tuple[Path, dict[str, Any]])
     # 2. A conflicting lease forged onto the lock table.
     ctx = Context(cwd=repo, env={})
     try:
-        tip = gitio.ref_tip(ctx.pg, locks.REF)
+        tip = gitrefs.ref_tip(ctx.pg, locks.REF)
         live, _w = locks.snapshot(ctx).locks, None
         far = time.time() + 3600
         forged = [*live,
                   Lock("L-forged1", "src/shared/f01.py", EXCLUSIVE, "s-one", "x", None, 0, far, 60),
                   Lock("L-forged2", "src/shared/", EXCLUSIVE, "s-two", "y", None, 0, far, 60)]
-        new = gitio.write_snapshot(ctx.pg, {"locks.jsonl": serialise(forged)}, tip, "forged")
-        gitio.cas_ref(ctx.pg, locks.REF, new, tip, "forged")
+        new = gitobjects.write_snapshot(ctx.pg, {"locks.jsonl": serialise(forged)}, tip, "forged")
+        gitrefs.cas_ref(ctx.pg, locks.REF, new, tip, "forged")
     finally:
         ctx.close()
     found = _recheck(base, "conflicting live leases / missing grants / lock history")
@@ -104,9 +110,9 @@ def test_checker_catches_forged_history(stress_run: tuple[Path, dict[str, Any]])
     found = _recheck(base, "db_version / events")
     assert any("gap" in v for v in found), found
     # 4. main moved outside the queue (hooks bypassed, as a libgit2 tool could).
-    landed_before = len(audit.history(gitio.discover(repo), "refs/heads/main"))
+    landed_before = len(audit.history(gitrepo.discover(repo), "refs/heads/main"))
     git(repo, "-c", "core.hooksPath=/dev/null", "update-ref", "refs/heads/main", commits[-1])
-    assert len(audit.history(gitio.discover(repo), "refs/heads/main")) != landed_before
+    assert len(audit.history(gitrepo.discover(repo), "refs/heads/main")) != landed_before
     found = _recheck(base, "main moves not in queue order or not tested")
     assert any("without a landed queue entry" in v for v in found), found
 
@@ -127,7 +133,7 @@ def test_dirty_check_does_not_rewrite_the_index(tmp_path: Path) -> None:
     os.utime(repo / "a.txt", (later, later))  # stat data now stale, content the same
     index = repo / ".git" / "index"
     before = (index.read_bytes(), index.stat().st_mtime_ns)
-    assert gitio.dirty(repo) == []
+    assert gitworktree.dirty(repo) == []
     assert (index.read_bytes(), index.stat().st_mtime_ns) == before
 
 

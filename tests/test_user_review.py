@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import commit_file, git, open_session, orch, orch_json
+from testing.repos import commit_file, git, open_session, orch, orch_json
 
 
 def _no_traceback(proc: object) -> None:

@@ -1,0 +1,1 @@
+"""The one method registry behind the CLI, the JSON-lines and the MCP servers."""

@@ -1,0 +1,1 @@
+"""Registry methods, one module per area; each only validates, calls and shapes."""

@@ -1,0 +1,200 @@
+"""Methods for work state: tasks, the plan graph, cases, resume, mirror, journal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orch_core.api.methods.workspace import SESSION, as_session, need_session
+from orch_core.api.registry import method, s_bool, s_int, s_str, s_strs
+from orch_core.state.context import Context
+from orch_core.work import cases, journal, mirror, resume, sessions, tasks
+
+
+def _actor(ctx: Context, session: str | None) -> str:
+    sess = as_session(ctx, session, required=False)
+    return sess.id if sess else ctx.actor_hint
+
+
+@method("task.create", "Create a task. Levels nest epic > feature > testgroup > case > step; "
+        "an epic has no parent, every other level needs a parent of the level above. "
+        "Returns the task with its id.",
+        params={"level": s_str("Task level.", enum=list(tasks.LEVELS)),
+                "title": s_str("Short title.", minLength=1),
+                "parent": s_str("Parent task id (the level directly above)."),
+                "priority": s_int("Higher runs first in plan.ready (default 0)."),
+                "session": SESSION},
+        required=("level", "title"), errors=("bad_parent", "unknown_task"), mutates=True)
+def task_create(ctx: Context, level: str, title: str, parent: str | None = None,
+                priority: int = 0, session: str | None = None) -> dict[str, Any]:
+    return tasks.create(ctx, _actor(ctx, session), level, title, parent, priority).to_json()
+
+
+@method("task.list", "List tasks in creation order (tree=true: depth-first with depth).",
+        params={"status": s_str("Only tasks with this status.", enum=list(tasks.STATUSES)),
+                "tree": s_bool("Depth-first tree order with a depth field.")})
+def task_list(ctx: Context, status: str | None = None, tree: bool = False) -> dict[str, Any]:
+    return tasks.listing(ctx, status, tree)
+
+
+@method("task.get", "One task with its path, children, dependencies and step counts.",
+        params={"id": s_str("Task id.")}, required=("id",), errors=("unknown_task",))
+def task_get(ctx: Context, id: str) -> dict[str, Any]:
+    return tasks.describe(ctx, id)
+
+
+@method("task.set_status", "Set a task's status (queued, running, succeeded, failed, "
+        "blocked, canceled); parents follow their children.",
+        params={"id": s_str("Task id."),
+                "status": s_str("New status.", enum=list(tasks.STATUSES)),
+                "reason": s_str("Why (kept on the task)."), "session": SESSION},
+        required=("id", "status"), errors=("unknown_task",), mutates=True)
+def task_set_status(ctx: Context, id: str, status: str, reason: str | None = None,
+                    session: str | None = None) -> dict[str, Any]:
+    return tasks.set_status(ctx, _actor(ctx, session), id, status, reason).to_json()
+
+
+@method("plan.dep.add", "Record that task 'blocker' must finish before 'blocked' is ready. "
+        "A dependency that would close a cycle is refused.",
+        params={"blocker": s_str("Task that must finish first."),
+                "blocked": s_str("Task that waits for it."), "session": SESSION},
+        required=("blocker", "blocked"), errors=("dep_cycle", "unknown_task"), mutates=True)
+def plan_dep_add(ctx: Context, blocker: str, blocked: str,
+                 session: str | None = None) -> dict[str, Any]:
+    return tasks.dep_add(ctx, _actor(ctx, session), blocker, blocked)
+
+
+@method("plan.dep.remove", "Remove a dependency.",
+        params={"blocker": s_str("Task that had to finish first."),
+                "blocked": s_str("Task that waited for it."), "session": SESSION},
+        required=("blocker", "blocked"), errors=("unknown_dep",), mutates=True)
+def plan_dep_remove(ctx: Context, blocker: str, blocked: str,
+                    session: str | None = None) -> dict[str, Any]:
+    return tasks.dep_remove(ctx, _actor(ctx, session), blocker, blocked)
+
+
+@method("plan.ready", "Work ready to start: queued, every blocker finished, not under a "
+        "blocked parent, not held by a live session; highest priority first.",
+        params={"level": s_str("Level to list (default case; 'any' for all but steps).",
+                               enum=[*tasks.LEVELS, "any"]),
+                "limit": s_int("At most this many (default 50).", minimum=1)})
+def plan_ready(ctx: Context, level: str = "case", limit: int = 50) -> dict[str, Any]:
+    return {"ready": [t.to_json() for t in tasks.ready(ctx, level, limit)]}
+
+
+@method("case.begin", "Take a case: records its input contract and fixtures and optionally "
+        "takes the locks it needs in the same step. Refused while another live session "
+        "holds it.",
+        params={"id": s_str("Case id."),
+                "contract": s_str("Input contract: what the case may assume."),
+                "fixtures": s_strs("Fixture paths the case uses."),
+                "locks": s_strs("Paths to lock for this case (all or none)."),
+                "session": SESSION},
+        required=("id",), errors=("case_held", "case_closed", "lock_conflict", "no_session"),
+        mutates=True)
+def case_begin(ctx: Context, id: str, contract: str | None = None,
+               fixtures: list[str] | None = None, locks: list[str] | None = None,
+               session: str | None = None) -> dict[str, Any]:
+    return cases.begin(ctx, need_session(ctx, session), id, contract, fixtures, locks)
+
+
+@method("step.check", "Mark a step of your case done.",
+        params={"id": s_str("Step id."), "session": SESSION}, required=("id",),
+        errors=("case_held", "wrong_level", "no_session"), mutates=True)
+def step_check(ctx: Context, id: str, session: str | None = None) -> dict[str, Any]:
+    return cases.check_step(ctx, need_session(ctx, session), id, True)
+
+
+@method("step.uncheck", "Mark a step of your case not done again.",
+        params={"id": s_str("Step id."), "session": SESSION}, required=("id",),
+        errors=("case_held", "wrong_level", "no_session"), mutates=True)
+def step_uncheck(ctx: Context, id: str, session: str | None = None) -> dict[str, Any]:
+    return cases.check_step(ctx, need_session(ctx, session), id, False)
+
+
+@method("case.complete", "Finish your case and say what comes next. Refused while steps "
+        "are open unless force=true.",
+        params={"id": s_str("Case id."), "next": s_str("What the next agent should do."),
+                "force": s_bool("Complete even with open steps."), "session": SESSION},
+        required=("id", "next"), errors=("steps_open", "case_held", "no_session"),
+        mutates=True)
+def case_complete(ctx: Context, id: str, next: str, force: bool = False,
+                  session: str | None = None) -> dict[str, Any]:
+    return cases.complete(ctx, need_session(ctx, session), id, next, force)
+
+
+@method("case.fail", "Mark your case failed with the reason.",
+        params={"id": s_str("Case id."), "reason": s_str("Why it failed."),
+                "session": SESSION},
+        required=("id", "reason"), errors=("case_held", "no_session"), mutates=True)
+def case_fail(ctx: Context, id: str, reason: str, session: str | None = None,
+              ) -> dict[str, Any]:
+    return cases.fail(ctx, need_session(ctx, session), id, reason)
+
+
+@method("resume.next", "After a lost context: the session's case, open and done steps, "
+        "next action, last checkpoint commit, locks, worktree and branch, how far its base "
+        "is behind main (stale-base warning); with no current case, the next ready case.",
+        params={"session": SESSION}, errors=("no_session", "unknown_session"))
+def resume_next(ctx: Context, session: str | None = None) -> dict[str, Any]:
+    # Reading what a closed session left behind is allowed when it is named.
+    sess = sessions.get(ctx, session) if session else need_session(ctx, None)
+    return resume.next_for(ctx, sess)
+
+
+@method("resume.candidates.list", "Interrupted sessions (heartbeat expired) that left work "
+        "in progress: their case and locks, and the command to take them over.")
+def resume_candidates_list(ctx: Context) -> dict[str, Any]:
+    return resume.candidates(ctx)
+
+
+@method("resume.candidates.attach", "Take over an interrupted session's case and locks "
+        "(compare-and-swap on the lock table). Refused while it is alive unless force=true.",
+        params={"from_session": s_str("The interrupted session to take over."),
+                "force": s_bool("Take over even if it is still alive."), "session": SESSION},
+        required=("from_session",), errors=("session_alive", "unknown_session", "no_session"),
+        mutates=True)
+def resume_candidates_attach(ctx: Context, from_session: str, force: bool = False,
+                             session: str | None = None) -> dict[str, Any]:
+    return resume.attach(ctx, need_session(ctx, session), from_session, force)
+
+
+@method("work.current_ref", "A short block to paste into your context: what you are doing, "
+        "where, what is next, and whether anything changed since your last ack.",
+        params={"session": SESSION}, errors=("no_session",))
+def work_current_ref(ctx: Context, session: str | None = None) -> dict[str, Any]:
+    return resume.current_ref(ctx, need_session(ctx, session))
+
+
+@method("work.current_ref.ack", "Record that you have read the current state "
+        "(work.current_ref then reports changes after this point).",
+        params={"session": SESSION}, errors=("no_session",), mutates=True)
+def work_current_ref_ack(ctx: Context, session: str | None = None) -> dict[str, Any]:
+    return resume.ack(ctx, need_session(ctx, session))
+
+
+@method("mirror.status", "The Markdown mirror: db_version, md_version and whether it is "
+        "outdated.")
+def mirror_status(ctx: Context) -> dict[str, Any]:
+    return mirror.status(ctx)
+
+
+@method("mirror.refresh", "Write the Markdown snapshot (task tree, sessions, locks, queue).",
+        params={"out": s_str("Where to write it (default <git common dir>/orch/mirror.md).")},
+        errors=("bad_path", "write_failed"), mutates=True)
+def mirror_refresh(ctx: Context, out: str | None = None) -> dict[str, Any]:
+    return mirror.refresh(ctx, out)
+
+
+@method("journal.sync", "Export the work state to refs/orch/work (compare-and-swap) so "
+        "`rebuild` can restore it.", mutates=True)
+def journal_sync(ctx: Context) -> dict[str, Any]:
+    return journal.sync(ctx)
+
+
+@method("journal.rebuild", "Recreate the state database from refs/orch/work, the lock and "
+        "queue refs and the checkpoint notes. Refused if a database with state exists "
+        "unless force=true.",
+        params={"force": s_bool("Replace an existing database (kept aside).")},
+        errors=("db_exists", "no_journal"), mutates=True)
+def journal_rebuild(ctx: Context, force: bool = False) -> dict[str, Any]:
+    return journal.rebuild(ctx, force)

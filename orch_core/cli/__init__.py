@@ -1,0 +1,1 @@
+"""The `orch-hooks` command: click parsing over the method registry, nothing more."""

@@ -1,0 +1,154 @@
+"""History: merge bases, changed paths, added lines, notes and reflogs in ranges."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pygit2
+from orch_core.git.repo import Oid, Repo, git_in
+
+
+def changed_files(repo: Repo, rev_range: Sequence[str]) -> list[tuple[Oid, list[str]]]:
+    """Commits in ``rev_range`` (non-merge) with the paths each one touched."""
+    proc = repo.run("log", "--no-merges", "--no-renames", "--format=%x01%H", "--name-only",
+                    "-z", *rev_range, "--")
+    out: list[tuple[Oid, list[str]]] = []
+    for chunk in proc.stdout.decode(errors="surrogateescape").split("\x01"):
+        if not chunk.strip("\x00\n"):
+            continue
+        head, _, rest = chunk.partition("\n")
+        paths = [p.strip("\n") for p in rest.split("\x00") if p.strip("\n")]
+        out.append((Oid(head.strip("\x00")), paths))
+    return out
+
+
+def unique_commits(repo: Repo, tip: Oid, own_branch: str | None,
+                   count_rescue: bool = True) -> int:
+    """Commits reachable from ``tip`` and from no other branch, tag, remote (or rescue ref,
+    unless ``count_rescue`` is false)."""
+    args = ["rev-list", "--count", tip, "--not"]
+    if own_branch:
+        args.append(f"--exclude={own_branch}")
+    args += ["--branches", "--tags", "--remotes"]
+    if count_rescue:
+        args.append("--glob=refs/orch/rescue/*")
+    proc = git_in(repo.toplevel, *args)
+    return int(proc.stdout.decode().strip() or "0")
+
+
+def merge_base(pg: pygit2.Repository, a: str, b: str) -> Oid | None:
+    import pygit2
+
+    base = pg.merge_base(pygit2.Oid(hex=a), pygit2.Oid(hex=b))
+    return Oid(str(base)) if base is not None else None
+
+
+def changed_paths(pg: pygit2.Repository, a: str | None, b: str) -> set[str]:
+    """Paths that differ between the trees of commits ``a`` (None: empty) and ``b``."""
+    import pygit2
+
+    new = pg[pygit2.Oid(hex=b)]
+    assert isinstance(new, pygit2.Commit)
+    if a is None:
+        diff = new.tree.diff_to_tree(swap=True)
+    else:
+        old = pg[pygit2.Oid(hex=a)]
+        assert isinstance(old, pygit2.Commit)
+        diff = pg.diff(old.tree, new.tree)
+    out: set[str] = set()
+    for delta in diff.deltas:
+        out.add(delta.old_file.path)
+        out.add(delta.new_file.path)
+    return out
+
+
+def is_ancestor(repo: Repo, ancestor: str, descendant: str) -> bool:
+    proc = repo.run("merge-base", "--is-ancestor", ancestor, descendant, check=False)
+    return proc.returncode == 0
+
+
+def added_lines(repo: Repo, old: str, new: str) -> list[tuple[str, int, str]]:
+    """(path, line number in ``new``, text) of every line ``new`` adds over ``old``."""
+    proc = repo.run("diff", "-U0", "--no-color", "--no-ext-diff", "--no-renames", old, new)
+    out: list[tuple[str, int, str]] = []
+    path = ""
+    line_no = 0
+    for raw in proc.stdout.decode(errors="replace").splitlines():
+        if raw.startswith("+++ "):
+            path = raw[6:] if raw.startswith("+++ b/") else ""
+        elif raw.startswith("@@"):
+            plus = raw.split(" ")[2]  # +start[,count]
+            line_no = int(plus[1:].split(",")[0])
+        elif raw.startswith("+") and path:
+            out.append((path, line_no, raw[1:]))
+            line_no += 1
+    return out
+
+
+def notes_in_range(repo: Repo, old: str | None, new: str) -> list[tuple[Oid, str, str]]:
+    """(commit, subject, orch note text) for each commit in old..new."""
+    rng = [new] if old is None else [f"{old}..{new}"]
+    proc = repo.run("log", "--notes=orch", "--format=%H%x00%s%x00%N%x01", *rng, "--")
+    out: list[tuple[Oid, str, str]] = []
+    for chunk in proc.stdout.decode(errors="replace").split("\x01"):
+        chunk = chunk.strip("\n")
+        if not chunk:
+            continue
+        oid, subject, note = [*chunk.split("\0"), "", ""][:3]
+        out.append((Oid(oid), subject, note))
+    return out
+
+
+def branches_at(repo: Repo, oids: Sequence[str]) -> list[str]:
+    """Local branches pointing at any of ``oids``."""
+    names: list[str] = []
+    for oid in oids:
+        proc = repo.run("for-each-ref", "--format=%(refname:short)", "--points-at", oid,
+                        "refs/heads", check=False)
+        names += [n for n in proc.stdout.decode().split() if n not in names]
+    return names
+
+
+@dataclass(frozen=True)
+class ReflogEntry:
+    old: Oid
+    new: Oid
+    message: str
+
+
+def reflog(repo: Repo, ref: str) -> list[ReflogEntry]:
+    """Every recorded move of ``ref``, oldest first (empty when git keeps no log for it).
+
+    Read from ``logs/<ref>`` in the common dir: unlike `git reflog`, the file
+    holds the old value of each move as well as the new one.
+    """
+    try:
+        raw = (repo.common_dir / "logs" / ref).read_bytes()
+    except FileNotFoundError:
+        return []
+    out: list[ReflogEntry] = []
+    for line in raw.decode(errors="replace").splitlines():
+        head, _tab, message = line.partition("\t")
+        parts = head.split(" ", 2)
+        if len(parts) >= 2 and len(parts[0]) == len(parts[1]) == 40:
+            out.append(ReflogEntry(Oid(parts[0]), Oid(parts[1]), message))
+    return out
+
+
+def parents_of(repo: Repo, commit: str) -> list[Oid] | None:
+    """The parents of ``commit``, or None if it is not a commit here."""
+    proc = repo.run("rev-list", "--parents", "-n", "1", commit, "--", check=False)
+    if proc.returncode != 0:
+        return None
+    oids = proc.stdout.decode().split()
+    return [Oid(o) for o in oids[1:]]
+
+
+def on_a_branch(repo: Repo, oid: str) -> bool:
+    """Is the commit reachable from any local or remote-tracking branch?"""
+    proc = repo.run("for-each-ref", "--count=1", f"--contains={oid}", "--format=%(refname)",
+                    "refs/heads", "refs/remotes", check=False)
+    return proc.returncode == 0 and bool(proc.stdout.strip())

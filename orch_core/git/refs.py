@@ -1,0 +1,136 @@
+"""Refs: the writer lock, compare-and-swap updates, stale `.lock` recovery."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from orch_core.errors import Busy
+
+if TYPE_CHECKING:
+    import pygit2
+from orch_core.git.repo import ZERO_OID, Oid, Repo, git_in
+
+# A git `.lock` file older than this, found while we hold the orch writer lock, was
+# left by a writer that died (git itself holds them for milliseconds).
+STALE_GIT_LOCK_SECONDS = 5.0
+
+
+def ref_tip(pg: pygit2.Repository, ref: str) -> Oid | None:
+    try:
+        return Oid(str(pg.references[ref].target))
+    except KeyError:
+        return None
+
+
+class CasMismatch(Exception):
+    """The ref moved since it was read; the caller re-reads and retries."""
+
+
+@contextlib.contextmanager
+def writer_lock(repo: Repo, name: str = "refs") -> Iterator[None]:
+    """Serialise orch writers of this clone; the kernel drops it if we die."""
+    repo.orch_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(repo.orch_dir / f"{name}.flock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + 30.0
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise Busy(
+                        f"another orch-hooks writer holds {name}.flock for over 30 s",
+                        hint="retry; if it persists, run `orch-hooks doctor`",
+                    ) from None
+                time.sleep(0.002)
+        yield
+    finally:
+        os.close(fd)
+
+
+def loose_ref_lock_path(repo: Repo, ref: str) -> Path:
+    return repo.common_dir / (ref + ".lock")
+
+
+def recover_stale_ref_lock(repo: Repo, ref: str) -> bool:
+    """Remove ``<ref>.lock`` left by a dead writer. Call only under writer_lock."""
+    lock = loose_ref_lock_path(repo, ref)
+    try:
+        age = time.time() - lock.stat().st_mtime
+    except FileNotFoundError:
+        return False
+    if age < STALE_GIT_LOCK_SECONDS:
+        return False
+    with contextlib.suppress(FileNotFoundError):
+        lock.unlink()
+    return True
+
+
+def cas_ref(pg: pygit2.Repository, ref: str, new: Oid, old: Oid | None, message: str) -> None:
+    """Point ``ref`` at ``new`` only if it still points at ``old`` (None: absent)."""
+    import pygit2
+
+    try:
+        with pg.transaction() as txn:
+            txn.lock_ref(ref)
+            current = ref_tip(pg, ref)
+            if current != old:
+                raise CasMismatch(f"{ref} is at {current}, expected {old}")
+            txn.set_target(ref, pygit2.Oid(hex=new), message=message)
+    except pygit2.GitError as e:
+        raise CasMismatch(str(e)) from e
+
+
+def read_ref_file(common_dir: Path, ref: str) -> Oid | None:
+    """Resolve a non-symbolic ref by reading the files (no process, no pygit2).
+
+    Loose ref first, then packed-refs, as git does. Used on the hot paths.
+    """
+    try:
+        text = (common_dir / ref).read_text().strip()
+        if len(text) == 40:
+            return Oid(text)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        pass
+    try:
+        with open(common_dir / "packed-refs") as fh:
+            suffix = " " + ref
+            for line in fh:
+                line = line.rstrip("\n")
+                if line.endswith(suffix) and not line.startswith(("#", "^")):
+                    return Oid(line[:40])
+    except FileNotFoundError:
+        pass
+    return None
+
+
+def create_ref(repo: Repo, ref: str, new: Oid, message: str) -> None:
+    """Create ``ref`` only if it does not exist yet (CAS against the null oid)."""
+    git_in(repo.toplevel, "update-ref", "-m", message, ref, new, ZERO_OID)
+
+
+def delete_ref(repo: Repo, ref: str, old: Oid) -> None:
+    """Delete ``ref`` only if it still points at ``old``."""
+    git_in(repo.toplevel, "update-ref", "-d", ref, old)
+
+
+def refs_with_messages(repo: Repo, prefix: str) -> list[dict[str, str]]:
+    """Refs under ``prefix`` with their commit's oid, date, subject and body."""
+    fmt = "%(refname)%00%(objectname)%00%(committerdate:unix)%00%(contents:subject)%00" \
+          "%(contents:body)%01"
+    proc = git_in(repo.toplevel, "for-each-ref", f"--format={fmt}", prefix)
+    out: list[dict[str, str]] = []
+    for rec in proc.stdout.decode(errors="surrogateescape").split("\x01"):
+        parts = rec.lstrip("\n").split("\x00")
+        if len(parts) != 5:
+            continue
+        out.append({"ref": parts[0], "oid": parts[1], "date": parts[2],
+                    "subject": parts[3], "body": parts[4]})
+    return out

@@ -1,0 +1,200 @@
+"""Running git: the sealed environment, `Repo` and its discovery, config reads."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, NewType
+
+from orch_core.errors import GitFailed, UsageError
+
+if TYPE_CHECKING:
+    import pygit2
+
+Oid = NewType("Oid", str)
+
+
+RefName = NewType("RefName", str)
+
+
+ZERO_OID = Oid("0" * 40)
+
+
+ORCH_NAME = "orch-hooks"
+
+
+ORCH_EMAIL = "orch-hooks@localhost"
+
+
+# Variables git exports to hooks; they must not leak into git calls aimed at
+# another repository or worktree (pre-commit's `no_git_env` does the same).
+_GIT_ENV_DROP = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_PREFIX",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_QUARANTINE_PATH",
+    "GIT_COMMON_DIR",
+)
+
+
+def no_git_env(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ if base is None else base)
+    for key in _GIT_ENV_DROP:
+        env.pop(key, None)
+    return env
+
+
+def run(
+    args: Sequence[str],
+    *,
+    cwd: Path | str | None = None,
+    input: bytes | None = None,
+    check: bool = True,
+    env: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+) -> subprocess.CompletedProcess[bytes]:
+    """Run git (or any command) capturing bytes; a failure becomes GitFailed."""
+    try:
+        proc = subprocess.run(
+            list(args),
+            cwd=cwd,
+            input=input,
+            capture_output=True,
+            env=dict(env) if env is not None else None,
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError as e:
+        raise GitFailed(
+            f"cannot run {args[0]!r}",
+            hint="Is git installed and on PATH?",
+        ) from e
+    if check and proc.returncode != 0:
+        err = proc.stderr.decode(errors="replace").strip()
+        raise GitFailed(
+            f"`{' '.join(args[:4])}` failed: {err or 'exit ' + str(proc.returncode)}",
+            hint="git failed. Is this a git repository, and is the command valid?",
+        )
+    return proc
+
+
+def git(cwd: Path | str, *args: str, input: bytes | None = None, check: bool = True,
+        env: Mapping[str, str] | None = None) -> str:
+    proc = run(["git", *args], cwd=cwd, input=input, check=check, env=env)
+    return proc.stdout.decode(errors="surrogateescape")
+
+
+@dataclass(frozen=True)
+class Repo:
+    """Where a repository lives: the worktree we run in and the shared git dir."""
+
+    toplevel: Path
+    git_dir: Path
+    common_dir: Path
+
+    @property
+    def orch_dir(self) -> Path:
+        return self.common_dir / "orch"
+
+    def git(self, *args: str, input: bytes | None = None, check: bool = True) -> str:
+        return git(self.toplevel, *args, input=input, check=check)
+
+    def run(self, *args: str, input: bytes | None = None, check: bool = True,
+            env: Mapping[str, str] | None = None,
+            timeout: float | None = None) -> subprocess.CompletedProcess[bytes]:
+        return run(["git", *args], cwd=self.toplevel, input=input, check=check, env=env,
+                   timeout=timeout)
+
+
+def discover(cwd: Path | str | None = None) -> Repo:
+    """Find the repository containing ``cwd``; a clear error outside one."""
+    where = Path(cwd or os.getcwd())
+    if not where.is_dir():
+        # Else subprocess fails with FileNotFoundError, reported as "cannot run 'git'".
+        raise UsageError(f"{where} is not a directory", code="not_a_repo",
+                         hint="check the -C DIRECTORY argument or the current directory")
+    proc = run(
+        ["git", "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-dir",
+         "--git-common-dir"],
+        cwd=where,
+        check=False,
+    )
+    if proc.returncode != 0 and b"must be run in a work tree" in proc.stderr:
+        raise UsageError(
+            f"{where} is a bare repository or a git directory, not a work tree",
+            hint="run orch-hooks in a clone with a work tree or one of its worktrees "
+                 "(checks on a bare server repository are not built yet)",
+            code="not_a_repo",
+        )
+    if proc.returncode != 0:
+        raise UsageError(
+            f"{where} is not inside a git repository",
+            hint="cd into a git work tree (or run `git init`) and try again",
+            code="not_a_repo",
+        )
+    lines = proc.stdout.decode().splitlines()
+    if len(lines) != 3:
+        raise UsageError(
+            f"{where} is not inside a git work tree",
+            hint="orch-hooks works in a non-bare repository or one of its worktrees",
+            code="not_a_repo",
+        )
+    return Repo(Path(lines[0]), Path(lines[1]), Path(lines[2]))
+
+
+def rev_parse(repo: Repo, rev: str) -> Oid | None:
+    proc = repo.run("rev-parse", "-q", "--verify", rev + "^{commit}", check=False)
+    if proc.returncode != 0:
+        return None
+    return Oid(proc.stdout.decode().strip())
+
+
+def pygit(repo: Repo) -> pygit2.Repository:
+    """Open the repository with pygit2 (imported lazily: ~80 ms)."""
+    import pygit2
+
+    return pygit2.Repository(str(repo.git_dir))
+
+
+def head_branch(repo: Repo) -> str | None:
+    proc = repo.run("symbolic-ref", "-q", "--short", "HEAD", check=False)
+    out = proc.stdout.decode().strip()
+    return out or None
+
+
+def config_get(repo: Repo, key: str) -> str | None:
+    proc = repo.run("config", "--get", key, check=False)
+    if proc.returncode != 0:
+        return None
+    return proc.stdout.decode().strip()
+
+
+def ignore_case(repo: Repo) -> bool:
+    return (config_get(repo, "core.ignorecase") or "").lower() == "true"
+
+
+def user_name(repo: Repo) -> str:
+    return config_get(repo, "user.name") or os.environ.get("USER", "unknown")
+
+
+def git_dir_of(path: Path) -> Path:
+    proc = git_in(path, "rev-parse", "--path-format=absolute", "--git-dir")
+    return Path(proc.stdout.decode().strip())
+
+
+# Git commands the lander runs in its own temporary worktree skip the hooks: the
+# commits were checked when they were made, and post-checkout must not bind sessions.
+NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
+
+
+def git_in(cwd: Path | str, *args: str, input: bytes | None = None, check: bool = True,
+            env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    """git in another worktree: never with the caller's GIT_DIR/GIT_INDEX_FILE."""
+    return run(["git", *args], cwd=cwd, input=input, check=check,
+               env=no_git_env(env if env is not None else None))

@@ -1,0 +1,1 @@
+"""What the installed git hooks run, and `install`/`uninstall`/`doctor`."""

@@ -1,0 +1,164 @@
+"""The gate on protected branches: only the lander moves them.
+
+reference-transaction (state ``prepared``, which ``--no-verify`` does not skip)
+and pre-push call in here. The lander proves itself with the token of the
+merge-lock lease recorded in ``refs/orch/queue`` and may move main only to the
+merge it tested (the lease's ``target``). No-op updates and creating a
+protected branch that does not exist yet (bootstrap) pass.
+
+Imported by the reference-transaction hook: the standard library only at
+module level; orch_core modules are imported when a decision needs them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orch_core.state.context import Context
+
+TOKEN_ENV = "ORCH_LANDER_TOKEN"
+ZERO = "0" * 40
+
+
+def _lander_may(ctx: Context, new: str) -> bool:
+    token = ctx.env.get(TOKEN_ENV, "")
+    if not token:
+        return False
+    from orch_core.merge import queue
+
+    _tip, lease = queue.read_lease(ctx)
+    return (lease is not None and lease.token == token and lease.target == new
+            and lease.live(ctx.now()))
+
+
+def _branches_of(ctx: Context, new: str, hint_branch: str | None) -> list[str]:
+    """Which non-protected branches this update is bringing in (for the message)."""
+    from orch_core.git import history as githistory
+
+    protected = set(ctx.config.protected)
+    if hint_branch and hint_branch not in protected:
+        return [hint_branch]
+    if new == ZERO:
+        return []
+    proc = ctx.repo.run("rev-list", "--parents", "-n", "1", new, check=False)
+    oids = proc.stdout.decode().split()
+    # The commit and its merged-in parents; the first parent is the branch's own past.
+    wanted = oids[:1] + oids[2:]
+    return [b for b in githistory.branches_at(ctx.repo, wanted) if b not in protected]
+
+
+def _position_lines(ctx: Context, branches: list[str]) -> list[str]:
+    from orch_core.merge import queue
+
+    if not branches:
+        return ["  position: this change is on no queued branch; put it on a branch "
+                "(`git switch -c my-work`), commit there, then "
+                "`orch-hooks merge request my-work`"]
+    _tip, state = queue.load(ctx)
+    out: list[str] = []
+    for b in branches[:5]:
+        e = queue.entry_for_branch(state, b)
+        if e is not None and e.active:
+            out.append(f"  position: {b} is #{state.position(e.id)} in the queue "
+                       f"({e.id}, {e.state})")
+        elif e is not None:
+            out.append(f"  position: {b} is not queued (last entry {e.id} is {e.state}); "
+                       f"`orch-hooks merge request {b}`")
+        else:
+            out.append(f"  position: {b} is not queued; `orch-hooks merge request {b}`")
+    return out
+
+
+def _refusal(ctx: Context, what: str, ref: str, new: str,
+             hint_branch: str | None = None) -> list[str]:
+    branches = _branches_of(ctx, new, hint_branch)
+    branch = branches[0] if branches else "BRANCH"
+    lines = [f"orch-hooks: {what} refused: {ref} is protected; only the merge queue's lander "
+             "moves it (--no-verify does not change that)",
+             f"  queue it:  orch-hooks merge request {branch}",
+             "  then another session reviews it (`orch-hooks merge review ID --approve`) and "
+             "`orch-hooks merge land` tests and lands it"]
+    lines += _position_lines(ctx, branches)
+    lines.append("  see the queue: orch-hooks merge queue")
+    if new != ZERO:
+        lines.append("  if git already changed your files, `git reset --hard HEAD` puts them "
+                     "back (it does not move the branch)")
+    return lines
+
+
+def _pruning(ctx: Context, ref: str, current: str) -> bool:
+    """`git pack-refs` deleting the loose copy of a ref it has just packed.
+
+    git < 2.41 runs the hook for that pruning too. A real deletion of a packed
+    ref holds packed-refs.lock while the hook runs; pruning does not, and the
+    packed value already equals the loose one.
+    """
+    common = ctx.repo.common_dir
+    if (common / "packed-refs.lock").exists() or not (common / ref).is_file():
+        return False
+    try:
+        with open(common / "packed-refs") as fh:
+            return any(line.rstrip("\n") == f"{current} {ref}" for line in fh)
+    except FileNotFoundError:
+        return False
+
+
+def check_reference_transaction(ctx: Context, lines: list[str], args: list[str]) -> list[str]:
+    from orch_core.git import refs as gitrefs
+
+    protected = set(ctx.config.protected_refs)
+    refusals: list[str] = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) != 3:
+            continue
+        _old, new, ref = parts
+        if ref not in protected:
+            continue
+        # The old value is the caller's expectation (zeros when none was given), so
+        # decide on the ref's current value instead.
+        current = gitrefs.read_ref_file(ctx.repo.common_dir, ref)
+        if new == ZERO:
+            if current is not None and not _pruning(ctx, ref, current):
+                refusals += _refusal(ctx, "deleting", ref, new)
+            continue
+        if current is None:
+            continue  # bootstrap: the protected branch does not exist yet
+        if current == new:
+            continue  # no-op
+        if _lander_may(ctx, new):
+            continue
+        refusals += _refusal(ctx, "update", ref, new)
+    return refusals
+
+
+def check_pre_push(ctx: Context, lines: list[str], args: list[str]) -> list[str]:
+    protected = set(ctx.config.protected_refs)
+    refusals: list[str] = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) != 4:
+            continue
+        local_ref, local_oid, remote_ref, remote_oid = parts
+        if remote_ref not in protected or local_oid == remote_oid:
+            continue
+        if local_oid == ZERO:
+            refusals += _refusal(ctx, "push deleting", remote_ref, local_oid)
+            continue
+        if remote_oid == ZERO:
+            continue  # bootstrap: the remote has no such branch yet
+        if _lander_may(ctx, local_oid) or _landed(ctx, local_oid):
+            continue
+        hint = local_ref[len("refs/heads/"):] if local_ref.startswith("refs/heads/") else None
+        refusals += _refusal(ctx, f"push to {args[0] if args else 'the remote'}",
+                             remote_ref, local_oid, hint)
+    return refusals
+
+
+def _landed(ctx: Context, oid: str) -> bool:
+    """Publishing what the lander landed (a landed entry's merge) is allowed."""
+    from orch_core.merge import queue
+
+    _tip, state = queue.load(ctx)
+    return any(e.state == queue.LANDED and e.landed_as == oid for e in state.entries)

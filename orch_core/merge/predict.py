@@ -1,0 +1,306 @@
+"""Conflict prediction (in memory) and the queue operations that use it.
+
+Prediction merges each active entry with pygit2, without touching a working
+tree: against main, and against every approved entry ahead of it. A cheap
+path-overlap test skips merges that cannot conflict. An entry that no longer
+merges into main becomes ``conflicted`` with the files listed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import Any
+
+from orch_core.errors import NotFound, Refused, UsageError
+from orch_core.git import history as githistory
+from orch_core.git import objects as gitobjects
+from orch_core.git import repo as gitrepo
+from orch_core.merge import queue as q
+from orch_core.state.context import Context
+from orch_core.work.sessions import Session
+
+
+def base_ref(ctx: Context) -> str:
+    return f"refs/heads/{ctx.config.base_branch}"
+
+
+def main_tip(ctx: Context) -> gitrepo.Oid:
+    tip = gitrepo.rev_parse(ctx.repo, base_ref(ctx))
+    if tip is None:
+        raise UsageError(f"the base branch {ctx.config.base_branch!r} does not exist",
+                         code="no_base",
+                         hint="create it with a first commit, or set [merge] base in .orch.toml")
+    return tip
+
+
+def _overlap(a: set[str], b: set[str]) -> bool:
+    """Same path, or one path a directory of the other (a file/directory clash)."""
+    if a & b:
+        return True
+    dirs_a = {p[: i] for p in a for i in range(len(p)) if p[i] == "/"}
+    dirs_b = {p[: i] for p in b for i in range(len(p)) if p[i] == "/"}
+    return bool(dirs_a & b or dirs_b & a)
+
+
+def predict(ctx: Context, state: q.QueueState, tip: str) -> dict[str, list[dict[str, Any]]]:
+    """Entry id -> predicted conflicts: ``{"with": "main" | entry id, "files": [...]}``."""
+    pg = ctx.pg
+    base_changes: dict[str, set[str]] = {}
+    changed: dict[str, set[str]] = {}
+    ahead: list[q.Entry] = []
+    out: dict[str, list[dict[str, Any]]] = {}
+    for e in state.ordered():
+        found: list[dict[str, Any]] = []
+        base = githistory.merge_base(pg, tip, e.tip)
+        mine = githistory.changed_paths(pg, base, e.tip)
+        key = base or "none"
+        if key not in base_changes:
+            base_changes[key] = githistory.changed_paths(pg, base, tip)
+        if _overlap(mine, base_changes[key]):
+            files, _index = gitobjects.merge_in_memory(pg, tip, e.tip)
+            if files:
+                found.append({"with": "main", "branch": ctx.config.base_branch,
+                              "files": files})
+        for a in ahead:
+            both = changed[a.id]
+            if not _overlap(mine, both):
+                continue
+            files, _index = gitobjects.merge_in_memory(pg, a.tip, e.tip)
+            # Keep files both touched: the rest differ only by the main drift between bases.
+            files = [f for f in files if f in mine and f in both]
+            if files:
+                found.append({"with": a.id, "branch": a.branch, "files": files})
+        changed[e.id] = mine
+        if e.state in (q.APPROVED, q.LANDING):
+            ahead.append(e)
+        out[e.id] = found
+    return out
+
+
+def apply_predictions(ctx: Context, state: q.QueueState, tip: str,
+                      now: float) -> q.QueueState:
+    """Record fresh predictions; entries that no longer merge into main become conflicted."""
+    preds = predict(ctx, state, tip)
+    for e in state.ordered():
+        found = preds.get(e.id, [])
+        with_main = [f for c in found if c["with"] == "main" for f in c["files"]]
+        new = replace(e, conflicts=found)
+        if with_main and e.state in (q.QUEUED, q.APPROVED):
+            new = replace(new, state=q.CONFLICTED, updated_at=now,
+                          reason=f"no longer merges into {ctx.config.base_branch}: "
+                                 f"conflicts in {', '.join(with_main)}")
+        elif not with_main and e.state == q.CONFLICTED:
+            new = replace(new, state=q.QUEUED, reviewer=None, updated_at=now, reason=None)
+        if new != e:
+            state = state.with_entry(new)
+    return replace(state, predicted_at=tip)
+
+
+def refresh(ctx: Context, actor: str) -> q.QueueState:
+    """Re-run prediction if main moved since the last one (a read that heals the cache)."""
+    _ref_tip, state = q.load(ctx)
+    tip = gitrepo.rev_parse(ctx.repo, base_ref(ctx))
+    if tip is None or state.predicted_at == tip or not state.ordered():
+        return state
+
+    def fn(st: q.QueueState, now: float) -> tuple[q.QueueState, str, dict[str, Any]]:
+        if st.predicted_at == tip:
+            return st, "", {}
+        return apply_predictions(ctx, st, tip, now), f"predict conflicts at {tip[:12]}", {}
+
+    q.mutate(ctx, actor, "merge.predict", fn)
+    return q.load(ctx)[1]
+
+
+# --- queue operations --------------------------------------------------------------
+
+
+def _carried(ctx: Context, base: str, tip: str) -> tuple[list[str], list[str]]:
+    """Cases and tasks named by the checkpoint notes of the commits in base..tip."""
+    from orch_core.work import stamp
+
+    cases: list[str] = []
+    tasks: list[str] = []
+    for _oid, _subject, note in githistory.notes_in_range(ctx.repo, base, tip):
+        objs, _warnings = stamp.parse_note(note)
+        for obj in objs:
+            case = obj.get("case")
+            if isinstance(case, dict):
+                cid = case.get("id")
+                if isinstance(cid, str) and cid not in cases:
+                    cases.append(cid)
+                for level, text in case.items():
+                    if level in ("id", "title") or not isinstance(text, str):
+                        continue
+                    tid = text.split(" ", 1)[0]
+                    if tid and tid not in tasks:
+                        tasks.append(tid)
+            elif isinstance(case, str) and case not in cases:
+                cases.append(case)
+            task = obj.get("task")
+            if isinstance(task, str) and task not in tasks:
+                tasks.append(task)
+    return cases, tasks
+
+
+def branch_tip(ctx: Context, branch: str) -> gitrepo.Oid:
+    if not branch or branch.startswith("-") or ".." in branch or " " in branch:
+        raise UsageError(f"bad branch name {branch!r}", code="bad_branch",
+                         hint="name a local branch, e.g. `orch-hooks merge request my-feature`")
+    tip = gitrepo.rev_parse(ctx.repo, f"refs/heads/{branch}")
+    if tip is None:
+        raise NotFound(f"no local branch {branch!r}", code="unknown_branch",
+                       hint="`git branch` lists the local branches")
+    return tip
+
+
+def request(ctx: Context, sess: Session, branch: str | None,
+            priority: int | None) -> dict[str, Any]:
+    name = branch or sess.branch or gitrepo.head_branch(ctx.repo)
+    if not name:
+        raise UsageError("no branch given and HEAD is detached", code="bad_branch",
+                         hint="name the branch: `orch-hooks merge request BRANCH`")
+    if name.startswith("refs/heads/"):
+        name = name[len("refs/heads/"):]
+    if f"refs/heads/{name}" in ctx.config.protected_refs or name == ctx.config.base_branch:
+        raise UsageError(f"{name} is a protected branch; queue a feature branch instead",
+                         code="bad_branch",
+                         hint="commit on a branch of your own (`orch-hooks session open "
+                              "--worktree` makes one), then `orch-hooks merge request BRANCH`")
+    tip = branch_tip(ctx, name)
+    base_tip = main_tip(ctx)
+    if githistory.is_ancestor(ctx.repo, tip, base_tip):
+        raise Refused(f"{name} has nothing to land: its tip {tip[:12]} is already on "
+                      f"{ctx.config.base_branch}", code="nothing_to_land",
+                      hint="commit your work on the branch first")
+    cases, tasks = _carried(ctx, base_tip, tip)
+
+    def fn(state: q.QueueState, now: float) -> tuple[q.QueueState, str, dict[str, Any]]:
+        existing = next((e for e in state.entries if e.branch == name and e.active), None)
+        if existing is not None and existing.state == q.LANDING:
+            raise Refused(f"{name} is being landed ({existing.id})", code="landing",
+                          hint="wait for `orch-hooks merge queue` to show the result")
+        if existing is not None:
+            entry = replace(existing, tip=tip, author=sess.id, owner=sess.owner,
+                            priority=existing.priority if priority is None else priority,
+                            state=q.QUEUED, reviewer=None, review_reason=None, reason=None,
+                            cases=cases, tasks=tasks, updated_at=now)
+            verb = "re-request"
+        else:
+            seq = state.seq + 1
+            entry = q.Entry(id=f"Q-{seq}", seq=seq, branch=name, tip=tip, author=sess.id,
+                            owner=sess.owner, priority=priority or 0, state=q.QUEUED,
+                            created_at=now, updated_at=now, cases=cases, tasks=tasks)
+            state = replace(state, seq=seq)
+            verb = "request"
+        state = apply_predictions(ctx, state.with_entry(entry), base_tip, now)
+        entry = state.get(entry.id)
+        msg = (f"{verb} {entry.id}: {name} at {tip[:12]} by {sess.id} ({sess.owner}), "
+               f"priority {entry.priority}")
+        return state, msg, q.describe(state, entry, now)
+
+    return q.mutate(ctx, sess.id, "merge.request", fn)
+
+
+def review(ctx: Context, sess: Session, entry_id: str, approve: bool,
+           reason: str | None) -> dict[str, Any]:
+    def fn(state: q.QueueState, now: float) -> tuple[q.QueueState, str, dict[str, Any]]:
+        e = state.get(entry_id)
+        if e.author == sess.id:
+            raise Refused(f"{e.id} ({e.branch}) was requested by your session {sess.id}; "
+                          "the reviewer must be a different session",
+                          code="self_review",
+                          hint="ask another agent or a person to run "
+                               f"`orch-hooks merge review {e.id} --approve`")
+        if e.state not in (q.QUEUED, q.APPROVED):
+            raise Refused(f"{e.id} is {e.state}; only queued entries can be reviewed",
+                          code="bad_state",
+                          hint="the author re-requests the branch after fixing it")
+        new_state = q.APPROVED if approve else q.REJECTED
+        new = replace(e, state=new_state, reviewer=sess.id, review_reason=reason,
+                      updated_at=now)
+        state = state.with_entry(new)
+        verb = "approve" if approve else "reject"
+        why = f": {reason}" if reason else ""
+        out = q.describe(state, new, now)
+        moved = gitrepo.rev_parse(ctx.repo, f"refs/heads/{e.branch}")
+        if moved != e.tip:
+            out["warning"] = (f"{e.branch} moved since the request; the reviewed tip "
+                              f"{e.tip[:12]} is what lands")
+        return state, f"{verb} {e.id} ({e.branch}) by {sess.id} ({sess.owner}){why}", out
+
+    return q.mutate(ctx, sess.id, "merge.review", fn)
+
+
+def cancel(ctx: Context, sess: Session | None, entry_id: str, force: bool) -> dict[str, Any]:
+    who = sess.id if sess else None
+
+    def fn(state: q.QueueState, now: float) -> tuple[q.QueueState, str, dict[str, Any]]:
+        e = state.get(entry_id)
+        if e.state in (q.LANDED, q.CANCELED):
+            raise Refused(f"{e.id} is already {e.state}", code="bad_state")
+        if e.state == q.LANDING and state.lease is not None and state.lease.live(now):
+            raise Refused(f"{e.id} is being landed right now", code="landing",
+                          hint="wait for the landing to finish")
+        if e.author != who and not force:
+            raise Refused(f"{e.id} belongs to session {e.author} ({e.owner})",
+                          code="not_author", hint="only the author cancels; --force overrides")
+        new = replace(e, state=q.CANCELED, updated_at=now,
+                      reason=f"canceled by {who or 'force'}")
+        state = state.with_entry(new)
+        return state, f"cancel {e.id} ({e.branch}) by {who or 'force'}", \
+            q.describe(state, new, now)
+
+    return q.mutate(ctx, who or "force", "merge.cancel", fn)
+
+
+def listing(ctx: Context, include_finished: int = 10) -> dict[str, Any]:
+    state = refresh(ctx, "orch-hooks")
+    now = ctx.now()
+    active = [q.describe(state, e, now) for e in state.ordered()]
+    done = [e for e in state.entries if not e.active]
+    done.sort(key=lambda e: e.updated_at, reverse=True)
+    return {"base": ctx.config.base_branch, "main": gitrepo.rev_parse(ctx.repo, base_ref(ctx)),
+            "entries": active,
+            "finished": [q.describe(state, e, now) for e in done[:include_finished]],
+            "merge_lock": q.describe_lease(state.lease, now)}
+
+
+def rule_findings(ctx: Context, old: str, new: str) -> list[dict[str, Any]]:
+    """Methodology rules (.orch.toml [merge] rules): regexes refused in added lines."""
+    rules = [(re.compile(r.pattern), r.message) for r in ctx.config.rules]
+    if not rules:
+        return []
+    out: list[dict[str, Any]] = []
+    for path, line_no, text in githistory.added_lines(ctx.repo, old, new):
+        for rx, message in rules:
+            if rx.search(text):
+                out.append({"file": path, "line": line_no, "rule": message,
+                            "text": text[:200]})
+    return out
+
+
+MAX_DIFF = 200_000
+
+
+def review_context(ctx: Context, entry_id: str) -> dict[str, Any]:
+    """What a reviewer needs: diff, notes (cases), predicted conflicts, rule findings."""
+    state = refresh(ctx, "orch-hooks")
+    e = state.get(entry_id)
+    tip = main_tip(ctx)
+    base = githistory.merge_base(ctx.pg, tip, e.tip) or tip
+    stat = ctx.repo.git("diff", "--stat", base, e.tip)
+    diff = ctx.repo.git("diff", "--no-color", "--no-ext-diff", base, e.tip)
+    commits = []
+    for oid, subject, note in githistory.notes_in_range(ctx.repo, base, e.tip):
+        from orch_core.work import stamp
+
+        objs, _w = stamp.parse_note(note)
+        commits.append({"commit": oid, "subject": subject, "notes": objs})
+    return {"id": e.id, "branch": e.branch, "tip": e.tip, "state": e.state,
+            "author": e.author, "owner": e.owner, "base": base,
+            "position": state.position(e.id), "cases": e.cases, "tasks": e.tasks,
+            "diffstat": stat, "diff": diff[:MAX_DIFF], "diff_truncated": len(diff) > MAX_DIFF,
+            "commits": commits, "conflicts": e.conflicts,
+            "rule_findings": rule_findings(ctx, base, e.tip)}

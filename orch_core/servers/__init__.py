@@ -1,0 +1,1 @@
+"""Long-running front ends over the registry: JSON lines and MCP on stdio."""

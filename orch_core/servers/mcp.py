@@ -1,0 +1,122 @@
+"""`orch-hooks mcp`: every registry method as an MCP tool over stdio.
+
+Built on the low-level ``mcp.server.Server`` of the SDK: the tool list is read
+from the registry at each ``tools/list``, so methods added by any module show
+up without a change here. Tool names use ``_`` where the method name has a
+dot (MCP tool names may not contain dots in every client). A failing call is
+returned as a tool result with ``is_error`` set and the error object
+(code, message, hint, retryable, schema) as JSON, so the model can correct
+itself (an unknown tool name too).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from orch_core.api import registry as api
+from orch_core.errors import OrchError
+from orch_core.state.context import Context
+
+SERVER_NAME = "orch-hooks"
+INSTRUCTIONS = (
+    "orch-hooks coordinates agents in one git repository. Open a session first "
+    "(session_open, worktree=true gives you your own worktree) and pass its session_id as "
+    "'session' to later calls. Take locks (lock_acquire) before editing files; lock_check "
+    "tells you whether a path is free. After a lost context call resume_next. Queue your "
+    "branch with merge_request; never push to main."
+)
+
+
+def tool_name(method_name: str) -> str:
+    return method_name.replace(".", "_")
+
+
+def tool_table() -> dict[str, api.Method]:
+    """Tool name -> method; a clash between two methods' tool names is a bug."""
+    table: dict[str, api.Method] = {}
+    for name, m in sorted(api.load().items()):
+        key = tool_name(name)
+        if key in table:
+            raise RuntimeError(f"tool name {key} used by {table[key].name} and {name}")
+        table[key] = m
+    return table
+
+
+def description(m: api.Method) -> str:
+    text = m.summary
+    codes = [c for c in m.errors if c not in ("usage", "not_a_repo")]
+    if codes:
+        text += f" Errors: {', '.join(codes)}."
+    if m.mutates:
+        text += " Changes shared state."
+    return text + f" (method {m.name})"
+
+
+def call_tool(ctx: Context, tool: str, arguments: dict[str, Any] | None,
+              ) -> tuple[bool, dict[str, Any]]:
+    """Run one tool call; (ok, payload). Never raises for a bad call."""
+    m = tool_table().get(tool)
+    if m is None:
+        return False, {"code": "unknown_method", "message": f"unknown tool {tool!r}",
+                       "hint": "list the tools again", "retryable": False}
+    try:
+        result = api.call(ctx, m.name, arguments or {})
+    except OrchError as e:
+        err = e.to_dict()
+        err.setdefault("details", {})["schema"] = m.schema
+        return False, err
+    except Exception as e:  # a bug: report it to the caller, keep serving
+        return False, {"code": "internal",
+                       "message": f"internal error in {m.name}: {type(e).__name__}: {e}",
+                       "hint": "this is a bug in orch-hooks", "retryable": False,
+                       "details": {"schema": m.schema}}
+    payload = result if isinstance(result, dict) else {"result": result}
+    return True, payload
+
+
+def build(ctx: Context) -> Any:
+    import anyio
+    import mcp.types as types
+    from mcp.server import Server
+
+    gate = anyio.Lock()  # one Context: calls run one at a time, off the event loop
+
+    async def list_tools(_rc: Any, _params: Any) -> types.ListToolsResult:
+        tools = [types.Tool(name=key, description=description(m), input_schema=m.schema)
+                 for key, m in tool_table().items()]
+        return types.ListToolsResult(tools=tools)
+
+    async def handle_call(_rc: Any, params: types.CallToolRequestParams,
+                          ) -> types.CallToolResult:
+        async with gate:
+            ok, payload = await anyio.to_thread.run_sync(
+                call_tool, ctx, params.name, params.arguments)
+        text = json.dumps(payload if ok else {"error": payload}, default=str, sort_keys=True)
+        return types.CallToolResult(
+            content=[types.TextContent(text=text)],
+            structured_content=json.loads(text) if ok else None,
+            is_error=not ok)
+
+    from importlib.metadata import version
+
+    return Server(SERVER_NAME, version=version("orch-hooks"), instructions=INSTRUCTIONS,
+                  on_list_tools=list_tools,
+                  on_call_tool=handle_call)
+
+
+def serve(ctx: Context) -> int:
+    import anyio
+    from mcp.server.stdio import stdio_server
+
+    server = build(ctx)
+
+    async def main() -> None:
+        async with stdio_server() as (read_stream, write_stream):
+            await server.run(read_stream, write_stream, server.create_initialization_options())
+
+    try:
+        anyio.run(main)
+    finally:
+        ctx.close()
+    return 0

@@ -1,0 +1,1 @@
+"""Where work state lives: the SQLite store, the policy file, the call context."""

@@ -1,0 +1,93 @@
+"""What every method call needs: the repo, the store, the config, the session."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from orch_core import clock
+from orch_core.git import refs as gitrefs
+from orch_core.git import repo as gitrepo
+from orch_core.state.config import Config
+from orch_core.state.config import load as load_config
+from orch_core.state.store import Store, open_store
+
+if TYPE_CHECKING:
+    import pygit2
+
+
+@dataclass
+class Context:
+    """Lazily opened handles; one per CLI call, one for a server's lifetime."""
+
+    cwd: Path = field(default_factory=Path.cwd)
+    session_override: str | None = None
+    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    actor_hint: str = "cli"
+    _repo: gitrepo.Repo | None = None
+    _store: Store | None = None
+    _config: Config | None = None
+    _pg: Any = None
+    _ignore_case: bool | None = None
+    cache: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def repo(self) -> gitrepo.Repo:
+        if self._repo is None:
+            self._repo = gitrepo.discover(self.cwd)
+        return self._repo
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = open_store(self.repo.orch_dir)
+            _warn_if_lost(self.repo, self._store)
+        return self._store
+
+    @property
+    def config(self) -> Config:
+        if self._config is None:
+            self._config = load_config(self.repo.toplevel)
+        return self._config
+
+    @property
+    def pg(self) -> pygit2.Repository:
+        if self._pg is None:
+            self._pg = gitrepo.pygit(self.repo)
+        pg: pygit2.Repository = self._pg
+        return pg
+
+    @property
+    def ignore_case(self) -> bool:
+        if self._ignore_case is None:
+            self._ignore_case = gitrepo.ignore_case(self.repo)
+        return self._ignore_case
+
+    def now(self) -> float:
+        return clock.now()
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
+_warned = False
+
+
+def _warn_if_lost(repo: gitrepo.Repo, store: Store) -> None:
+    """An empty database beside a journal means state.db was lost: say how to recover."""
+    global _warned
+    if _warned or store.db_version() != 0:
+        return
+    if gitrefs.read_ref_file(repo.common_dir, "refs/orch/work") is None:
+        return
+    _warned = True
+    sys.stderr.write(
+        "orch-hooks: warning: the state database is empty but refs/orch/work holds a "
+        "journal of earlier work state;\n  run `orch-hooks rebuild --force` to restore "
+        "tasks, sessions and events from git\n")

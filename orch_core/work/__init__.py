@@ -1,0 +1,1 @@
+"""Work state: sessions, the task tree, cases, checkpoints, resume, worktrees."""

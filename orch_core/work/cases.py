@@ -1,0 +1,212 @@
+"""The Case lifecycle, the checkpoint anchor: begin, check steps, complete or fail.
+
+A session takes a case (refused while another live session holds it), works
+through its steps and completes it with the next action. Every change is one
+event and refreshes the session's checkpoint payload, so the next commit's
+note says where the work stands.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from orch_core.errors import Refused, UsageError
+from orch_core.locks import service as locks
+from orch_core.state.context import Context
+from orch_core.work import sessions, stamp
+from orch_core.work.sessions import Session
+from orch_core.work.tasks import Task, children, get, path_of, rollup, update
+
+
+def _holder_alive(ctx: Context, holder: str | None) -> bool:
+    if not holder:
+        return False
+    other = sessions.find(ctx, holder)
+    return other is not None and other.alive(ctx.now())
+
+
+def _refuse_held(ctx: Context, case: Task, me: str) -> None:
+    if case.holder and case.holder != me and _holder_alive(ctx, case.holder):
+        other = sessions.get(ctx, case.holder)
+        raise Refused(
+            f"case {case.id} is held by live session {other.id} ({other.owner})",
+            code="case_held",
+            hint="pick another case (`orch-hooks task ready`), or wait until that session "
+                 "ends and take its work with `orch-hooks resume attach SESSION`")
+
+
+def step_summary(conn: sqlite3.Connection, case_id: str) -> dict[str, Any]:
+    steps = children(conn, case_id)
+    done = [s for s in steps if s.status == "succeeded"]
+    open_ = [s for s in steps if s.status != "succeeded"]
+    return {
+        "done": len(done), "total": len(steps),
+        "done_steps": [{"id": s.id, "title": s.title} for s in done],
+        "open_steps": [{"id": s.id, "title": s.title} for s in open_],
+    }
+
+
+def begin(ctx: Context, sess: Session, case_id: str, contract: str | None = None,
+          fixtures: list[str] | None = None, lock_paths: list[str] | None = None,
+          ) -> dict[str, Any]:
+    conn = ctx.store.conn
+    case = get(conn, case_id, "case")
+    _refuse_held(ctx, case, sess.id)
+    if case.status in ("succeeded", "canceled"):
+        raise Refused(f"case {case.id} is already {case.status}", code="case_closed",
+                      hint=f"set it back with `orch-hooks task set-status {case.id} queued`")
+    took: dict[str, Any] = {}
+    if lock_paths:
+        # All locks or none, before the case is taken; released again if the take fails.
+        took = locks.acquire(ctx, sess, lock_paths, task=case.id)
+    try:
+        with ctx.store.write(sess.id, "case.begin", {"case": case.id, "session": sess.id,
+                                                    "locks": lock_paths or []}) as wconn:
+            fresh = get(wconn, case_id, "case")
+            _refuse_held(ctx, fresh, sess.id)
+            now = ctx.now()
+            fields: dict[str, Any] = {"status": "running", "holder": sess.id,
+                                      "reason": None}
+            if contract is not None:
+                fields["contract"] = contract
+            if fixtures:
+                fields["fixtures"] = json.dumps(list(fixtures))
+            update(wconn, case.id, now, **fields)
+            rollup(wconn, case.id, now)
+            wconn.execute("UPDATE sessions SET current_case=? WHERE id=?", (case.id, sess.id))
+    except BaseException:
+        if took.get("locks"):
+            ids = {lk["id"] for lk in took["locks"]}
+            locks.release_where(ctx, sess.id, f"case {case.id} not taken",
+                                lambda lk: lk.id in ids)
+        raise
+    stamp.refresh(ctx, sess.id)
+    out = state(ctx, case.id)
+    out["previous_holder"] = case.holder if case.holder != sess.id else None
+    out["locks"] = took.get("locks", [])
+    return out
+
+
+def state(ctx: Context, case_id: str) -> dict[str, Any]:
+    conn = ctx.store.conn
+    case = get(conn, case_id, "case")
+    out = case.to_json()
+    out["path"] = [{"id": t.id, "level": t.level, "title": t.title}
+                   for t in path_of(conn, case)[:-1]]
+    out["steps"] = step_summary(conn, case.id)
+    return out
+
+
+def _step_and_case(ctx: Context, sess: Session, step_id: str) -> tuple[Task, Task]:
+    conn = ctx.store.conn
+    step = get(conn, step_id, "step")
+    assert step.parent is not None
+    case = get(conn, step.parent, "case")
+    _refuse_held(ctx, case, sess.id)
+    return step, case
+
+
+def check_step(ctx: Context, sess: Session, step_id: str, done: bool = True,
+               ) -> dict[str, Any]:
+    step, case = _step_and_case(ctx, sess, step_id)
+    kind = "step.check" if done else "step.uncheck"
+    with ctx.store.write(sess.id, kind, {"step": step.id, "case": case.id,
+                                        "session": sess.id}) as conn:
+        now = ctx.now()
+        update(conn, step.id, now, status="succeeded" if done else "queued")
+        if case.status == "queued" and done:
+            update(conn, case.id, now, status="running", holder=sess.id)
+            conn.execute("UPDATE sessions SET current_case=? WHERE id=?", (case.id, sess.id))
+            rollup(conn, case.id, now)
+    stamp.refresh(ctx, sess.id)
+    out = state(ctx, case.id)
+    out["step"] = {"id": step.id, "title": step.title, "done": done}
+    return out
+
+
+def complete(ctx: Context, sess: Session, case_id: str, next_action: str,
+             force: bool = False) -> dict[str, Any]:
+    conn = ctx.store.conn
+    case = get(conn, case_id, "case")
+    _refuse_held(ctx, case, sess.id)
+    if not next_action.strip():
+        raise UsageError("say what comes next", code="bad_param",
+                         hint='pass --next "what the next agent should do"')
+    summary = step_summary(conn, case.id)
+    if summary["open_steps"] and not force:
+        names = ", ".join(f"{s['id']} {s['title']!r}" for s in summary["open_steps"][:10])
+        raise Refused(f"case {case.id} has {len(summary['open_steps'])} open step(s): {names}",
+                      code="steps_open",
+                      hint="check them with `orch-hooks step check STEP_ID`, or pass --force")
+    with ctx.store.write(sess.id, "case.complete", {"case": case.id, "session": sess.id,
+                                                   "next": next_action,
+                                                   "forced": bool(force)}) as wconn:
+        now = ctx.now()
+        update(wconn, case.id, now, status="succeeded", next_action=next_action,
+               holder=sess.id)
+        rollup(wconn, case.id, now)
+        wconn.execute("UPDATE sessions SET current_case=NULL WHERE current_case=?", (case.id,))
+    stamp.refresh(ctx, sess.id)
+    return state(ctx, case.id)
+
+
+def fail(ctx: Context, sess: Session, case_id: str, reason: str) -> dict[str, Any]:
+    case = get(ctx.store.conn, case_id, "case")
+    _refuse_held(ctx, case, sess.id)
+    if not reason.strip():
+        raise UsageError("say why the case failed", code="bad_param", hint="pass --reason TEXT")
+    with ctx.store.write(sess.id, "case.fail", {"case": case.id, "session": sess.id,
+                                               "reason": reason}) as wconn:
+        now = ctx.now()
+        update(wconn, case.id, now, status="failed", reason=reason, holder=sess.id)
+        rollup(wconn, case.id, now)
+        wconn.execute("UPDATE sessions SET current_case=NULL WHERE current_case=?", (case.id,))
+    stamp.refresh(ctx, sess.id)
+    return state(ctx, case.id)
+
+
+def current_case(ctx: Context, sess: Session) -> Task | None:
+    """The session's case: the one it began last, else a running one it holds."""
+    conn = ctx.store.conn
+    if sess.current_case:
+        case = get(conn, sess.current_case)
+        if case.status == "running":
+            return case
+    row = conn.execute("SELECT * FROM tasks WHERE holder=? AND level='case' AND "
+                       "status='running' ORDER BY updated_at DESC LIMIT 1",
+                       (sess.id,)).fetchone()
+    return None if row is None else Task.from_row(row)
+
+
+def next_action(conn: sqlite3.Connection, case: Task) -> str:
+    summary = step_summary(conn, case.id)
+    if summary["open_steps"]:
+        s = summary["open_steps"][0]
+        return f"step {s['id']}: {s['title']}"
+    if case.status == "running":
+        return f"all steps done: `orch-hooks case complete {case.id} --next ...`"
+    return case.next_action or ""
+
+
+def note_fields(ctx: Context, sid: str) -> dict[str, Any]:
+    """Checkpoint note fields: the case with its path, steps done/total, next action."""
+    sess = sessions.find(ctx, sid)
+    if sess is None:
+        return {}
+    case = current_case(ctx, sess)
+    if case is None:
+        return {}
+    conn = ctx.store.conn
+    summary = step_summary(conn, case.id)
+    return {
+        "case": {"id": case.id, "title": case.title,
+                 **{t.level: f"{t.id} {t.title}" for t in path_of(conn, case)[:-1]}},
+        "steps": {"done": summary["done"], "total": summary["total"]},
+        "next": next_action(conn, case),
+    }
+
+
+if note_fields not in stamp.PAYLOAD_EXTENSIONS:
+    stamp.PAYLOAD_EXTENSIONS.append(note_fields)

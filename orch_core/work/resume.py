@@ -1,0 +1,234 @@
+"""Carry on after a lost context: what a session was doing and what comes next.
+
+``next`` answers in one call: the case, its open and done steps, the next
+action, the last checkpoint commit, the locks held, the worktree and branch,
+how far the base is behind main and whether main changed a held path since.
+``attach`` hands an interrupted session's work and locks to the caller.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orch_core import clock
+from orch_core.errors import Refused
+from orch_core.git import repo as gitrepo
+from orch_core.locks import service as locks
+from orch_core.locks.table import Lock
+from orch_core.state.context import Context
+from orch_core.work import cases, checkpoints, sessions, stamp, tasks
+from orch_core.work.sessions import Session
+
+
+def _base_info(ctx: Context, sess: Session, held: list[Lock]) -> dict[str, Any]:
+    """How far the session's branch base is behind main, and held paths main changed."""
+    main = ctx.config.base_branch
+    out: dict[str, Any] = {"main": main, "base": None, "behind": None,
+                           "changed_held_paths": [], "stale": False}
+    if not sess.branch or sess.branch == main:
+        return out
+    base = ctx.repo.run("merge-base", f"refs/heads/{sess.branch}", f"refs/heads/{main}",
+                        check=False)
+    if base.returncode != 0:
+        return out
+    oid = base.stdout.decode().strip()
+    out["base"] = oid
+    count = ctx.repo.run("rev-list", "--count", f"{oid}..refs/heads/{main}", check=False)
+    out["behind"] = int(count.stdout.decode().strip() or 0) if count.returncode == 0 else None
+    if out["behind"] and held:
+        diff = ctx.repo.run("diff", "--name-only", "-z", "--no-renames", oid,
+                            f"refs/heads/{main}", check=False)
+        changed = [p for p in diff.stdout.decode(errors="surrogateescape").split("\0") if p]
+        hits = sorted({p for p in changed for lk in held
+                       if p == lk.path or (lk.path.endswith("/") and p.startswith(lk.path))})
+        out["changed_held_paths"] = hits
+        out["stale"] = bool(hits)
+    return out
+
+
+def _lock_json(lk: Lock) -> dict[str, Any]:
+    return {"id": lk.id, "path": lk.path, "mode": lk.mode, "task": lk.task,
+            "expires": clock.iso(lk.expires_at)}
+
+
+def _checkpoint_json(cp: dict[str, Any] | None) -> dict[str, Any] | None:
+    if cp is None:
+        return None
+    note = cp["note"]
+    # A note is free text anyone can edit (`git notes add -f`): keep only well-typed fields.
+    steps = note.get("steps")
+    if not (isinstance(steps, dict)
+            and all(isinstance(steps.get(k), int) for k in ("done", "total"))):
+        steps = None
+    nxt = note.get("next")
+    version = note.get("db_version")
+    return {"commit": cp["commit"], "case": cp["case"], "steps": steps,
+            "next": nxt if isinstance(nxt, str) else None,
+            "db_version": version if isinstance(version, int) else None}
+
+
+def next_for(ctx: Context, sess: Session) -> dict[str, Any]:
+    conn = ctx.store.conn
+    warnings = checkpoints.ensure_index(ctx)
+    held = locks.held_by(ctx, sess.id)
+    case = cases.current_case(ctx, sess)
+    out: dict[str, Any] = {
+        "session": sess.id, "owner": sess.owner, "worktree": sess.worktree,
+        "branch": sess.branch, "alive": sess.alive(ctx.now()),
+        "locks": [_lock_json(lk) for lk in sorted(held, key=lambda lk: lk.path)],
+        "last_checkpoint": _checkpoint_json(checkpoints.last_for_session(
+            ctx, sess.id, case.id if case else None)),
+        "base": _base_info(ctx, sess, held),
+        "warnings": warnings,
+        "db_version": ctx.store.db_version(),
+    }
+    if case is not None:
+        out["case"] = cases.state(ctx, case.id)
+        out["next_action"] = cases.next_action(conn, case)
+        out["ready"] = None
+        out["what"] = "continue"
+    else:
+        out["case"] = None
+        last = conn.execute("SELECT * FROM tasks WHERE holder=? AND level='case' "
+                            "ORDER BY updated_at DESC, seq DESC LIMIT 1",
+                            (sess.id,)).fetchone()
+        out["last_case"] = None
+        if last is not None:
+            t = tasks.Task.from_row(last)
+            out["last_case"] = {"id": t.id, "title": t.title, "status": t.status,
+                                "next_action": t.next_action, "reason": t.reason}
+        nxt = tasks.ready(ctx, "case", limit=1)
+        out["ready"] = cases.state(ctx, nxt[0].id) if nxt else None
+        if nxt:
+            out["what"] = "begin"
+            out["next_action"] = f"`orch-hooks case begin {nxt[0].id}`: {nxt[0].title}"
+        else:
+            out["what"] = "idle"
+            out["next_action"] = "no ready case: create work or check `orch-hooks task list`"
+    from orch_core.merge import queue
+
+    # The fix loop: a landing of this session's branch failed, conflicted or was rejected.
+    out["merge_failures"] = queue.failures_for_session(ctx, sess.id)
+    if out["merge_failures"] and out["what"] != "continue":
+        out["what"] = "fix"
+        out["next_action"] = out["merge_failures"][0]["next_action"]
+    return out
+
+
+def _has_work(ctx: Context, sess: Session) -> dict[str, Any] | None:
+    case = cases.current_case(ctx, sess)
+    held = locks.held_by(ctx, sess.id)
+    if case is None and not held:
+        return None
+    return {
+        "session": sess.id, "owner": sess.owner, "worktree": sess.worktree,
+        "branch": sess.branch,
+        "heartbeat_expired": clock.iso(sess.heartbeat_at + sess.ttl),
+        "case": None if case is None else {
+            "id": case.id, "title": case.title,
+            "steps": {k: v for k, v in cases.step_summary(ctx.store.conn, case.id).items()
+                      if k in ("done", "total")}},
+        "locks": [lk.path for lk in sorted(held, key=lambda lk: lk.path)],
+        "attach": f"orch-hooks resume attach {sess.id}",
+    }
+
+
+def candidates(ctx: Context) -> dict[str, Any]:
+    """Interrupted sessions (open, heartbeat expired) that left work in progress."""
+    now = ctx.now()
+    out = []
+    for sess in sessions.all_sessions(ctx):
+        if sess.status != "open" or sess.alive(now):
+            continue
+        item = _has_work(ctx, sess)
+        if item is not None:
+            out.append(item)
+    return {"candidates": out}
+
+
+def attach(ctx: Context, me: Session, old_id: str, force: bool = False) -> dict[str, Any]:
+    """Take over an interrupted session's case(s) and locks (CAS on the lock table)."""
+    old = sessions.get(ctx, old_id)
+    if old.id == me.id:
+        raise Refused("a session cannot attach to itself", code="attach_self",
+                      hint="name the interrupted session (`orch-hooks resume candidates`)")
+    if old.alive(ctx.now()) and not force:
+        raise Refused(
+            f"session {old.id} ({old.owner}) is still alive until "
+            f"{clock.iso(old.heartbeat_at + old.ttl)}",
+            code="session_alive",
+            hint="ask it to close, wait for its heartbeat to expire, or pass --force")
+    moved = locks.transfer(ctx, old.id, me)
+    with ctx.store.write(me.id, "resume.attach", {"from": old.id, "to": me.id,
+                                                 "forced": bool(force)}) as conn:
+        case_ids = [r[0] for r in conn.execute(
+            "SELECT id FROM tasks WHERE holder=? AND status='running'", (old.id,))]
+        conn.execute("UPDATE tasks SET holder=?, updated_at=? WHERE holder=? AND "
+                     "status='running'", (me.id, ctx.now(), old.id))
+        current = old.current_case or (case_ids[0] if case_ids else None)
+        conn.execute("UPDATE sessions SET current_case=?, worktree=COALESCE(?, worktree),"
+                     " branch=COALESCE(?, branch) WHERE id=?",
+                     (current, old.worktree, old.branch, me.id))
+        conn.execute("UPDATE sessions SET status='closed', current_case=NULL WHERE id=?",
+                     (old.id,))
+    rebound = None
+    if old.worktree:
+        try:
+            git_dir = gitrepo.discover(old.worktree).git_dir
+        except Exception:  # the worktree may be gone; the work is in the branch
+            git_dir = None
+        if git_dir is not None and sessions.read_binding(git_dir) in (old.id, None):
+            sessions.write_binding(git_dir, me.id)
+            rebound = old.worktree
+    stamp.refresh(ctx, old.id)
+    stamp.refresh(ctx, me.id)
+    out = next_for(ctx, sessions.get(ctx, me.id))
+    out["attached"] = {"from": old.id, "cases": case_ids, "locks": moved.get("ids", []),
+                       "worktree": rebound,
+                       "enter": f"cd {old.worktree}" if old.worktree else None}
+    return out
+
+
+def current_ref(ctx: Context, sess: Session) -> dict[str, Any]:
+    """A short block to paste into an agent's context: what, where, next."""
+    conn = ctx.store.conn
+    version = ctx.store.db_version()
+    case = cases.current_case(ctx, sess)
+    held = locks.held_by(ctx, sess.id)
+    changed = version > sess.acked_version
+    lines = [f"orch-hooks: session {sess.id} ({sess.owner}) in {sess.worktree or '?'}"
+             f" on branch {sess.branch or '?'}"]
+    out: dict[str, Any] = {"session": sess.id, "db_version": version,
+                           "acked_version": sess.acked_version, "changed": changed,
+                           "case": None, "next": None}
+    if case is not None:
+        summary = cases.step_summary(conn, case.id)
+        path = " > ".join(f"{t.id} {t.title}" for t in tasks.path_of(conn, case)[:-1])
+        nxt = cases.next_action(conn, case)
+        lines.append(f"  case {case.id} {case.title!r} ({path})")
+        lines.append(f"  steps {summary['done']}/{summary['total']} done")
+        lines.append(f"  next: {nxt}")
+        out.update(case=case.id, next=nxt)
+    else:
+        lines.append("  no current case: `orch-hooks resume next` suggests one")
+    if held:
+        lines.append("  locks: " + ", ".join(sorted(lk.path for lk in held)))
+    if changed:
+        kinds = sorted({str(r[0]) for r in conn.execute(
+            "SELECT kind FROM events WHERE db_version > ? ORDER BY db_version DESC LIMIT 200",
+            (sess.acked_version,))})
+        lines.append(f"  changed since your last ack (v{sess.acked_version} -> v{version}): "
+                     f"{', '.join(kinds[:8])}; `orch-hooks work ack` when read")
+    else:
+        lines.append(f"  unchanged since your last ack (v{version})")
+    out["text"] = "\n".join(lines)
+    return out
+
+
+def ack(ctx: Context, sess: Session) -> dict[str, Any]:
+    """Record the db_version the session has seen (this write included)."""
+    with ctx.store.write(sess.id, "work.ack", {"session": sess.id}) as conn:
+        seen = int(conn.execute("SELECT value FROM meta WHERE key='db_version'")
+                   .fetchone()[0]) + 1
+        conn.execute("UPDATE sessions SET acked_version=? WHERE id=?", (seen, sess.id))
+    return {"session": sess.id, "acked_version": seen}

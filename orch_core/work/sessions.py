@@ -1,0 +1,207 @@
+"""Sessions: who is acting (agent or human), where, and whether still alive."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from orch_core import clock
+from orch_core.errors import NotFound, Refused, UsageError
+from orch_core.git import repo as gitrepo
+from orch_core.state.context import Context
+
+INTENTS = ("new_work", "resume_work")
+BINDING_FILE = "orch-session"
+
+
+@dataclass(frozen=True)
+class Session:
+    id: str
+    owner: str
+    intent: str
+    worktree: str | None
+    branch: str | None
+    status: str
+    created_at: float
+    heartbeat_at: float
+    ttl: float
+    current_case: str | None
+    acked_version: int
+    release_on_land: bool
+
+    def alive(self, now: float) -> bool:
+        return self.status == "open" and self.heartbeat_at + self.ttl > now
+
+    def to_json(self, now: float) -> dict[str, Any]:
+        out = asdict(self)
+        out["alive"] = self.alive(now)
+        out["heartbeat_expires"] = clock.iso(self.heartbeat_at + self.ttl)
+        return out
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Session:
+        return cls(
+            id=row["id"], owner=row["owner"], intent=row["intent"], worktree=row["worktree"],
+            branch=row["branch"], status=row["status"], created_at=row["created_at"],
+            heartbeat_at=row["heartbeat_at"], ttl=row["ttl"], current_case=row["current_case"],
+            acked_version=row["acked_version"], release_on_land=bool(row["release_on_land"]),
+        )
+
+
+def new_id() -> str:
+    return "s-" + secrets.token_hex(4)
+
+
+def get(ctx: Context, sid: str) -> Session:
+    row = ctx.store.conn.execute("SELECT * FROM sessions WHERE id=?", (sid,)).fetchone()
+    if row is None:
+        raise NotFound(f"unknown session {sid!r}",
+                       hint="`orch-hooks session list` shows the sessions of this clone",
+                       code="unknown_session")
+    return Session.from_row(row)
+
+
+def find(ctx: Context, sid: str) -> Session | None:
+    row = ctx.store.conn.execute("SELECT * FROM sessions WHERE id=?", (sid,)).fetchone()
+    return None if row is None else Session.from_row(row)
+
+
+def all_sessions(ctx: Context) -> list[Session]:
+    rows = ctx.store.conn.execute("SELECT * FROM sessions ORDER BY created_at").fetchall()
+    return [Session.from_row(r) for r in rows]
+
+
+def binding_path(git_dir: Path) -> Path:
+    return git_dir / BINDING_FILE
+
+
+def read_binding(git_dir: Path) -> str | None:
+    try:
+        sid = binding_path(git_dir).read_text().strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    return sid or None
+
+
+def write_binding(git_dir: Path, sid: str | None) -> None:
+    path = binding_path(git_dir)
+    if sid is None:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        return
+    tmp = path.with_name(f"{BINDING_FILE}.{os.getpid()}.tmp")
+    tmp.write_text(sid + "\n")
+    os.replace(tmp, path)
+
+
+def resolve_id(ctx: Context) -> tuple[str | None, str]:
+    """The session id in effect and where it came from."""
+    if ctx.session_override:
+        return ctx.session_override, "--session"
+    env = ctx.env.get("ORCH_SESSION", "").strip()
+    if env:
+        return env, "ORCH_SESSION"
+    bound = read_binding(ctx.repo.git_dir)
+    if bound:
+        return bound, "worktree binding"
+    return None, ""
+
+
+def current(ctx: Context, required: bool = True) -> Session | None:
+    sid, source = resolve_id(ctx)
+    if sid is None:
+        if required:
+            raise UsageError(
+                "no session in effect",
+                hint="run `orch-hooks session open`, or pass --session ID / set ORCH_SESSION",
+                code="no_session",
+            )
+        return None
+    sess = find(ctx, sid)
+    if sess is None:
+        if source == "worktree binding" and not required:
+            return None
+        raise NotFound(f"unknown session {sid!r} (from {source})",
+                       hint="`orch-hooks session list` shows the sessions of this clone",
+                       code="unknown_session")
+    if required and sess.status != "open":
+        raise Refused(f"session {sid} is closed", code="session_closed",
+                      hint="open a new session with `orch-hooks session open`")
+    return sess
+
+
+def open_session(ctx: Context, owner: str | None, intent: str, ttl: int | None,
+                 bind: bool | None, worktree: Path | None = None,
+                 branch: str | None = None) -> tuple[Session, bool]:
+    if intent not in INTENTS:
+        raise UsageError(f"unknown intent {intent!r}", hint=f"use one of {', '.join(INTENTS)}",
+                         code="bad_param")
+    if ttl is not None and ttl <= 0:
+        raise UsageError("ttl must be a positive number of seconds", code="bad_param")
+    if owner is not None and not owner.strip():
+        raise UsageError("empty owner name", hint="pass --owner NAME, or leave it out to use "
+                         "git user.name", code="bad_param")
+    repo = ctx.repo
+    owner = owner or gitrepo.user_name(repo)
+    now = ctx.now()
+    wt = str(worktree or repo.toplevel)
+    git_dir = repo.git_dir if worktree is None else _git_dir_of(worktree)
+    branch = branch if branch is not None else gitrepo.head_branch(repo)
+    sid = new_id()
+    life = float(ttl if ttl is not None else ctx.config.get("sessions", "ttl"))
+    if bind is None:
+        bound = read_binding(git_dir)
+        other = find(ctx, bound) if bound else None
+        bind = other is None or not other.alive(now)
+    with ctx.store.write(sid, "session.open", {"session": sid, "owner": owner,
+                                              "intent": intent, "worktree": wt}) as conn:
+        conn.execute(
+            "INSERT INTO sessions(id, owner, intent, worktree, branch, status, created_at,"
+            " heartbeat_at, ttl) VALUES (?,?,?,?,?,?,?,?,?)",
+            (sid, owner, intent, wt, branch, "open", now, now, life),
+        )
+    if bind:
+        write_binding(git_dir, sid)
+    from orch_core.work import stamp
+
+    stamp.refresh(ctx, sid)
+    return get(ctx, sid), bind
+
+
+def _git_dir_of(worktree: Path) -> Path:
+    return gitrepo.discover(worktree).git_dir
+
+
+def heartbeat(ctx: Context, sess: Session) -> Session:
+    now = ctx.now()
+    with ctx.store.write(sess.id, "session.heartbeat", {"session": sess.id}) as conn:
+        conn.execute("UPDATE sessions SET heartbeat_at=? WHERE id=?", (now, sess.id))
+    return get(ctx, sess.id)
+
+
+def close(ctx: Context, sess: Session) -> Session:
+    with ctx.store.write(sess.id, "session.close", {"session": sess.id}) as conn:
+        conn.execute("UPDATE sessions SET status='closed' WHERE id=?", (sess.id,))
+    for git_dir in _bound_git_dirs(ctx, sess):
+        if read_binding(git_dir) == sess.id:
+            write_binding(git_dir, None)
+    from orch_core.work import stamp
+
+    stamp.refresh(ctx, sess.id)
+    return get(ctx, sess.id)
+
+
+def _bound_git_dirs(ctx: Context, sess: Session) -> list[Path]:
+    dirs = [ctx.repo.git_dir]
+    if sess.worktree:
+        try:
+            dirs.append(_git_dir_of(Path(sess.worktree)))
+        except Exception:  # the worktree may be gone already
+            pass
+    return dirs

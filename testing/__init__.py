@@ -1,0 +1,1 @@
+"""Helpers for the tests and benchmarks (audits, repo helpers); not shipped."""

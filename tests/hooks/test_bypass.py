@@ -1,0 +1,102 @@
+"""The bypass matrix of the README, one test per row: what each way around
+enforcement does, where orch-hooks catches it, and where only a server could."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from testing.repos import add_worktree, commit_file, git, open_session, orch
+
+
+@pytest.fixture
+def setup(repo: Path, bare_remote: Path) -> tuple[Path, Path, Path, str]:
+    wa, wb = add_worktree(repo, "wt-a"), add_worktree(repo, "wt-b")
+    a = open_session(wa, "agent-a")
+    open_session(wb, "agent-b")
+    orch(wa, "lock", "acquire", "src/api/", check=True)
+    return repo, wa, wb, a
+
+
+def _remote_has(remote: Path, branch: str) -> bool:
+    return git(remote, "rev-parse", "-q", "--verify", f"refs/heads/{branch}",
+               check=False).returncode == 0
+
+
+def test_commit_no_verify_is_caught_at_push(setup: tuple[Path, Path, Path, str],
+                                            bare_remote: Path) -> None:
+    _repo, _wa, wb, a = setup
+    assert commit_file(wb, "src/api/users.py", "x\n", "bypass", "--no-verify").returncode == 0
+    # post-commit still ran: the note names the session that made the commit
+    assert '"owner":"agent-b"' in git(wb, "notes", "--ref=orch", "show", "HEAD").stdout
+    push = git(wb, "push", "origin", "wt-b", check=False)
+    assert push.returncode == 1 and a in push.stderr
+    assert not _remote_has(bare_remote, "wt-b")
+
+
+def test_push_no_verify_gets_through_only_a_server_could_stop_it(
+        setup: tuple[Path, Path, Path, str], bare_remote: Path) -> None:
+    _repo, _wa, wb, _a = setup
+    commit_file(wb, "src/api/users.py", "x\n", "bypass", "--no-verify")
+    push = git(wb, "push", "--no-verify", "origin", "wt-b", check=False)
+    assert push.returncode == 0
+    assert _remote_has(bare_remote, "wt-b")
+
+
+def test_hooks_path_dev_null_commit_is_caught_at_a_normal_push(
+        setup: tuple[Path, Path, Path, str], bare_remote: Path) -> None:
+    _repo, _wa, wb, a = setup
+    (wb / "src/api/users.py").write_text("x\n")
+    git(wb, "add", "src/api/users.py")
+    git(wb, "-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", "no hooks at all")
+    # no hook ran, so no checkpoint note either; the commit is the pusher's
+    assert git(wb, "notes", "--ref=orch", "show", "HEAD", check=False).returncode != 0
+    push = git(wb, "push", "origin", "wt-b", check=False)
+    assert push.returncode == 1 and a in push.stderr
+    # ... and with hooks disabled for the push as well, nothing on the client stops it
+    push = git(wb, "-c", "core.hooksPath=/dev/null", "push", "origin", "wt-b", check=False)
+    assert push.returncode == 0 and _remote_has(bare_remote, "wt-b")
+
+
+def test_update_ref_and_merge_no_verify_on_main_are_refused(
+        setup: tuple[Path, Path, Path, str]) -> None:
+    repo, wa, _wb, _a = setup
+    commit_file(wa, "src/api/users.py", "y\n", "a work")
+    side = git(wa, "rev-parse", "HEAD").stdout.strip()
+    before = git(repo, "rev-parse", "main").stdout.strip()
+    proc = git(repo, "update-ref", "refs/heads/main", side, check=False)
+    assert proc.returncode != 0 and "merge request" in proc.stderr
+    proc = git(repo, "merge", "--no-verify", "--no-edit", "wt-a", check=False)
+    assert proc.returncode != 0
+    assert git(repo, "rev-parse", "main").stdout.strip() == before
+
+
+def test_hooks_path_dev_null_moves_main_only_a_server_could_stop_it(
+        setup: tuple[Path, Path, Path, str]) -> None:
+    repo, wa, _wb, _a = setup
+    commit_file(wa, "src/api/users.py", "y\n", "a work")
+    side = git(wa, "rev-parse", "HEAD").stdout.strip()
+    git(repo, "-c", "core.hooksPath=/dev/null", "update-ref", "refs/heads/main", side)
+    assert git(repo, "rev-parse", "main").stdout.strip() == side
+
+
+def test_libgit2_ref_write_runs_no_hook(setup: tuple[Path, Path, Path, str]) -> None:
+    import pygit2
+
+    repo, wa, _wb, _a = setup
+    commit_file(wa, "src/api/users.py", "y\n", "a work")
+    side = git(wa, "rev-parse", "HEAD").stdout.strip()
+    pg = pygit2.Repository(str(repo))
+    pg.references["refs/heads/main"].set_target(side)
+    assert git(repo, "rev-parse", "main").stdout.strip() == side
+
+
+def test_editing_without_committing_is_seen_not_prevented(
+        setup: tuple[Path, Path, Path, str]) -> None:
+    _repo, _wa, wb, a = setup
+    (wb / "src/api/users.py").write_text("edited in place\n")
+    check = orch(wb, "lock", "check", "src/api/users.py")
+    assert check.returncode == 1 and a in check.stdout
+    git(wb, "add", "src/api/users.py")
+    assert git(wb, "commit", "-q", "-m", "x", check=False).returncode == 1
