@@ -53,12 +53,17 @@
 
 BEGIN { FS = "\t"; srand(); now = srand() + off; bad = 0; rl = 0; ci = 0; stale = 0; fin = 0 }
 
-# .orch.toml: only "is require_lock on in [locks]" is read. That policy needs
-# Python (every staged path must be covered by a lock of the committer).
+# .orch.toml: the policy require_lock needs Python (every staged path must be
+# covered by a lock of the committer). TOML can spell it many ways ([locks]
+# require_lock = true, locks.require_lock = true, "require_lock" = true, an
+# inline table), but it is the only boolean of the policy and a boolean true is
+# always the bare word: any "true" outside a comment goes to Python. A "#" after
+# a quote may sit inside a string, so comments are cut only from lines without
+# quotes. A "true" inside a string costs a slow commit, never a wrong one.
 FILENAME == cfg {
-    line = $0; sub(/#.*/, "", line)
-    if (line ~ /^[ \t]*\[/) { sec = line; gsub(/[ \t\[\]]/, "", sec); next }
-    if (sec == "locks" && line ~ /^[ \t]*require_lock[ \t]*=[ \t]*true/) rl = 1
+    line = $0
+    if (line !~ /["\047]/) sub(/#.*/, "", line)
+    if (line ~ /true/) rl = 1
     next
 }
 

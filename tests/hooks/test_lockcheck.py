@@ -89,3 +89,39 @@ def test_the_time_trick_reads_the_clock(tmp_path: Path) -> None:
          "/dev/null", "/dev/null", str(idx), "-"],
         input="a\n", capture_output=True, text=True, timeout=30)
     assert late.returncode == 0  # two minutes on, the lease has ended
+
+
+@pytest.mark.parametrize("text", [
+    "[locks]\nrequire_lock = true\n",
+    "[ locks ]\n  require_lock=true # on\n",
+    "locks.require_lock = true\n",
+    '[locks]\n"require_lock" = true\n',
+    "[locks]\n'require_lock' = true\n",
+    "locks = { default_ttl = 60, require_lock = true }\n",
+    '[merge]\nchecks = ["make test"]\n[locks]\nrequire_lock = true  # "quoted" comment\n',
+])
+def test_require_lock_in_any_spelling_goes_to_python(tmp_path: Path, text: str) -> None:
+    from orch_core.state import config
+
+    cfg = tmp_path / ".orch.toml"
+    cfg.write_text(text)
+    assert config.parse(text, cfg).get("locks", "require_lock") is True
+    idx = tmp_path / "locks.idx"
+    idx.write_text(locks.export_text("T", [], False, False, "n1"))
+    for program in ([installer.awk_program("lockcheck")], ["-f", str(SOURCE)]):
+        assert _decide(program, idx, ["src/a.py"], cfg) == 3
+
+
+@pytest.mark.parametrize("text", [
+    "",
+    "[locks]\nrequire_lock = false        # true: every staged path must be covered\n",
+    "# require_lock = true\n[locks]\ndefault_ttl = 1800\n",
+    '[merge]\nprotected = ["main"]\nchecks = ["make test"]\n'
+    'rules = [{ pattern = "^(<<<<<<<|>>>>>>>)", message = "conflict marker" }]\n',
+])
+def test_policies_without_require_lock_keep_the_fast_accept(tmp_path: Path, text: str) -> None:
+    cfg = tmp_path / ".orch.toml"
+    cfg.write_text(text)
+    idx = tmp_path / "locks.idx"
+    idx.write_text(locks.export_text("T", [], False, False, "n1"))
+    assert _decide([installer.awk_program("lockcheck")], idx, ["src/a.py"], cfg) == 0
