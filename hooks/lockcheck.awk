@@ -24,7 +24,8 @@
 # idx     <git common dir>/orch/locks.idx
 # Files are read in that order; the staged paths come last, on stdin.
 #
-# locks.idx (written by orch_core.locks.service.export_text; fields are TABs):
+# locks.idx (written by orch_core/locks/ after every change of the lock table;
+# fields are TABs):
 #   line 1    tip  TIP  CI  UNSAFE  NONCE
 #             TIP: the commit of refs/orch/locks the index was built from
 #             ("none" when the ref does not exist); CI: 1 when paths compare
@@ -41,8 +42,8 @@
 #             shared lock of another session blocks it just as an exclusive one.
 #   last line end  TIP  NONCE
 #
-# Torn reads: orch-hooks rewrites the index in place (orch_core.locks.service.
-# rewrite_in_place): the first byte is "x" while a write is under way. The
+# Torn reads: orch-hooks rewrites the index in place, seqlock-style
+# (orch_core/seqfile.py): the first byte is "x" while a write is under way. The
 # header must name the current tip, the trailer must repeat tip and nonce,
 # and line 1 read again at the end must equal line 1 read first; otherwise a
 # writer was at work and the index is treated as stale (exit 3).
