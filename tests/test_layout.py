@@ -328,3 +328,20 @@ def test_the_import_reader_sees_every_kind_of_import() -> None:
     assert layer_of("orch_core.git.refs") == 1
     assert layer_of("orch_core.hookmain") == layer_of("orch_core.hooks.main")
     assert layer_of("orch_core.cli.main") == layer_of("orch_core.servers.jsonl")
+
+
+# -- the design document -----------------------------------------------------------------
+
+def test_the_design_is_cited_inside_the_repository() -> None:
+    """Comments and docs point at docs/ARCHITECTURE.md, never at a file outside the repo."""
+    assert (ROOT / "docs" / "ARCHITECTURE.md").is_file()
+    outside = "DESIGN" + ".md"
+    places = [ROOT / "README.md", ROOT / "Makefile", ROOT / "pyproject.toml",
+              ROOT / ".pre-commit-hooks.yaml"]
+    for folder in (PACKAGE, "hooks", "docs", "tests", "testing", "benchmarks"):
+        places += [p for p in sorted((ROOT / folder).rglob("*"))
+                   if p.suffix in (".py", ".sh", ".awk", ".md", ".toml", ".yaml")
+                   and "sample_repo" not in p.parts]
+    citing = [str(p.relative_to(ROOT)) for p in places
+              if p.is_file() and outside in p.read_text(errors="replace")]
+    assert not citing, f"these cite {outside}, which is not in the repository: {citing}"
