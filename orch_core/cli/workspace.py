@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from orch_core.cli.main import State, json_option, pass_state, run_method
+from orch_core.cli.app import State, json_option, pass_state, run_method
 
 
 def _lock_line(lk: dict[str, Any]) -> str:
@@ -37,14 +37,9 @@ def register(main: click.Group) -> None:
     @pass_state
     def uninstall(state: State, as_json: bool) -> int:
         """Remove the hooks and restore the hooks that were there before."""
-        from orch_core.hooks import installer
-
-        r = installer.uninstall(state.ctx)
-        if as_json:
-            click.echo(installer.describe_json(r))
-        else:
-            for h in r["hooks"]:
-                click.echo(f"  {h['hook']:<22} {h['action']}")
+        run_method(state, "workspace.uninstall", {}, as_json,
+                   lambda r: "\n".join(f"  {h['hook']:<22} {h['action']}" for h in r["hooks"]),
+                   sort_keys=False)
         return 0
 
     @main.command()
@@ -53,18 +48,17 @@ def register(main: click.Group) -> None:
     @pass_state
     def doctor(state: State, fix: bool, as_json: bool) -> int:
         """Check hooks, caches, stale git lock files, the database and leases."""
-        from orch_core.hooks import installer
-
-        r = installer.doctor(state.ctx, fix=fix)
-        if as_json:
-            click.echo(installer.describe_json(r))
-        else:
+        def human(r: dict[str, Any]) -> str:
+            lines = []
             for f in r["findings"]:
                 mark = "ok " if f["ok"] else ("fixed" if f["fixed"] else "BAD")
-                click.echo(f"[{mark}] {f['check']}: {f['detail']}")
+                lines.append(f"[{mark}] {f['check']}: {f['detail']}")
             if not r["healthy"]:
-                click.echo("run `orch-hooks doctor --fix` to repair what is safe"
-                           if not fix else "some problems need a person; see above")
+                lines.append("run `orch-hooks doctor --fix` to repair what is safe"
+                             if not fix else "some problems need a person; see above")
+            return "\n".join(lines)
+        r = run_method(state, "workspace.doctor", {"fix": fix or None}, as_json, human,
+                       sort_keys=False)
         return 0 if r["healthy"] else 1
 
     @main.command(context_settings={"ignore_unknown_options": True})
