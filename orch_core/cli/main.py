@@ -26,7 +26,7 @@ def _columns() -> int:
     if columns > 0:
         return columns
     try:
-        columns = os.get_terminal_size(sys.__stdout__.fileno()).columns
+        columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
     except (AttributeError, ValueError, OSError):
         return 80
     return columns or 80
