@@ -4,25 +4,27 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from orch_core.api import registry as api
 from orch_core.api.registry import method, s_bool, s_int, s_str, s_strs
-from orch_core.api.results import (
-    LockAcquired,
-    LockCheck,
-    LockListing,
-    LockReleased,
-    LockRenewed,
-    SessionClosed,
-    SessionJson,
-    SessionListing,
-    SessionOpened,
-)
 from orch_core.errors import OrchError, UsageError
 from orch_core.locks import service as locks
 from orch_core.state.context import Context
 from orch_core.work import sessions
+
+if TYPE_CHECKING:
+    from orch_core.api.results import (
+        LockAcquired,
+        LockCheck,
+        LockListing,
+        LockReleased,
+        LockRenewed,
+        SessionClosed,
+        SessionJson,
+        SessionListing,
+        SessionOpened,
+    )
 
 SESSION = s_str("Session id to act as; default: ORCH_SESSION or the worktree's session.")
 
@@ -59,7 +61,7 @@ def session_open(ctx: Context, owner: str | None = None, intent: str = "new_work
                  worktree: bool = False) -> SessionOpened:
     extra: dict[str, Any] = {}
     if worktree:
-        return cast(SessionOpened, api.get("worktree.create").handler(
+        return cast("SessionOpened", api.get("worktree.create").handler(
             ctx, owner=owner, intent=intent, ttl=ttl))
     sess, bound = sessions.open_session(ctx, owner, intent, ttl, bind)
     if intent == "resume_work":
@@ -68,7 +70,7 @@ def session_open(ctx: Context, owner: str | None = None, intent: str = "new_work
     out.update({"session_id": sess.id, "bound": bound,
                 "export": f"export ORCH_SESSION={sess.id}"})
     out.update(extra)
-    return cast(SessionOpened, out)
+    return cast("SessionOpened", out)
 
 
 @method("session.list", "List the sessions of this clone with liveness.",
@@ -77,14 +79,14 @@ def session_list(ctx: Context, all: bool = False) -> SessionListing:
     now = ctx.now()
     rows = [s.to_json(now) for s in sessions.all_sessions(ctx) if all or s.status == "open"]
     current, _ = sessions.resolve_id(ctx)
-    return cast(SessionListing, {"sessions": rows, "current": current})
+    return cast("SessionListing", {"sessions": rows, "current": current})
 
 
 @method("session.heartbeat", "Keep the session alive (push its heartbeat forward).",
         params={"session": SESSION}, errors=("no_session", "unknown_session"), mutates=True)
 def session_heartbeat(ctx: Context, session: str | None = None) -> SessionJson:
     sess = sessions.heartbeat(ctx, need_session(ctx, session))
-    return cast(SessionJson, sess.to_json(ctx.now()))
+    return cast("SessionJson", sess.to_json(ctx.now()))
 
 
 @method("session.close", "Close the session: release all its locks and unbind its worktree.",
@@ -104,7 +106,7 @@ def session_close(ctx: Context, session: str | None = None) -> SessionClosed:
     out["released"] = released.get("released", [])
     if warnings:
         out["warnings"] = warnings
-    return cast(SessionClosed, out)
+    return cast("SessionClosed", out)
 
 
 @method("lock.acquire", "Take locks before editing. A path ending in '/' locks everything "
@@ -121,7 +123,7 @@ def session_close(ctx: Context, session: str | None = None) -> SessionClosed:
 def lock_acquire(ctx: Context, paths: list[str], shared: bool = False, ttl: int | None = None,
                  task: str | None = None, release_on_land: bool = False,
                  session: str | None = None) -> LockAcquired:
-    return cast(LockAcquired, locks.acquire(ctx, need_session(ctx, session), paths,
+    return cast("LockAcquired", locks.acquire(ctx, need_session(ctx, session), paths,
                                             shared=shared, ttl=ttl, task=task,
                                             release_on_land=release_on_land))
 
@@ -135,7 +137,7 @@ def lock_acquire(ctx: Context, paths: list[str], shared: bool = False, ttl: int 
 def lock_release(ctx: Context, targets: list[str], force: bool = False,
                  session: str | None = None) -> LockReleased:
     sess = as_session(ctx, session, required=not force)
-    return cast(LockReleased, locks.release(ctx, sess, targets, force=force))
+    return cast("LockReleased", locks.release(ctx, sess, targets, force=force))
 
 
 @method("lock.heartbeat", "Renew every lease the session holds (and its session heartbeat).",
@@ -143,13 +145,13 @@ def lock_release(ctx: Context, targets: list[str], force: bool = False,
 def lock_heartbeat(ctx: Context, session: str | None = None) -> LockRenewed:
     sess = need_session(ctx, session)
     sessions.heartbeat(ctx, sess)
-    return cast(LockRenewed, locks.heartbeat(ctx, sess))
+    return cast("LockRenewed", locks.heartbeat(ctx, sess))
 
 
 @method("lock.list", "List live locks (all=true adds expired leases not yet reaped).",
         params={"all": s_bool("Include expired leases.")})
 def lock_list(ctx: Context, all: bool = False) -> LockListing:
-    return cast(LockListing, locks.listing(ctx, include_expired=all))
+    return cast("LockListing", locks.listing(ctx, include_expired=all))
 
 
 @method("lock.check", "Would changing these paths be refused? ok=false lists the holders.",
@@ -157,7 +159,7 @@ def lock_list(ctx: Context, all: bool = False) -> LockListing:
         required=("paths",), errors=("bad_path",))
 def lock_check(ctx: Context, paths: list[str], session: str | None = None) -> LockCheck:
     sess = as_session(ctx, session, required=False)
-    return cast(LockCheck, locks.check(ctx, sess.id if sess else _implicit(ctx), paths))
+    return cast("LockCheck", locks.check(ctx, sess.id if sess else _implicit(ctx), paths))
 
 
 def _implicit(ctx: Context) -> str:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from orch_core.api.methods.locks import SESSION, as_session, need_session
 from orch_core.api.registry import method, s_bool, s_int, s_str, s_strs
-from orch_core.api.results import Resume, TaskDetail, TaskJson, TaskListing
 from orch_core.state.context import Context
 from orch_core.work import cases, journal, mirror, resume, sessions, tasks
+
+if TYPE_CHECKING:
+    from orch_core.api.results import Resume, TaskDetail, TaskJson, TaskListing
 
 
 def _actor(ctx: Context, session: str | None) -> str:
@@ -28,20 +30,20 @@ def _actor(ctx: Context, session: str | None) -> str:
 def task_create(ctx: Context, level: str, title: str, parent: str | None = None,
                 priority: int = 0, session: str | None = None) -> TaskJson:
     task = tasks.create(ctx, _actor(ctx, session), level, title, parent, priority)
-    return cast(TaskJson, task.to_json())
+    return cast("TaskJson", task.to_json())
 
 
 @method("task.list", "List tasks in creation order (tree=true: depth-first with depth).",
         params={"status": s_str("Only tasks with this status.", enum=list(tasks.STATUSES)),
                 "tree": s_bool("Depth-first tree order with a depth field.")})
 def task_list(ctx: Context, status: str | None = None, tree: bool = False) -> TaskListing:
-    return cast(TaskListing, tasks.listing(ctx, status, tree))
+    return cast("TaskListing", tasks.listing(ctx, status, tree))
 
 
 @method("task.get", "One task with its path, children, dependencies and step counts.",
         params={"id": s_str("Task id.")}, required=("id",), errors=("unknown_task",))
 def task_get(ctx: Context, id: str) -> TaskDetail:
-    return cast(TaskDetail, tasks.describe(ctx, id))
+    return cast("TaskDetail", tasks.describe(ctx, id))
 
 
 @method("task.set_status", "Set a task's status (queued, running, succeeded, failed, "
@@ -53,7 +55,7 @@ def task_get(ctx: Context, id: str) -> TaskDetail:
 def task_set_status(ctx: Context, id: str, status: str, reason: str | None = None,
                     session: str | None = None) -> TaskJson:
     task = tasks.set_status(ctx, _actor(ctx, session), id, status, reason)
-    return cast(TaskJson, task.to_json())
+    return cast("TaskJson", task.to_json())
 
 
 @method("plan.dep.add", "Record that task 'blocker' must finish before 'blocked' is ready. "
@@ -141,7 +143,7 @@ def case_fail(ctx: Context, id: str, reason: str, session: str | None = None,
 def resume_next(ctx: Context, session: str | None = None) -> Resume:
     # Reading what a closed session left behind is allowed when it is named.
     sess = sessions.get(ctx, session) if session else need_session(ctx, None)
-    return cast(Resume, resume.next_for(ctx, sess))
+    return cast("Resume", resume.next_for(ctx, sess))
 
 
 @method("resume.candidates.list", "Interrupted sessions (heartbeat expired) that left work "
@@ -158,7 +160,7 @@ def resume_candidates_list(ctx: Context) -> dict[str, Any]:
         mutates=True)
 def resume_candidates_attach(ctx: Context, from_session: str, force: bool = False,
                              session: str | None = None) -> Resume:
-    return cast(Resume, resume.attach(ctx, need_session(ctx, session), from_session, force))
+    return cast("Resume", resume.attach(ctx, need_session(ctx, session), from_session, force))
 
 
 @method("work.current_ref", "A short block to paste into your context: what you are doing, "
