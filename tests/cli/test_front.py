@@ -14,7 +14,7 @@ import pytest
 
 from orch_core.cli import app
 from orch_core.cli.helptext import TOP_HELP
-from testing.repos import ORCH, open_session, orch
+from testing.repos import ORCH, git, open_session, orch
 
 CLICK = [sys.executable, "-c", "import sys\nfrom orch_core.cli.app import main\nmain(sys.argv[1:])"]
 
@@ -83,3 +83,11 @@ def test_commands_import_only_what_they_use(repo: Path) -> None:
     orch(repo, "lock", "acquire", "docs/", session=sid, check=True)
     assert _modules_after(repo, "lock", "check", "docs/x.md") == ["click"]
     assert _modules_after(repo, "lock", "check", "src/", "--json", session=sid) == ["click"]
+    # With the SQLite cache behind the ref, the table is read through git, still no pygit2.
+    held = git(repo, "rev-parse", "refs/orch/locks").stdout.strip()
+    orch(repo, "lock", "release", "docs/", session=sid, check=True)
+    git(repo, "update-ref", "refs/orch/locks", held)
+    other = open_session(repo, "b", "--no-bind")
+    assert _modules_after(repo, "lock", "check", "docs/x.md", session=other) == ["click"]
+    blocked = orch(repo, "lock", "check", "docs/x.md", session=other)
+    assert blocked.returncode == 1 and f"locked by session {sid}" in blocked.stdout
