@@ -62,12 +62,13 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON."
 class LazyGroup(click.Group):
     """A group whose commands are registered by their module on first use."""
 
-    _loaded: set[str]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._loaded: set[str] = set()
 
     def _load(self, module: str) -> None:
-        loaded = self.__dict__.setdefault("_loaded", set())
-        if module not in loaded:
-            loaded.add(module)
+        if module not in self._loaded:
+            self._loaded.add(module)
             importlib.import_module(module).register(self)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
