@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from benchmarks import bench_commit, bench_conflict, bench_locks, run_all
+from benchmarks import bench_commit, bench_conflict, bench_locks, bench_startup, run_all
 
 
 def _figures(out: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -74,10 +74,21 @@ def test_bench_locks_small() -> None:
     assert _find(figs, "throughput")["value"] > 0
 
 
+def test_bench_startup_small() -> None:
+    # main() raises if any timed command fails (lock acquire and release really ran).
+    out = bench_startup.main(rounds=2, warmup=1)
+    figs = _figures(out)
+    assert _find(figs, "python -c pass (baseline)")["value"] > 0
+    for name, budget in (("orch-hooks --help", "<= 35 ms"), ("lock check", "<= 45 ms"),
+                         ("lock acquire", "<= 60 ms"), ("lock release", "<= 60 ms")):
+        assert figs[name]["budget"] == budget and figs[name]["value"] > 0
+        assert f"{name} minus baseline" in figs
+
+
 def test_run_all_collects_every_module(monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     names = run_all.discover([])
-    assert {"bench_commit", "bench_conflict", "bench_locks"} <= set(names)
+    assert {"bench_commit", "bench_conflict", "bench_locks", "bench_startup"} <= set(names)
     calls: list[str] = []
 
     def fake_run(name: str) -> tuple[list[dict[str, Any]], float]:

@@ -7,33 +7,38 @@ for an agent, and the error codes it may return. Front ends only translate.
 from __future__ import annotations
 
 import importlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from orch_core.errors import NotFound, UsageError
-from orch_core.state.context import Context
+from orch_core.errors import NotFound
+
+if TYPE_CHECKING:
+    from orch_core.state.context import Context
 
 Handler = Callable[..., Any]
 
-_TYPES: dict[str, tuple[type, ...]] = {
-    "string": (str,),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
-    "array": (list,),
-    "object": (dict,),
+# The module that registers each method family (the part of a method name before its
+# first dot). A call imports only its family's module, so `lock check` does not pay
+# for the merge queue; a test checks that every method lives where this table says.
+FAMILIES: dict[str, str] = {
+    "workspace": "orch_core.api.methods.workspace",
+    "rpc": "orch_core.api.methods.workspace",
+    "session": "orch_core.api.methods.locks",
+    "lock": "orch_core.api.methods.locks",
+    "task": "orch_core.api.methods.work",
+    "plan": "orch_core.api.methods.work",
+    "case": "orch_core.api.methods.work",
+    "step": "orch_core.api.methods.work",
+    "resume": "orch_core.api.methods.work",
+    "work": "orch_core.api.methods.work",
+    "mirror": "orch_core.api.methods.work",
+    "journal": "orch_core.api.methods.work",
+    "merge": "orch_core.api.methods.merge",
+    "worktree": "orch_core.api.methods.agents",
+    "scheduler": "orch_core.api.methods.agents",
 }
-
-# Modules that register methods; imported on first use so that importing this
-# module stays cheap.
-METHOD_MODULES = (
-    "orch_core.api.methods.workspace",
-    "orch_core.api.methods.agents",
-    "orch_core.api.methods.work",
-    "orch_core.api.methods.merge",
-)
+METHOD_MODULES = tuple(dict.fromkeys(FAMILIES.values()))
 
 
 @dataclass(frozen=True)
@@ -87,72 +92,24 @@ def load() -> dict[str, Method]:
     return REGISTRY
 
 
-def _type_ok(value: Any, spec: dict[str, Any]) -> bool:
-    kind = spec.get("type")
-    if kind is None:
-        return True
-    kinds = kind if isinstance(kind, list) else [kind]
-    for k in kinds:
-        if k == "null" and value is None:
-            return True
-        py = _TYPES.get(k)
-        if py is None:
-            continue
-        if isinstance(value, bool) and k in ("integer", "number"):
-            continue
-        if isinstance(value, list) and k == "array":
-            items = spec.get("items")
-            return items is None or all(_type_ok(v, items) for v in value)
-        if isinstance(value, py):
-            return True
-    return False
-
-
-def validate(m: Method, params: Any) -> dict[str, Any]:
-    """Check params against the schema; a UsageError carries the schema."""
-    def bad(msg: str) -> UsageError:
-        return UsageError(f"{m.name}: {msg}", code="invalid_params",
-                          hint="see details.schema for the expected parameters",
-                          details={"schema": m.schema})
-    if params is None:
-        params = {}
-    if not isinstance(params, dict):
-        raise bad("params must be an object")
-    for key in m.required:
-        if key not in params or params[key] is None:
-            raise bad(f"missing required parameter {key!r}")
-    for key, value in params.items():
-        spec = m.params.get(key)
-        if spec is None:
-            raise bad(f"unknown parameter {key!r}")
-        if value is None and key not in m.required:
-            continue
-        if not _type_ok(value, spec):
-            want = str(spec.get("type"))
-            items = spec.get("items")
-            if want == "array" and isinstance(items, dict) and "type" in items:
-                want = f"an array of {items['type']}"
-            raise bad(f"parameter {key!r} must be {want}, got {json.dumps(value)[:60]}")
-        enum = spec.get("enum")
-        if isinstance(enum, list) and value not in enum:
-            raise bad(f"parameter {key!r} must be one of {enum}, got {value!r}")
-        if spec.get("minLength") and isinstance(value, str) and len(value) < spec["minLength"]:
-            raise bad(f"parameter {key!r} must not be empty")
-    return {k: v for k, v in params.items() if v is not None}
-
-
 def get(name: str) -> Method:
-    methods = load()
-    if name not in methods:
+    """The method called ``name``, importing only the module of its family."""
+    if name not in REGISTRY:
+        module = FAMILIES.get(name.partition(".")[0])
+        if module is not None:
+            importlib.import_module(module)
+    if name not in REGISTRY:
         raise NotFound(f"unknown method {name!r}", code="unknown_method",
-                       hint="call rpc.describe for the list of methods")
-    return methods[name]
+                       hint="call rpc.describe for the list of methods",
+                       details={"methods": sorted(load())})
+    return REGISTRY[name]
 
 
 def call(ctx: Context, name: str, params: Any = None) -> Any:
-    m = get(name)
-    clean = validate(m, params)
-    return m.handler(ctx, **clean)
+    """Look up, check and call ``name``: the dispatcher's ``call`` (see api/dispatch.py)."""
+    from orch_core.api import dispatch
+
+    return dispatch.call(ctx, name, params)
 
 
 # Small schema helpers for method modules.

@@ -1,148 +1,56 @@
-"""The `orch-hooks` command: click parsing over the method registry, nothing more."""
+"""The `orch-hooks` console script: a bare ``--help`` here, everything else in cli/app.py.
+
+Agents call the CLI once per action, so start-up is paid on every call. Importing
+click alone costs more than the 35 ms budget of ``orch-hooks --help``
+(docs/ARCHITECTURE.md, performance budgets), so the top-level help, the one text
+an agent reads first, is printed from cli/helptext.py without importing click.
+That text is what click prints at the full 80-column width; on a narrower
+terminal, and for every other argument list, click itself answers.
+tests/cli/test_front.py runs both over many argument lists and compares bytes.
+"""
 
 from __future__ import annotations
 
-import importlib
-import json
+import os
 import sys
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
-import click
-
-from orch_core.api import registry as api
-from orch_core.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, OrchError, log_bug
-from orch_core.state.context import Context
-
-# Modules that add commands with `register(main_group)`.
-CLI_MODULES = (
-    "orch_core.cli.workspace",
-    "orch_core.cli.agents",
-    "orch_core.cli.work",
-    "orch_core.cli.merge",
-)
-
-Human = Callable[[Any], str]
+HELP_FLAGS = ("--help", "-h")
 
 
-class State:
-    def __init__(self, cwd: Path, session: str | None) -> None:
-        self.ctx = Context(cwd=cwd, session_override=session)
+def _columns() -> int:
+    """The terminal width as click's help formatter sees it (shutil.get_terminal_size)."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns > 0:
+        return columns
+    try:
+        columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        return 80
+    return columns or 80
 
 
-pass_state = click.make_pass_decorator(State)
+def fast_help(args: list[str]) -> int | None:
+    """The exit status after printing the top-level help, or None for click to answer."""
+    if len(args) > 1 or (args and args[0] not in HELP_FLAGS) or _columns() < 80:
+        return None
+    from orch_core.cli.helptext import TOP_HELP
 
-
-def run_method(state: State, name: str, params: dict[str, Any], as_json: bool,
-               human: Human | None = None) -> Any:
-    """Call a registry method and print its result (JSON or human text)."""
-    result = api.call(state.ctx, name, {k: v for k, v in params.items() if v is not None})
-    if as_json:
-        click.echo(json.dumps(result, indent=2, sort_keys=True, default=str))
-    elif human is not None:
-        text = human(result)
-        if text:
-            click.echo(text)
-    return result
-
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--session", "session", metavar="ID", envvar=None,
-              help="Act as this session (default: ORCH_SESSION, then the worktree's session).")
-@click.option("-C", "cwd", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Run as if started in this directory.")
-@click.version_option(package_name="orch-hooks")
-@click.pass_context
-def main_group(cctx: click.Context, session: str | None, cwd: Path | None) -> None:
-    """Coordinate coding agents in one git repository: locks enforced by git hooks,
-    checkpoints on commits, resume after a lost context, and a merge queue.
-
-    Start with `orch-hooks install`, then `orch-hooks session open`.
-    """
-    cctx.obj = State(cwd or Path.cwd(), session)
-    cctx.call_on_close(cctx.obj.ctx.close)
-
-
-_loaded = False
-
-
-def _load_commands() -> None:
-    global _loaded
-    if _loaded:
-        return
-    for mod in CLI_MODULES:
-        importlib.import_module(mod).register(main_group)
-    _loaded = True
-
-
-def _print_error(e: OrchError, as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps({"error": e.to_dict()}, indent=2, sort_keys=True, default=str))
-    msg = e.message.rstrip()
-    click.echo(f"orch-hooks: error: {msg}", err=True)
-    if e.hint:
-        click.echo(f"  hint: {e.hint}", err=True)
-
-
-def _usage_hint(e: click.exceptions.UsageError) -> str:
-    if isinstance(e, click.exceptions.NoSuchOption) and e.option_name == "--session":
-        # --session belongs to the top-level group; users naturally type it last.
-        return "--session goes before the command: `orch-hooks --session ID COMMAND ...`"
-    return ""
-
-
-def _print_usage_json(message: str, hint: str) -> None:
-    """A --json caller parses stdout: a usage error is JSON there too."""
-    err = {"code": "usage", "message": message, "retryable": False, "hint": hint}
-    click.echo(json.dumps({"error": err}, indent=2, sort_keys=True))
+    try:
+        sys.stdout.write(TOP_HELP)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        return 0
+    return 0 if args else 2  # no arguments at all is a usage error that shows the help
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point: one top-level handler for every error."""
-    _load_commands()
     args = list(sys.argv[1:] if argv is None else argv)
-    as_json = "--json" in args
-    try:
-        rv = main_group.main(args=args, prog_name="orch-hooks", standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as e:
-        click.echo(e.ctx.get_help() if e.ctx else str(e))
-        sys.exit(EXIT_USAGE)
-    except click.exceptions.UsageError as e:
-        hint = _usage_hint(e)
-        if as_json:
-            cmd = e.ctx.command_path if e.ctx else "orch-hooks COMMAND"
-            _print_usage_json(e.format_message(), hint or f"see `{cmd} --help`")
-        e.show()
-        if hint:
-            click.echo(f"  hint: {hint}", err=True)
-        sys.exit(EXIT_USAGE)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    except click.exceptions.Exit as e:
-        sys.exit(e.exit_code)
-    except click.exceptions.ClickException as e:
-        e.show()
-        sys.exit(e.exit_code)
-    except OrchError as e:
-        _print_error(e, as_json)
-        sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    except BrokenPipeError:
-        sys.exit(0)
-    except Exception as e:
-        path = log_bug(f"argv: {sys.argv!r}", e)
-        if as_json:
-            click.echo(json.dumps({"error": {
-                "code": "internal", "message": f"{type(e).__name__}: {e}", "retryable": False,
-                "hint": f"this is a bug; the traceback is in {path}"}}, indent=2, sort_keys=True))
-        click.echo(f"orch-hooks: internal error: {type(e).__name__}: {e}", err=True)
-        click.echo(f"  this is a bug; the traceback is in {path}", err=True)
-        sys.exit(EXIT_BUG)
-    sys.exit(rv if isinstance(rv, int) else 0)
+    code = fast_help(args)
+    if code is not None:
+        sys.exit(code)
+    from orch_core.cli.app import main as click_main
+
+    click_main(args)

@@ -2,26 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from orch_core.cli.main import State, json_option, pass_state, run_method
+from orch_core.cli.app import State, json_option, pass_state, run_method
+
+if TYPE_CHECKING:
+    from orch_core.api.results import QueueEntryJson, QueueListing
 
 
-def _conflicts(e: dict[str, Any]) -> str:
+def _conflicts(conflicts: list[dict[str, Any]] | None) -> str:
     parts = [f"{c['with'] if c['with'] != 'main' else c['branch']}: {', '.join(c['files'])}"
-             for c in e.get("conflicts") or []]
+             for c in conflicts or []]
     return "; ".join(parts)
 
 
-def _entry_line(e: dict[str, Any]) -> str:
+def _entry_line(e: QueueEntryJson) -> str:
     pos = f"#{e['position']}" if e.get("position") else "  "
     line = (f"{pos:>3} {e['id']:<6} {e['state']:<10} {e['branch']:<24} {e['tip'][:10]}  "
             f"by {e['owner']} ({e['author']})  prio {e['priority']}")
     if e.get("reviewer"):
         line += f"  reviewer {e['reviewer']}"
-    conf = _conflicts(e)
+    conf = _conflicts(e.get("conflicts"))
     if conf:
         line += f"\n      predicted conflicts with {conf}"
     if e.get("reason"):
@@ -29,7 +32,7 @@ def _entry_line(e: dict[str, Any]) -> str:
     return line
 
 
-def _queue_text(r: dict[str, Any]) -> str:
+def _queue_text(r: QueueListing) -> str:
     lines = [f"queue for {r['base']} (at {(r['main'] or 'none')[:12]}):"]
     lines += [_entry_line(e) for e in r["entries"]] or ["  (empty)"]
     lease = r.get("merge_lock")
@@ -75,10 +78,10 @@ def register(main: click.Group) -> None:
     def request(state: State, branch: str | None, priority: int | None,
                 as_json: bool) -> int:
         """Queue BRANCH (default: the session's branch) for main."""
-        def human(r: dict[str, Any]) -> str:
+        def human(r: QueueEntryJson) -> str:
             text = (f"queued {r['id']}: {r['branch']} at {r['tip'][:12]}, position "
                     f"#{r['position']} ({r['state']})")
-            conf = _conflicts(r)
+            conf = _conflicts(r.get("conflicts"))
             if conf:
                 text += f"\n  predicted conflicts with {conf}"
             if r["state"] == "queued":
@@ -136,7 +139,7 @@ def register(main: click.Group) -> None:
                      f"cases: {', '.join(r['cases']) or '-'}   tasks: "
                      f"{', '.join(r['tasks']) or '-'}", "commits:"]
             lines += [f"  {c['commit'][:10]} {c['subject']}" for c in r["commits"]]
-            conf = _conflicts(r)
+            conf = _conflicts(r.get("conflicts"))
             lines.append(f"predicted conflicts: {conf or 'none'}")
             if r["rule_findings"]:
                 lines.append("rule findings:")

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
-from orch_core.cli.main import State, json_option, pass_state, run_method
+from orch_core.cli.app import State, json_option, pass_state, run_method
+
+if TYPE_CHECKING:
+    from orch_core.api.results import Resume, TaskDetail, TaskJson, TaskListing
 
 MARK = {"succeeded": "x", "canceled": "-", "running": "~", "failed": "!", "blocked": "#"}
 
 
-def _task_line(t: dict[str, Any], depth: int = 0) -> str:
+def _task_line(t: TaskJson, depth: int = 0) -> str:
     holder = f"  [{t['holder']}]" if t.get("holder") and t["status"] == "running" else ""
     prio = f"  p{t['priority']}" if t.get("priority") else ""
     return (f"{'  ' * depth}[{MARK.get(t['status'], ' ')}] {t['id']:<8} {t['title']}"
@@ -33,7 +36,7 @@ def _case_text(r: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _resume_text(r: dict[str, Any]) -> str:
+def _resume_text(r: Resume) -> str:
     lines = [f"session {r['session']} ({r['owner']}), "
              f"{'alive' if r['alive'] else 'heartbeat expired'}",
              f"  worktree {r['worktree'] or '-'}  branch {r['branch'] or '-'}"]
@@ -43,8 +46,7 @@ def _resume_text(r: dict[str, Any]) -> str:
                         f" {len(a['locks'])} lock(s)" + (f"; {a['enter']}" if a['enter'] else ""))
     if r["case"]:
         lines.append(_case_text(r["case"]))
-    elif r.get("last_case"):
-        lc = r["last_case"]
+    elif lc := r.get("last_case"):
         lines.append(f"  last case {lc['id']} {lc['title']!r} {lc['status']}"
                      + (f"; it said next: {lc['next_action']}" if lc["next_action"] else ""))
     lines.append(f"NEXT: {r['next_action']}")
@@ -97,7 +99,7 @@ def register(main: click.Group) -> None:
     @pass_state
     def task_list(state: State, tree: bool, status: str | None, as_json: bool) -> int:
         """List tasks."""
-        def human(r: dict[str, Any]) -> str:
+        def human(r: TaskListing) -> str:
             if not r["tasks"]:
                 return "no tasks (create one with `orch-hooks task create --level epic ...`)"
             return "\n".join(_task_line(t, t.get("depth", 0)) for t in r["tasks"])
@@ -110,13 +112,13 @@ def register(main: click.Group) -> None:
     @pass_state
     def task_get(state: State, task_id: str, as_json: bool) -> int:
         """Show one task."""
-        def human(r: dict[str, Any]) -> str:
+        def human(r: TaskDetail) -> str:
             lines = [_task_line(r)]
             if r["path"]:
                 lines.append("  path: " + " > ".join(f"{p['id']} {p['title']}"
                                                      for p in r["path"]))
-            lines += ["  " + _task_line(c) for c in
-                      [{**c, "priority": 0, "holder": None} for c in r["children"]]]
+            lines += ["  " + _task_line(cast("TaskJson", {**c, "priority": 0, "holder": None}))
+                      for c in r["children"]]
             if r["blocked_by"]:
                 lines.append("  blocked by: " + ", ".join(f"{b['id']} ({b['status']})"
                                                           for b in r["blocked_by"]))

@@ -2,18 +2,41 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from orch_core.cli.main import State, json_option, pass_state, run_method
+from orch_core.cli.app import State, json_option, pass_state, run_method
+
+if TYPE_CHECKING:
+    from orch_core.api.results import (
+        LockAcquired,
+        LockCheck,
+        LockJson,
+        LockListing,
+        LockReleased,
+        LockRenewed,
+        SessionClosed,
+        SessionJson,
+        SessionListing,
+        SessionOpened,
+    )
 
 
-def _lock_line(lk: dict[str, Any]) -> str:
+def _lock_line(lk: LockJson) -> str:
     task = f" task {lk['task']}" if lk.get("task") else ""
     state = "" if lk.get("live", True) else " (expired)"
     return (f"{lk['id']}  {lk['path']:<32} {lk['mode']:<9} {lk['session']} ({lk['owner']})"
             f"{task}  expires {lk['expires']}{state}")
+
+
+def _acquired_text(r: LockAcquired) -> str:
+    return "\n".join("acquired " + _lock_line(lk) for lk in r["locks"])
+
+
+def _released_text(r: LockReleased) -> str:
+    verb = "force-released " if r["force"] else "released "
+    return "\n".join(verb + _lock_line(lk) for lk in r["released"])
 
 
 def register(main: click.Group) -> None:
@@ -37,14 +60,9 @@ def register(main: click.Group) -> None:
     @pass_state
     def uninstall(state: State, as_json: bool) -> int:
         """Remove the hooks and restore the hooks that were there before."""
-        from orch_core.hooks import installer
-
-        r = installer.uninstall(state.ctx)
-        if as_json:
-            click.echo(installer.describe_json(r))
-        else:
-            for h in r["hooks"]:
-                click.echo(f"  {h['hook']:<22} {h['action']}")
+        run_method(state, "workspace.uninstall", {}, as_json,
+                   lambda r: "\n".join(f"  {h['hook']:<22} {h['action']}" for h in r["hooks"]),
+                   sort_keys=False)
         return 0
 
     @main.command()
@@ -53,18 +71,17 @@ def register(main: click.Group) -> None:
     @pass_state
     def doctor(state: State, fix: bool, as_json: bool) -> int:
         """Check hooks, caches, stale git lock files, the database and leases."""
-        from orch_core.hooks import installer
-
-        r = installer.doctor(state.ctx, fix=fix)
-        if as_json:
-            click.echo(installer.describe_json(r))
-        else:
+        def human(r: dict[str, Any]) -> str:
+            lines = []
             for f in r["findings"]:
                 mark = "ok " if f["ok"] else ("fixed" if f["fixed"] else "BAD")
-                click.echo(f"[{mark}] {f['check']}: {f['detail']}")
+                lines.append(f"[{mark}] {f['check']}: {f['detail']}")
             if not r["healthy"]:
-                click.echo("run `orch-hooks doctor --fix` to repair what is safe"
-                           if not fix else "some problems need a person; see above")
+                lines.append("run `orch-hooks doctor --fix` to repair what is safe"
+                             if not fix else "some problems need a person; see above")
+            return "\n".join(lines)
+        r = run_method(state, "workspace.doctor", {"fix": fix or None}, as_json, human,
+                       sort_keys=False)
         return 0 if r["healthy"] else 1
 
     @main.command(context_settings={"ignore_unknown_options": True})
@@ -94,7 +111,7 @@ def register(main: click.Group) -> None:
     def session_open(state: State, owner: str | None, intent: str, ttl: int | None,
                      bind: bool | None, worktree: bool, as_json: bool) -> int:
         """Open a session; prints its id (export it as ORCH_SESSION)."""
-        def human(r: dict[str, Any]) -> str:
+        def human(r: SessionOpened) -> str:
             lines = [f"session {r['session_id']} opened for {r['owner']}"]
             if r.get("bound"):
                 lines.append(f"bound to worktree {r['worktree']}")
@@ -115,7 +132,7 @@ def register(main: click.Group) -> None:
     @pass_state
     def session_list(state: State, all_: bool, as_json: bool) -> int:
         """List sessions."""
-        def human(r: dict[str, Any]) -> str:
+        def human(r: SessionListing) -> str:
             if not r["sessions"]:
                 return "no sessions (open one with `orch-hooks session open`)"
             out = []
@@ -134,8 +151,9 @@ def register(main: click.Group) -> None:
     @pass_state
     def session_heartbeat(state: State, as_json: bool) -> int:
         """Keep the session alive."""
-        run_method(state, "session.heartbeat", {}, as_json,
-                   lambda r: f"session {r['id']} alive until {r['heartbeat_expires']}")
+        def human(r: SessionJson) -> str:
+            return f"session {r['id']} alive until {r['heartbeat_expires']}"
+        run_method(state, "session.heartbeat", {}, as_json, human)
         return 0
 
     @session.command("close")
@@ -143,10 +161,11 @@ def register(main: click.Group) -> None:
     @pass_state
     def session_close(state: State, as_json: bool) -> int:
         """Close the session and release its locks."""
-        run_method(state, "session.close", {}, as_json,
-                   lambda r: "\n".join(
-                       [f"session {r['id']} closed; released {len(r['released'])} lock(s)"]
-                       + [f"  warning: {w}" for w in r.get("warnings", [])]))
+        def human(r: SessionClosed) -> str:
+            return "\n".join(
+                [f"session {r['id']} closed; released {len(r['released'])} lock(s)"]
+                + [f"  warning: {w}" for w in r.get("warnings", [])])
+        run_method(state, "session.close", {}, as_json, human)
         return 0
 
     @main.group()
@@ -167,8 +186,7 @@ def register(main: click.Group) -> None:
         """Take locks on PATHS, all or nothing."""
         run_method(state, "lock.acquire",
                    {"paths": list(paths), "shared": shared or None, "ttl": ttl, "task": task,
-                    "release_on_land": release_on_land or None}, as_json,
-                   lambda r: "\n".join("acquired " + _lock_line(lk) for lk in r["locks"]))
+                    "release_on_land": release_on_land or None}, as_json, _acquired_text)
         return 0
 
     @lock.command("release")
@@ -180,9 +198,7 @@ def register(main: click.Group) -> None:
                      as_json: bool) -> int:
         """Release locks by PATH or LOCK_ID."""
         run_method(state, "lock.release", {"targets": list(targets), "force": force or None},
-                   as_json,
-                   lambda r: "\n".join(("force-released " if r["force"] else "released ")
-                                       + _lock_line(lk) for lk in r["released"]))
+                   as_json, _released_text)
         return 0
 
     @lock.command("heartbeat")
@@ -190,8 +206,9 @@ def register(main: click.Group) -> None:
     @pass_state
     def lock_heartbeat(state: State, as_json: bool) -> int:
         """Renew every lease of the session."""
-        run_method(state, "lock.heartbeat", {}, as_json,
-                   lambda r: f"renewed {r['renewed']} lease(s) of {r['session']}")
+        def human(r: LockRenewed) -> str:
+            return f"renewed {r['renewed']} lease(s) of {r['session']}"
+        run_method(state, "lock.heartbeat", {}, as_json, human)
         return 0
 
     @lock.command("list")
@@ -200,7 +217,7 @@ def register(main: click.Group) -> None:
     @pass_state
     def lock_list(state: State, all_: bool, as_json: bool) -> int:
         """List live locks."""
-        def human(r: dict[str, Any]) -> str:
+        def human(r: LockListing) -> str:
             lines = [_lock_line(lk) for lk in r["locks"]] or ["no live locks"]
             lines += [f"warning: {w}" for w in r.get("warnings", [])]
             return "\n".join(lines)
@@ -213,10 +230,10 @@ def register(main: click.Group) -> None:
     @pass_state
     def lock_check(state: State, paths: tuple[str, ...], as_json: bool) -> int:
         """Exit 1 if any PATH is locked by another session."""
-        def human(r: dict[str, Any]) -> str:
+        def human(r: LockCheck) -> str:
             if r["ok"]:
                 return "free: " + ", ".join(p["path"] for p in r["paths"])
             return "blocked:\n" + str(r["message"])
-        r = run_method(state, "lock.check", {"paths": list(paths)}, as_json, human)
+        r: LockCheck = run_method(state, "lock.check", {"paths": list(paths)}, as_json, human)
         return 0 if r["ok"] else 1
 

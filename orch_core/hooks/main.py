@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from orch_core import clock
-from orch_core.errors import OrchError
+from orch_core.errors import OrchError, log_bug
 from orch_core.git import history as githistory
 from orch_core.git import repo as gitrepo
 from orch_core.state.context import Context
@@ -317,15 +317,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _log_bug(hook: str, e: BaseException) -> None:
-    import traceback
-
-    path = Path(os.environ.get("TMPDIR", "/tmp")) / "orch-hooks-crash.log"
-    try:
-        with open(path, "a") as fh:
-            fh.write(f"--- {clock.iso(clock.now())} hook {hook}\n")
-            traceback.print_exception(e, file=fh)
-    except OSError:
-        pass
+    path = log_bug(f"{clock.iso(clock.now())} hook {hook}", e)
     _say(f"orch-hooks ({hook}): internal error ({type(e).__name__}: {e}); details in {path}")
 
 

@@ -17,8 +17,8 @@ import sys
 from collections.abc import Iterable
 from typing import IO, Any
 
+from orch_core.api import dispatch
 from orch_core.api import registry as api
-from orch_core.errors import OrchError, log_bug
 from orch_core.state.context import Context
 
 REQUEST_SCHEMA: dict[str, Any] = {
@@ -86,21 +86,8 @@ def handle_line(ctx: Context, raw: bytes | str) -> dict[str, Any]:
         return _error(rid, "unknown_method", f"unknown method {name!r}",
                       "call rpc.describe for every method and its schema",
                       {"methods": sorted(methods)})
-    params = req.get("params")
-    try:
-        clean = api.validate(m, params)
-        result = m.handler(ctx, **clean)
-    except OrchError as e:
-        out = e.to_dict()
-        details = dict(out.get("details") or {})
-        details.setdefault("schema", m.schema)
-        out["details"] = details
-        return {"id": rid, "error": out}
-    except Exception as e:  # a bug: answer, log, keep serving
-        where = log_bug(f"serve: method {name}", e)
-        return _error(rid, "internal", f"internal error in {name}: {type(e).__name__}: {e}",
-                      f"this is a bug; details in {where}", {"schema": m.schema})
-    return {"id": rid, "result": result}
+    ok, payload = dispatch.answer(ctx, m, req.get("params"), "serve")
+    return {"id": rid, "result" if ok else "error": payload}
 
 
 def encode(resp: dict[str, Any]) -> bytes:

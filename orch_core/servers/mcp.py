@@ -14,8 +14,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from orch_core.api import dispatch
 from orch_core.api import registry as api
-from orch_core.errors import OrchError
 from orch_core.state.context import Context
 
 SERVER_NAME = "orch-hooks"
@@ -60,19 +60,10 @@ def call_tool(ctx: Context, tool: str, arguments: dict[str, Any] | None,
     if m is None:
         return False, {"code": "unknown_method", "message": f"unknown tool {tool!r}",
                        "hint": "list the tools again", "retryable": False}
-    try:
-        result = api.call(ctx, m.name, arguments or {})
-    except OrchError as e:
-        err = e.to_dict()
-        err.setdefault("details", {})["schema"] = m.schema
-        return False, err
-    except Exception as e:  # a bug: report it to the caller, keep serving
-        return False, {"code": "internal",
-                       "message": f"internal error in {m.name}: {type(e).__name__}: {e}",
-                       "hint": "this is a bug in orch-hooks", "retryable": False,
-                       "details": {"schema": m.schema}}
-    payload = result if isinstance(result, dict) else {"result": result}
-    return True, payload
+    ok, payload = dispatch.answer(ctx, m, arguments or {}, "mcp")
+    if ok and not isinstance(payload, dict):
+        payload = {"result": payload}
+    return ok, payload
 
 
 def build(ctx: Context) -> Any:

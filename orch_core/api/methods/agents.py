@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from orch_core.api import registry as api
-from orch_core.api.methods.workspace import SESSION, as_session
-from orch_core.api.registry import REGISTRY, method, s_bool, s_int, s_num, s_str, s_strs
-from orch_core.errors import OrchError, UsageError
+from orch_core.api.methods.locks import SESSION, as_session
+from orch_core.api.registry import method, s_bool, s_int, s_num, s_str, s_strs
+from orch_core.errors import OrchError
 from orch_core.state.context import Context
 from orch_core.work import scheduler, sessions, worktrees
 
@@ -33,8 +33,6 @@ from orch_core.work import scheduler, sessions, worktrees
 def worktree_create(ctx: Context, owner: str | None = None, intent: str = "new_work",
                     ttl: int | None = None, base: str | None = None, parent: str | None = None,
                     name: str | None = None) -> dict[str, Any]:
-    if ttl is not None and ttl <= 0:
-        raise UsageError("ttl must be a positive number of seconds", code="bad_param")
     if parent is not None:
         return worktrees.create_child(ctx, parent, name)
     if intent == "resume_work":
@@ -54,8 +52,6 @@ def worktree_create(ctx: Context, owner: str | None = None, intent: str = "new_w
 
 
 def _candidates(ctx: Context) -> list[Any]:
-    if "resume.candidates.list" not in REGISTRY:
-        return []
     try:
         res = api.call(ctx, "resume.candidates.list", {})
     except OrchError:
@@ -122,10 +118,6 @@ def scheduler_decide_worktree(ctx: Context, paths: list[str] | None = None,
                               files: int | None = None, duration: float = 0.0,
                               risk: str = "low", participants: int | None = None,
                               session: str | None = None) -> dict[str, Any]:
-    for key, value in (("files", files), ("duration", duration),
-                       ("participants", participants)):
-        if value is not None and value < 0:
-            raise UsageError(f"{key} must not be negative", code="bad_param")
     sess = as_session(ctx, session, required=False)
     return scheduler.decide(ctx, sess.id if sess else None, files, float(duration), risk,
                             participants, list(paths or []))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from orch_core.api.methods.workspace import SESSION, as_session, need_session
+from orch_core.api.methods.locks import SESSION, as_session, need_session
 from orch_core.api.registry import method, s_bool, s_int, s_str
 from orch_core.merge import lander, queue
 from orch_core.merge import predict as merge
 from orch_core.state.context import Context
+
+if TYPE_CHECKING:
+    from orch_core.api.results import QueueEntryJson, QueueListing
 
 ENTRY_ID = s_str("Queue entry id, e.g. 'Q-3' (from merge.request or merge.main.queue).",
                  minLength=1)
@@ -25,8 +28,8 @@ ENTRY_ID = s_str("Queue entry id, e.g. 'Q-3' (from merge.request or merge.main.q
                 "no_base", "bad_config"),
         mutates=True)
 def merge_request(ctx: Context, branch: str | None = None, priority: int | None = None,
-                  session: str | None = None) -> dict[str, Any]:
-    return merge.request(ctx, need_session(ctx, session), branch, priority)
+                  session: str | None = None) -> QueueEntryJson:
+    return cast("QueueEntryJson", merge.request(ctx, need_session(ctx, session), branch, priority))
 
 
 @method("merge.review", "Approve or reject a queued entry. The reviewer must be a different "
@@ -55,8 +58,8 @@ def merge_review_context(ctx: Context, id: str) -> dict[str, Any]:
         "and the most recent finished entries.",
         params={"finished": s_int("How many finished entries to include (default 10).",
                                   minimum=0)})
-def merge_main_queue(ctx: Context, finished: int = 10) -> dict[str, Any]:
-    return merge.listing(ctx, include_finished=finished)
+def merge_main_queue(ctx: Context, finished: int = 10) -> QueueListing:
+    return cast("QueueListing", merge.listing(ctx, include_finished=finished))
 
 
 @method("merge.main.land", "Land the next approved entry: take the global merge lock, build "

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
-from orch_core.api.methods.workspace import SESSION, as_session, need_session
+from orch_core.api.methods.locks import SESSION, as_session, need_session
 from orch_core.api.registry import method, s_bool, s_int, s_str, s_strs
 from orch_core.state.context import Context
 from orch_core.work import cases, journal, mirror, resume, sessions, tasks
+
+if TYPE_CHECKING:
+    from orch_core.api.results import Resume, TaskDetail, TaskJson, TaskListing
 
 
 def _actor(ctx: Context, session: str | None) -> str:
@@ -25,21 +28,22 @@ def _actor(ctx: Context, session: str | None) -> str:
                 "session": SESSION},
         required=("level", "title"), errors=("bad_parent", "unknown_task"), mutates=True)
 def task_create(ctx: Context, level: str, title: str, parent: str | None = None,
-                priority: int = 0, session: str | None = None) -> dict[str, Any]:
-    return tasks.create(ctx, _actor(ctx, session), level, title, parent, priority).to_json()
+                priority: int = 0, session: str | None = None) -> TaskJson:
+    task = tasks.create(ctx, _actor(ctx, session), level, title, parent, priority)
+    return cast("TaskJson", task.to_json())
 
 
 @method("task.list", "List tasks in creation order (tree=true: depth-first with depth).",
         params={"status": s_str("Only tasks with this status.", enum=list(tasks.STATUSES)),
                 "tree": s_bool("Depth-first tree order with a depth field.")})
-def task_list(ctx: Context, status: str | None = None, tree: bool = False) -> dict[str, Any]:
-    return tasks.listing(ctx, status, tree)
+def task_list(ctx: Context, status: str | None = None, tree: bool = False) -> TaskListing:
+    return cast("TaskListing", tasks.listing(ctx, status, tree))
 
 
 @method("task.get", "One task with its path, children, dependencies and step counts.",
         params={"id": s_str("Task id.")}, required=("id",), errors=("unknown_task",))
-def task_get(ctx: Context, id: str) -> dict[str, Any]:
-    return tasks.describe(ctx, id)
+def task_get(ctx: Context, id: str) -> TaskDetail:
+    return cast("TaskDetail", tasks.describe(ctx, id))
 
 
 @method("task.set_status", "Set a task's status (queued, running, succeeded, failed, "
@@ -49,8 +53,9 @@ def task_get(ctx: Context, id: str) -> dict[str, Any]:
                 "reason": s_str("Why (kept on the task)."), "session": SESSION},
         required=("id", "status"), errors=("unknown_task",), mutates=True)
 def task_set_status(ctx: Context, id: str, status: str, reason: str | None = None,
-                    session: str | None = None) -> dict[str, Any]:
-    return tasks.set_status(ctx, _actor(ctx, session), id, status, reason).to_json()
+                    session: str | None = None) -> TaskJson:
+    task = tasks.set_status(ctx, _actor(ctx, session), id, status, reason)
+    return cast("TaskJson", task.to_json())
 
 
 @method("plan.dep.add", "Record that task 'blocker' must finish before 'blocked' is ready. "
@@ -135,10 +140,10 @@ def case_fail(ctx: Context, id: str, reason: str, session: str | None = None,
         "next action, last checkpoint commit, locks, worktree and branch, how far its base "
         "is behind main (stale-base warning); with no current case, the next ready case.",
         params={"session": SESSION}, errors=("no_session", "unknown_session"))
-def resume_next(ctx: Context, session: str | None = None) -> dict[str, Any]:
+def resume_next(ctx: Context, session: str | None = None) -> Resume:
     # Reading what a closed session left behind is allowed when it is named.
     sess = sessions.get(ctx, session) if session else need_session(ctx, None)
-    return resume.next_for(ctx, sess)
+    return cast("Resume", resume.next_for(ctx, sess))
 
 
 @method("resume.candidates.list", "Interrupted sessions (heartbeat expired) that left work "
@@ -154,8 +159,8 @@ def resume_candidates_list(ctx: Context) -> dict[str, Any]:
         required=("from_session",), errors=("session_alive", "unknown_session", "no_session"),
         mutates=True)
 def resume_candidates_attach(ctx: Context, from_session: str, force: bool = False,
-                             session: str | None = None) -> dict[str, Any]:
-    return resume.attach(ctx, need_session(ctx, session), from_session, force)
+                             session: str | None = None) -> Resume:
+    return cast("Resume", resume.attach(ctx, need_session(ctx, session), from_session, force))
 
 
 @method("work.current_ref", "A short block to paste into your context: what you are doing, "

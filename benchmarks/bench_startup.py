@@ -1,0 +1,111 @@
+"""Start-up of the CLI, one process per call, as an agent with a shell pays it.
+
+On a copy of sample_repo/ with the hooks installed and one session open, times
+``python -c pass`` (the baseline: the interpreter alone), ``orch-hooks --help``,
+``orch-hooks lock check PATH`` (a free path), and ``orch-hooks lock acquire
+PATH`` followed by ``lock release PATH``. Every round runs each command once, in
+an order that alternates between rounds (the acquire always before its
+release), so drift and noise hit all of them alike; figures are medians.
+Budgets (docs/ARCHITECTURE.md, performance budgets): --help <= 35 ms,
+lock check <= 45 ms, lock acquire and lock release <= 60 ms each, all measured
+on the same machine in the same run as the baseline, which is printed beside
+them. Each figure also appears minus the baseline: what orch-hooks itself adds.
+
+The package is byte-compiled first (an installed wheel is; an editable
+install under PYTHONDONTWRITEBYTECODE would otherwise compile every module on
+every call).
+"""
+
+from __future__ import annotations
+
+import argparse
+import compileall
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.common import ORCH, ROOT, Figure, figure, git, median, ms, report, workdir
+
+BUDGETS_MS = {"orch-hooks --help": 35.0, "lock check": 45.0, "lock acquire": 60.0,
+              "lock release": 60.0}
+
+
+def _timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True)
+    dt = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[1:])} exited {proc.returncode}: "
+                           f"{proc.stderr.decode(errors='replace').strip()}")
+    return dt
+
+
+def _compile_package() -> None:
+    import orch_core
+
+    compileall.compile_dir(str(Path(orch_core.__file__).parent), quiet=1)
+
+
+def main(rounds: int = 31, warmup: int = 3) -> dict[str, Any]:
+    _compile_package()
+    with workdir("orch-bench-startup-") as base:
+        repo = base / "repo"
+        shutil.copytree(ROOT / "sample_repo", repo, ignore=shutil.ignore_patterns(".git"))
+        git(repo, "init", "-q", "-b", "main")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", "initial import")
+        env = dict(os.environ)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        subprocess.run([ORCH, "install"], cwd=repo, env=env, check=True,
+                       stdout=subprocess.DEVNULL)
+        out = subprocess.run([ORCH, "session", "open", "--owner", "bench", "--no-bind",
+                              "--json"], cwd=repo, env=env, check=True,
+                             stdout=subprocess.PIPE).stdout
+        env["ORCH_SESSION"] = json.loads(out)["session_id"]
+        free = "src/web/index.html"
+        simple: dict[str, list[str]] = {
+            "python -c pass": [sys.executable, "-c", "pass"],
+            "orch-hooks --help": [ORCH, "--help"],
+            "lock check": [ORCH, "lock", "check", free],
+        }
+        pair = {"lock acquire": [ORCH, "lock", "acquire", "docs/"],
+                "lock release": [ORCH, "lock", "release", "docs/"]}
+        times: dict[str, list[float]] = {name: [] for name in [*simple, *pair]}
+        for r in range(warmup + rounds):
+            names = [*simple, "pair"]
+            if r % 2:
+                names.reverse()
+            for name in names:
+                if name == "pair":
+                    for pname, cmd in pair.items():
+                        dt = _timed(cmd, repo, env)
+                        if r >= warmup:
+                            times[pname].append(dt)
+                else:
+                    dt = _timed(simple[name], repo, env)
+                    if r >= warmup:
+                        times[name].append(dt)
+    base_ms = ms(median(times["python -c pass"]))
+    figures: list[Figure] = [figure("python -c pass (baseline)", base_ms, "ms")]
+    for name, budget in BUDGETS_MS.items():
+        value = ms(median(times[name]))
+        figures.append(figure(name, value, "ms", f"<= {budget:g} ms", value <= budget))
+    for name in BUDGETS_MS:
+        figures.append(figure(f"{name} minus baseline", round(ms(median(times[name]))
+                                                               - base_ms, 2), "ms"))
+    return report(f"CLI start-up, one process per call, median of {rounds} rounds", figures)
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=31)
+    ns = ap.parse_args()
+    main(rounds=ns.rounds)
