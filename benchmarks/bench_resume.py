@@ -102,7 +102,7 @@ def timeit(fn: Callable[[], Any], rounds: int) -> list[float]:
 
 
 def main(n_tasks: int = 20000, rounds: int = 50) -> dict[str, Any]:
-    from orch_core.api import registry as api
+    from orch_core.api import dispatch as api
     from orch_core.state.context import Context
 
     with workdir("orch-bench-resume-") as base:

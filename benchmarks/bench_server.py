@@ -166,7 +166,7 @@ def _profile(repo: Path, n_locks: int, n_sessions: int, rounds: int) -> dict[str
     import cProfile
     import pstats
 
-    from orch_core.api import registry as api
+    from orch_core.api import dispatch as api
     from orch_core.state.context import Context
 
     ctx = Context(cwd=repo, env={})

@@ -73,7 +73,7 @@ merge_lock_ttl = 120
 
 def setup(base: Path, procs: int, seed: int) -> dict[str, Any]:
     """The repository, one worktree + bound session + case per worker; returns run.json."""
-    from orch_core.api import registry as api
+    from orch_core.api import dispatch as api
     from orch_core.state.context import Context
     from orch_core.work import sessions
 
@@ -153,7 +153,7 @@ class Worker:
         self.out.flush()
 
     def call(self, name: str, params: dict[str, Any]) -> Any:
-        from orch_core.api import registry as api
+        from orch_core.api import dispatch as api
 
         return api.call(self.ctx, name, {**params, "session": self.sid})
 

@@ -23,7 +23,7 @@ import pytest
 
 from benchmarks import stress
 from benchmarks.common import sealed_env
-from orch_core.api import registry as api
+from orch_core.api import dispatch as api
 from orch_core.errors import Busy
 from orch_core.git import objects as gitobjects
 from orch_core.git import refs as gitrefs

@@ -20,11 +20,14 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from orch_core.api import registry
+from orch_core.api import catalog
+from orch_core.api.catalog import FAMILIES as FAMILIES
+from orch_core.api.catalog import get as get
+from orch_core.api.catalog import load as load
+from orch_core.api.registry import Method as Method
 from orch_core.errors import OrchError, UsageError, log_bug
 
 if TYPE_CHECKING:
-    from orch_core.api.registry import Method
     from orch_core.state.context import Context
 
 # Schema keywords the plain check understands; a spec with any other one goes to jsonschema.
@@ -133,7 +136,7 @@ def check(m: Method, params: Any) -> dict[str, Any]:
 
 def call(ctx: Context, name: str, params: Any = None) -> Any:
     """Look up, check and call method ``name``; errors propagate (the CLI's way)."""
-    m = registry.get(name)
+    m = catalog.get(name)
     return m.handler(ctx, **check(m, params))
 
 

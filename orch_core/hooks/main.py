@@ -137,7 +137,7 @@ def post_checkout(args: list[str]) -> int:
 
 def _print_current_ref(ctx: Context, sid: str) -> None:
     try:
-        from orch_core.api import registry as api
+        from orch_core.api import dispatch as api
 
         methods = api.load()
         if "work.current_ref" in methods:
@@ -274,7 +274,7 @@ def reference_transaction(args: list[str]) -> int:
 
 
 def sync(args: list[str]) -> int:
-    from orch_core.api import registry as api
+    from orch_core.api import dispatch as api
 
     ctx = _context()
     # Started in the background by post-commit: never create a state database that

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from typing import IO, Any
 
 from orch_core.api import dispatch
-from orch_core.api import registry as api
+from orch_core.api import dispatch as api
 from orch_core.state.context import Context
 
 REQUEST_SCHEMA: dict[str, Any] = {

@@ -15,7 +15,7 @@ import json
 from typing import Any
 
 from orch_core.api import dispatch
-from orch_core.api import registry as api
+from orch_core.api import dispatch as api
 from orch_core.state.context import Context
 
 SERVER_NAME = "orch-hooks"

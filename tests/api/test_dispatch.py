@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from orch_core.api import dispatch
-from orch_core.api import registry as api
+from orch_core.api import dispatch as api
 from orch_core.api.registry import Method, s_int, s_str, s_strs
 from orch_core.errors import NotFound, UsageError
 from orch_core.state.context import Context
@@ -148,7 +148,7 @@ def _imported_after(code: str) -> list[str]:
 
 
 def test_jsonschema_is_imported_only_for_a_call_that_is_not_plainly_valid() -> None:
-    head = "from orch_core.api import dispatch, registry\nm = registry.get('lock.check')\n"
+    head = "from orch_core.api import dispatch\nm = dispatch.get('lock.check')\n"
     assert _imported_after(head + "dispatch.check(m, {'paths': ['a'], 'session': None})") == []
     bad = head + "\ntry:\n    dispatch.check(m, {'paths': 'a'})\nexcept Exception:\n    pass"
     assert _imported_after(bad) == ["jsonschema"]

@@ -7,7 +7,7 @@ import typing
 from pathlib import Path
 from typing import Any, NotRequired, get_args, get_origin, get_type_hints, is_typeddict
 
-from orch_core.api import registry as api
+from orch_core.api import dispatch as api
 from orch_core.api import results as R
 from orch_core.state.context import Context
 from testing.repos import commit_file, git

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from orch_core.api import registry as api
+from orch_core.api import dispatch as api
 from orch_core.errors import Conflict, NotFound, Refused, UsageError
 from orch_core.git import refs as gitrefs
 from orch_core.locks import service as locks

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from orch_core.api import registry as api
+from orch_core.api import dispatch as api
 from orch_core.git import objects as gitobjects
 from orch_core.git import repo as gitrepo
 from orch_core.merge import queue as q

@@ -10,7 +10,7 @@ from typing import Any
 import anyio
 from mcp import ClientSession, StdioServerParameters, stdio_client
 
-from orch_core.api import registry as api
+from orch_core.api import dispatch as api
 from orch_core.servers import mcp as mcp_server
 from testing.repos import ORCH, git
 from tests.servers.test_server import check_flow, flow_commit

@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from orch_core.api import registry as api
+from orch_core.api import dispatch as api
 from orch_core.git import objects as gitobjects
 from orch_core.git import refs as gitrefs
 from orch_core.servers import jsonl as server

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from orch_core.api import registry as api
+from orch_core.api import dispatch as api
 from orch_core.errors import Conflict, Refused
 from orch_core.state import store
 from orch_core.state.context import Context

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from orch_core.api import registry as api
+from orch_core.api import dispatch as api
 from orch_core.state.context import Context
 from orch_core.work import checkpoints, stamp
 from testing.repos import add_worktree, commit_file, git

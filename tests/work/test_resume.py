@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from orch_core.api import registry as api
+from orch_core.api import dispatch as api
 from orch_core.errors import Refused
 from orch_core.state.context import Context
 from orch_core.work import sessions
@@ -21,7 +21,7 @@ from tests.work.test_tasks import chain, mk
 WORKER = textwrap.dedent("""
     import subprocess, sys, time
     from pathlib import Path
-    from orch_core.api import registry as api
+    from orch_core.api import dispatch as api
     from orch_core.state.context import Context
 
     wt, case, step = sys.argv[1:4]

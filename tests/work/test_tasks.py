@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from orch_core.api import registry as api
+from orch_core.api import dispatch as api
 from orch_core.errors import NotFound, Refused, UsageError
 from orch_core.state.context import Context
 from testing.repos import orch, orch_json

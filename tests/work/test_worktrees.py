@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from orch_core.api import registry as api
+from orch_core.api import dispatch as api
 from orch_core.errors import OrchError, UsageError
 from orch_core.state.context import Context
 from orch_core.work import sessions

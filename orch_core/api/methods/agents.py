@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orch_core.api import registry as api
-from orch_core.api.methods.locks import SESSION, as_session
+from orch_core.api.methods.common import SESSION, as_session
 from orch_core.api.registry import method, s_bool, s_int, s_num, s_str, s_strs
 from orch_core.errors import OrchError
 from orch_core.state.context import Context
@@ -53,7 +52,9 @@ def worktree_create(ctx: Context, owner: str | None = None, intent: str = "new_w
 
 def _candidates(ctx: Context) -> list[Any]:
     try:
-        res = api.call(ctx, "resume.candidates.list", {})
+        from orch_core.work import resume
+
+        res = resume.candidates(ctx)
     except OrchError:
         return []
     if isinstance(res, dict):

@@ -1,17 +1,16 @@
-"""Methods for sessions and locks, and the acting-session helpers every family uses."""
+"""Methods for sessions and locks."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from orch_core.api import registry as api
+from orch_core.api.methods.common import SESSION, as_session, need_session
 from orch_core.api.registry import method, s_bool, s_int, s_str, s_strs
-from orch_core.errors import OrchError, UsageError
+from orch_core.errors import OrchError
 from orch_core.locks import service as locks
 from orch_core.state.context import Context
-from orch_core.work import sessions
+from orch_core.work import journal, sessions
 
 if TYPE_CHECKING:
     from orch_core.api.results import (
@@ -25,25 +24,6 @@ if TYPE_CHECKING:
         SessionListing,
         SessionOpened,
     )
-
-SESSION = s_str("Session id to act as; default: ORCH_SESSION or the worktree's session.")
-
-
-def as_session(ctx: Context, session: str | None, required: bool = True,
-               ) -> sessions.Session | None:
-    """The acting session: the explicit parameter wins over the context."""
-    if session is not None:
-        if not session.strip():
-            raise UsageError("empty session id", code="invalid_params")
-        ctx = dataclasses.replace(ctx, session_override=session)
-    return sessions.current(ctx, required=required)
-
-
-def need_session(ctx: Context, session: str | None) -> sessions.Session:
-    sess = as_session(ctx, session, required=True)
-    assert sess is not None
-    return sess
-
 
 @method("session.open", "Open a session (an agent or a human identity) and bind it to the "
         "current worktree if that worktree has no live session. Returns session_id; pass it "
@@ -61,11 +41,15 @@ def session_open(ctx: Context, owner: str | None = None, intent: str = "new_work
                  worktree: bool = False) -> SessionOpened:
     extra: dict[str, Any] = {}
     if worktree:
-        return cast("SessionOpened", api.get("worktree.create").handler(
+        from orch_core.api.methods import agents
+
+        return cast("SessionOpened", agents.worktree_create(
             ctx, owner=owner, intent=intent, ttl=ttl))
     sess, bound = sessions.open_session(ctx, owner, intent, ttl, bind)
     if intent == "resume_work":
-        extra["candidates"] = api.get("resume.candidates.list").handler(ctx)
+        from orch_core.work import resume
+
+        extra["candidates"] = resume.candidates(ctx)
     out = sess.to_json(ctx.now())
     out.update({"session_id": sess.id, "bound": bound,
                 "export": f"export ORCH_SESSION={sess.id}"})
@@ -98,7 +82,7 @@ def session_close(ctx: Context, session: str | None = None) -> SessionClosed:
     closed = sessions.close(ctx, sess)
     warnings: list[str] = []
     try:
-        api.get("journal.sync").handler(ctx)
+        journal.sync(ctx)
     except OrchError as e:
         # The session is closed already: report the journal, do not fail the close.
         warnings.append(f"work journal not synced: {e.message} ({e.hint})")

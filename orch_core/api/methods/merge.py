@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from orch_core.api.methods.locks import SESSION, as_session, need_session
+from orch_core.api.methods.common import SESSION, as_session, need_session
 from orch_core.api.registry import method, s_bool, s_int, s_str
 from orch_core.merge import lander, queue
 from orch_core.merge import predict as merge

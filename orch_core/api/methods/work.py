@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
-from orch_core.api.methods.locks import SESSION, as_session, need_session
+from orch_core.api.methods.common import SESSION, as_session, need_session
 from orch_core.api.registry import method, s_bool, s_int, s_str, s_strs
 from orch_core.state.context import Context
 from orch_core.work import cases, journal, mirror, resume, sessions, tasks

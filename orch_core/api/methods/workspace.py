@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from orch_core.api import registry as api
 from orch_core.api.registry import method, s_bool
 from orch_core.state.context import Context
 
@@ -35,9 +34,3 @@ def workspace_uninstall(ctx: Context) -> dict[str, Any]:
     from orch_core.hooks import installer
 
     return installer.uninstall(ctx)
-
-
-@method("rpc.describe", "List every method with its parameter schema and errors.")
-def rpc_describe(ctx: Context) -> dict[str, Any]:
-    methods = api.load()
-    return {"methods": [m.describe() for m in sorted(methods.values(), key=lambda m: m.name)]}
