@@ -40,6 +40,23 @@ def read_snapshot_file(pg: pygit2.Repository, commit: Oid, name: str) -> bytes |
     return bytes(blob.data)
 
 
+def flat_tree(repo: Repo, commit: str, check: bool = True) -> dict[str, tuple[str, str, str]]:
+    """The top-level entries of ``commit``'s tree by name: (mode, type, oid).
+
+    One `git ls-tree -z`; with ``check`` false an unknown commit reads as empty.
+    """
+    proc = repo.run("ls-tree", "-z", "--full-tree", commit, "--", check=check)
+    out: dict[str, tuple[str, str, str]] = {}
+    if proc.returncode != 0:
+        return out
+    for rec in proc.stdout.decode(errors="surrogateescape").split("\0"):
+        meta, _tab, name = rec.partition("\t")
+        parts = meta.split()
+        if len(parts) == 3:
+            out[name] = (parts[0], parts[1], parts[2])
+    return out
+
+
 def cat_blob(repo: Repo, rev_path: str) -> bytes | None:
     proc = repo.run("cat-file", "blob", rev_path, check=False)
     if proc.returncode != 0:

@@ -12,6 +12,7 @@ from typing import Any
 
 from orch_core.errors import OrchError, Refused
 from orch_core.git import refs as gitrefs
+from orch_core.locks import export as lockexport
 from orch_core.locks import service as locks
 from orch_core.state.context import Context
 from orch_core.work import restamp
@@ -89,7 +90,7 @@ def install(ctx: Context, force: bool = False) -> dict[str, Any]:
     ctx.store.db_version()  # creates the state database
     restamp.installed_at(ctx)  # commits from now on are expected to carry a note
     snap = locks.snapshot(ctx)
-    locks.write_export(ctx, snap.tip, snap.locks)
+    lockexport.write_export(ctx, snap.tip, snap.locks)
     return {"hooks_dir": str(hdir), "hooks": report, "state": str(ctx.store.path),
             "notes_rewrite_ref": "refs/notes/orch"}
 
@@ -238,11 +239,11 @@ def doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
             fixed)
     else:
         add("lock cache", True, f"current at {(tip or 'none')[:12]}")
-    export = ctx.repo.orch_dir / locks.EXPORT
+    export = ctx.repo.orch_dir / lockexport.EXPORT
     if not export.exists() or export.read_text().split("\t")[1] != (tip or "none"):
         if fix:
             snap = locks.snapshot(ctx)
-            locks.write_export(ctx, snap.tip, snap.locks)
+            lockexport.write_export(ctx, snap.tip, snap.locks)
         add("hook fast-path index", False, f"{export} missing or stale", fix)
     now = ctx.now()
     snap = locks.snapshot(ctx)

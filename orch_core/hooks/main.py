@@ -30,7 +30,7 @@ def _say(msg: str) -> None:
 
 
 def _context() -> Context:
-    return Context(cwd=Path.cwd(), actor_hint="hook")
+    return Context(cwd=Path.cwd(), actor_hint="hook", one_shot=True)
 
 
 def _session_id(ctx: Context) -> tuple[str, str | None]:

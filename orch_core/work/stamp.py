@@ -21,6 +21,7 @@ from typing import Any
 from orch_core import jsonlines
 from orch_core.git import refs as gitrefs
 from orch_core.git import repo as gitrepo
+from orch_core.seqfile import rewrite_in_place
 from orch_core.state.context import Context
 
 NOTES_REF = "refs/notes/orch"
@@ -68,8 +69,6 @@ def write_payload_file(ctx: Context, path: Path, data: dict[str, Any]) -> bool:
     both reads match and the trailer carries the same nonce; anything else (a
     torn read, a writer killed mid-write) sends the commit to the Python stamp.
     """
-    from orch_core.locks.service import rewrite_in_place
-
     base = ctx.config.base_branch
     body = _open_prefix(data)
 
