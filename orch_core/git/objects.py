@@ -64,6 +64,26 @@ def cat_blob(repo: Repo, rev_path: str) -> bytes | None:
     return proc.stdout
 
 
+def note_text(repo: Repo, notes_ref: str, commit: str) -> str | None:
+    """The note ``notes_ref`` holds for ``commit`` (None: no note)."""
+    proc = repo.run("notes", f"--ref={notes_ref}", "show", commit, check=False)
+    return proc.stdout.decode(errors="replace") if proc.returncode == 0 else None
+
+
+def note_add(repo: Repo, notes_ref: str, commit: str, text: str) -> None:
+    """Set (replace) the note of ``commit`` in ``notes_ref``."""
+    repo.run("notes", f"--ref={notes_ref}", "add", "-f", "-F", "-", commit,
+             input=text.encode())
+
+
+def file_at(repo: Repo, rev: str, path: str) -> tuple[bool, bytes | None]:
+    """(does ``rev`` name a commit, the blob at ``rev:path`` or None)."""
+    exists = repo.run("rev-parse", "-q", "--verify", f"{rev}^{{commit}}", check=False)
+    if exists.returncode != 0:
+        return False, None
+    return True, cat_blob(repo, f"{rev}:{path}")
+
+
 def notes_list(repo: Repo, notes_ref: str) -> list[tuple[Oid, Oid]]:
     """(note blob, annotated commit) pairs of a notes ref; empty if it does not exist."""
     proc = repo.run("notes", f"--ref={notes_ref}", "list", check=False)

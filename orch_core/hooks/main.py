@@ -15,7 +15,9 @@ from pathlib import Path
 from orch_core import clock
 from orch_core.errors import OrchError
 from orch_core.git import history as githistory
+from orch_core.git import objects as gitobjects
 from orch_core.git import repo as gitrepo
+from orch_core.git import worktree as gitworktree
 from orch_core.state.context import Context
 
 HOOK_GATES: dict[str, str] = {
@@ -48,8 +50,7 @@ def pre_commit(args: list[str]) -> int:
     from orch_core.locks.table import LockIndex
 
     ctx = _context()
-    proc = ctx.repo.run("diff", "--cached", "--name-only", "--no-renames", "-z")
-    staged = [p for p in proc.stdout.decode(errors="surrogateescape").split("\0") if p]
+    staged = gitworktree.staged_paths(ctx.repo)
     if not staged:
         return 0
     sid, real = _session_id(ctx)
@@ -121,8 +122,7 @@ def post_checkout(args: list[str]) -> int:
     if sess is not None:
         _print_current_ref(ctx, sess.id)
     base = ctx.config.base_branch
-    diff = ctx.repo.run("diff", "--name-only", "-z", base, "HEAD", check=False)
-    changed = [p for p in diff.stdout.decode(errors="surrogateescape").split("\0") if p]
+    changed = githistory.changed_between(ctx.repo, base, "HEAD") or []
     if changed:
         snap = locks.snapshot(ctx)
         me = sess.id if sess else "implicit:" + str(ctx.repo.toplevel)
@@ -233,10 +233,10 @@ def _note_session(ctx: Context, commit: str, cache: dict[str, str | None]) -> st
 
     if commit in cache:
         return cache[commit]
-    proc = ctx.repo.run("notes", "--ref=orch", "show", commit, check=False)
+    text = gitobjects.note_text(ctx.repo, stamp.NOTES_REF, commit)
     sid = None
-    if proc.returncode == 0:
-        notes, _warnings = stamp.parse_note(proc.stdout.decode(errors="replace"))
+    if text is not None:
+        notes, _warnings = stamp.parse_note(text)
         for n in notes:
             if isinstance(n.get("session"), str):
                 sid = n["session"]

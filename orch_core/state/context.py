@@ -18,7 +18,7 @@ from orch_core.state.config import load as load_config
 from orch_core.state.store import Store, open_store
 
 if TYPE_CHECKING:
-    import pygit2
+    from orch_core.git.repo import PyRepository
 
 
 @dataclass
@@ -60,10 +60,11 @@ class Context:
         return self._config
 
     @property
-    def pg(self) -> pygit2.Repository:
+    def pg(self) -> PyRepository:
+        """The in-process handle git/ functions take (pygit2, imported on first use)."""
         if self._pg is None:
             self._pg = gitrepo.pygit(self.repo)
-        pg: pygit2.Repository = self._pg
+        pg: PyRepository = self._pg
         return pg
 
     @property

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from orch_core import jsonlines
+from orch_core.git import history as githistory
+from orch_core.git import objects as gitobjects
 from orch_core.git import refs as gitrefs
 from orch_core.git import repo as gitrepo
 from orch_core.seqfile import rewrite_in_place
@@ -119,8 +121,7 @@ def write_note(ctx: Context, commit: str, data: dict[str, Any]) -> None:
     line = json.dumps(data, separators=(",", ":"), ensure_ascii=True) + "\n"
     with notes_lock(ctx):
         _wait_out_dead_writer(ctx)
-        ctx.repo.run("notes", "--ref=orch", "add", "-f", "-F", "-", commit,
-                     input=line.encode())
+        gitobjects.note_add(ctx.repo, NOTES_REF, commit, line)
 
 
 def _wait_out_dead_writer(ctx: Context) -> None:
@@ -141,8 +142,7 @@ def _wait_out_dead_writer(ctx: Context) -> None:
 def stamp_head(ctx: Context, session_id: str | None, owner: str) -> dict[str, Any]:
     """The slow path of post-commit: build the note in Python and write it."""
     data = payload(ctx, session_id, owner)
-    base = ctx.repo.run("merge-base", "HEAD", ctx.config.base_branch, check=False)
-    data["base"] = base.stdout.decode().strip() if base.returncode == 0 else ""
+    data["base"] = githistory.merge_base(ctx.repo, "HEAD", ctx.config.base_branch) or ""
     head = gitrepo.rev_parse(ctx.repo, "HEAD")
     if head:
         write_note(ctx, head, data)
