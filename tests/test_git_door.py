@@ -72,10 +72,10 @@ def violations(source: str, name: str) -> list[str]:
             func = node.func
             target = _dotted(func)
             base, _dot, attr = target.rpartition(".")
-            if (base in subprocess_names and attr in SUBPROCESS_CALLS
+            if ((base in subprocess_names and attr in SUBPROCESS_CALLS)
                     or target in subprocess_funcs) and _starts_with_git(node.args):
                 out.append(f"{name}:{node.lineno}: runs git through {target}()")
-            if base in gitrepo_names and attr in RAW_RUNNERS or target in raw_funcs:
+            if (base in gitrepo_names and attr in RAW_RUNNERS) or target in raw_funcs:
                 out.append(f"{name}:{node.lineno}: runs a git command line via {target}()")
         if isinstance(node, ast.Attribute) and node.attr in ("run", "git"):
             receiver = _dotted(node.value)

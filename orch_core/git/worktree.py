@@ -52,7 +52,7 @@ def worktree_add(repo: Repo, path: Path, branch: str, base: str) -> None:
 
 
 def worktree_remove(repo: Repo, path: Path) -> None:
-    # --force: the caller has already saved whatever was uncommitted (see worktrees.gc).
+    # --force: the caller has already saved whatever was uncommitted (see work/rescue.py).
     git_in(repo.toplevel, "worktree", "remove", "--force", str(path))
 
 

@@ -11,6 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orch_core import clock
 from orch_core.errors import OrchError
@@ -19,6 +20,9 @@ from orch_core.git import objects as gitobjects
 from orch_core.git import repo as gitrepo
 from orch_core.git import worktree as gitworktree
 from orch_core.state.context import Context
+
+if TYPE_CHECKING:
+    from orch_core.work.sessions import Session
 
 HOOK_GATES: dict[str, str] = {
     # hook -> module providing `check(ctx, lines, args) -> list[str]` (refusals)
@@ -120,7 +124,7 @@ def post_checkout(args: list[str]) -> int:
             _say(f"orch-hooks: worktree {ctx.repo.toplevel} bound to session {sid}")
     sess = sessions.current(ctx, required=False)
     if sess is not None:
-        _print_current_ref(ctx, sess.id)
+        _print_current_ref(ctx, sess)
     base = ctx.config.base_branch
     changed = githistory.changed_between(ctx.repo, base, "HEAD") or []
     if changed:
@@ -135,16 +139,13 @@ def post_checkout(args: list[str]) -> int:
     return 0
 
 
-def _print_current_ref(ctx: Context, sid: str) -> None:
+def _print_current_ref(ctx: Context, sess: Session) -> None:
     try:
-        from orch_core.api import registry as api
+        from orch_core.work import resume
 
-        methods = api.load()
-        if "work.current_ref" in methods:
-            out = methods["work.current_ref"].handler(ctx, session=sid)
-            text = out.get("text") if isinstance(out, dict) else None
-            if text:
-                _say(text)
+        text = resume.current_ref(ctx, sess).get("text")
+        if text:
+            _say(text)
     except OrchError:
         pass
 
@@ -274,16 +275,14 @@ def reference_transaction(args: list[str]) -> int:
 
 
 def sync(args: list[str]) -> int:
-    from orch_core.api import registry as api
+    from orch_core.work import journal
 
     ctx = _context()
     # Started in the background by post-commit: never create a state database that
     # is not there (it may be about to be rebuilt), never fail loudly.
     if not (ctx.repo.orch_dir / "state.db").exists():
         return 0
-    methods = api.load()
-    if "journal.sync" in methods:
-        methods["journal.sync"].handler(ctx)
+    journal.sync(ctx)
     return 0
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from typing import Any
+from typing import Any, Protocol
 
 from orch_core import clock
 from orch_core.errors import Conflict, NotFound, Refused, UsageError
@@ -25,7 +25,22 @@ from orch_core.locks.storage import snapshot as snapshot
 from orch_core.locks.table import EXCLUSIVE, SHARED, Lock
 from orch_core.paths import normalise
 from orch_core.state.context import Context
-from orch_core.work.sessions import Session
+
+
+class Session(Protocol):
+    """Who takes or holds locks (work/sessions.py's Session is one)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def owner(self) -> str: ...
+
+    @property
+    def worktree(self) -> str | None: ...
+
+    @property
+    def branch(self) -> str | None: ...
 
 
 def describe(lk: Lock, now: float) -> dict[str, Any]:

@@ -265,11 +265,16 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation) -> dict[str, Any]:
     return gitrefs.update(ctx.repo, ctx.odb, REF, attempt, on_recover=recovered)
 
 
-def _refresh_stamps(ctx: Context, session_ids: Iterable[str]) -> None:
-    from orch_core.work import stamp
+# Called after each write with every session whose locks it changed. The work
+# layer registers the refresh of the session's checkpoint payload (work/stamp.py),
+# which lists its locks; the locks layer does not import the work layer.
+SESSION_CHANGED: list[Callable[[Context, str], None]] = []
 
+
+def _refresh_stamps(ctx: Context, session_ids: Iterable[str]) -> None:
     for sid in session_ids:
-        stamp.refresh(ctx, sid)
+        for call in SESSION_CHANGED:
+            call(ctx, sid)
 
 
 def _event_data(result: dict[str, Any]) -> dict[str, Any]:
