@@ -13,8 +13,8 @@ from orch_core.git.repo import Oid, Repo, git_in
 
 def changed_files(repo: Repo, rev_range: Sequence[str]) -> list[tuple[Oid, list[str]]]:
     """Commits in ``rev_range`` (non-merge) with the paths each one touched."""
-    proc = repo.run("log", "--no-merges", "--no-renames", "--format=%x01%H", "--name-only",
-                    "-z", *rev_range, "--")
+    proc = repo.run("log", "--no-merges", "--no-renames", "--no-color", "--no-show-signature",
+                    "--format=%x01%H", "--name-only", "-z", *rev_range, "--")
     out: list[tuple[Oid, list[str]]] = []
     for chunk in proc.stdout.decode(errors="surrogateescape").split("\x01"):
         if not chunk.strip("\x00\n"):
