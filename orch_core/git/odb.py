@@ -13,11 +13,15 @@ update-ref) cost less than that import. See docs/ARCHITECTURE.md (performance).
 
 from __future__ import annotations
 
+import hashlib
+import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from orch_core.errors import GitFailed
+from orch_core.git import history as githistory
 from orch_core.git import objects as gitobjects
 from orch_core.git import refs as gitrefs
 from orch_core.git.repo import NO_HOOKS, ORCH_EMAIL, ORCH_NAME, ZERO_OID, Oid, Repo, no_git_env
@@ -32,6 +36,8 @@ class Odb(gitrefs.RefStore, Protocol):
     def read_file(self, commit: Oid, name: str) -> bytes | None: ...
 
     def files(self, commit: Oid) -> dict[str, bytes]: ...
+
+    def parent(self, commit: Oid) -> Oid | None: ...
 
     def write_tree_update(self, parent: Oid | None, changes: Mapping[str, bytes | None],
                           message: str, when: float | None = None) -> Oid: ...
@@ -57,6 +63,9 @@ class InProcess:
 
     def files(self, commit: Oid) -> dict[str, bytes]:
         return gitobjects.snapshot_files(self.pg, commit)
+
+    def parent(self, commit: Oid) -> Oid | None:
+        return gitobjects.commit_parent(self.pg, commit)
 
     def write_tree_update(self, parent: Oid | None, changes: Mapping[str, bytes | None],
                           message: str, when: float | None = None) -> Oid:
@@ -122,23 +131,52 @@ class Plumbing:
         data = gitobjects.cat_objects(self.repo, list(blobs.values()))
         return {n: data.get(oid) or b"" for n, oid in blobs.items()}
 
-    def _blob(self, data: bytes) -> str:
-        return self._git("hash-object", "-w", "--stdin", input=data).decode().strip()
+    def parent(self, commit: Oid) -> Oid | None:
+        parents = githistory.parents_of(self.repo, commit)
+        if parents is None:
+            raise GitFailed(f"{commit} is not a commit here", hint="the object is missing")
+        return parents[0] if parents else None
+
+    def _blobs(self, datas: Sequence[bytes]) -> list[str]:
+        """Write blobs, one process for any number of them; those already stored
+        (found by their SHA-1 name in one `cat-file --batch-check`) are not rewritten."""
+        if len(datas) == 1:
+            return [self._git("hash-object", "-w", "--stdin", input=datas[0]).decode().strip()]
+        names = [hashlib.sha1(b"blob %d\0" % len(d) + d).hexdigest() for d in datas]
+        check = self._git("cat-file", "--batch-check", input="".join(
+            f"{n}\n" for n in names).encode()).decode().splitlines()
+        stored = {ln.split()[0] for ln in check if ln.split()[1:2] != ["missing"]}
+        missing = [i for i, n in enumerate(names) if n not in stored]
+        if not missing:
+            return names
+        self.repo.orch_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="blobs-", dir=self.repo.orch_dir) as tmp:
+            paths = []
+            for i in missing:
+                path = Path(tmp) / str(i)
+                path.write_bytes(datas[i])
+                paths.append(str(path))
+            out = self._git("hash-object", "-w", "--no-filters", "--stdin-paths",
+                            input="".join(f"{p}\n" for p in paths).encode())
+        for i, oid in zip(missing, out.decode().split(), strict=True):
+            names[i] = oid  # in a SHA-256 repository every blob lands here
+        return names
 
     def write_tree_update(self, parent: Oid | None, changes: Mapping[str, bytes | None],
                           message: str, when: float | None = None) -> Oid:
         entries = dict(self.tree(parent)) if parent else {}
-        for name in sorted(changes):
-            data = changes[name]
-            if data is None:
-                entries.pop(name, None)
-            else:
-                entries[name] = ("100644", "blob", self._blob(data))
+        written = sorted(n for n, d in changes.items() if d is not None)
+        oids = self._blobs([changes[n] or b"" for n in written])
+        for name in changes:
+            entries.pop(name, None)
+        entries.update({n: ("100644", "blob", oid) for n, oid in zip(written, oids, strict=True)})
         return self._commit(entries, parent, message, when)
 
     def write_snapshot(self, files: Mapping[str, bytes], parent: Oid | None, message: str,
                        when: float | None = None) -> Oid:
-        entries = {name: ("100644", "blob", self._blob(files[name])) for name in sorted(files)}
+        names = sorted(files)
+        oids = self._blobs([files[n] for n in names])
+        entries = {n: ("100644", "blob", oid) for n, oid in zip(names, oids, strict=True)}
         return self._commit(entries, parent, message, when)
 
     def _commit(self, entries: Mapping[str, TreeEntry], parent: Oid | None, message: str,

@@ -23,7 +23,6 @@ from typing import Any
 
 from orch_core import jsonlines
 from orch_core.errors import NotFound, Refused
-from orch_core.git import objects as gitobjects
 from orch_core.git import refs as gitrefs
 from orch_core.git import repo as gitrepo
 from orch_core.state import store
@@ -141,21 +140,21 @@ def _parse_lines(name: str, raw: bytes, warnings: list[str]) -> list[dict[str, A
 def _read_journal(ctx: Context, warnings: list[str],
                   ) -> tuple[gitrepo.Oid, int, dict[str, bytes]]:
     """The newest snapshot whose meta.json reads; older ones stand in for a corrupt tip."""
-    pg = ctx.pg
-    commit = gitrefs.ref_tip(pg, REF)
+    odb = ctx.odb
+    commit = odb.tip(REF)
     if commit is None:
         raise NotFound(f"no journal: {REF} does not exist", code="no_journal",
                        hint="nothing was ever synced; `orch-hooks sync` writes it")
     while commit is not None:
         try:
-            files = gitobjects.snapshot_files(pg, commit)
+            files = odb.files(commit)
             meta = json.loads(files["meta.json"])
             return commit, int(meta["db_version"]), files
         except Exception as e:  # any unreadable snapshot is skipped, never fatal
             warnings.append(f"journal snapshot {commit[:12]} unreadable "
                             f"({type(e).__name__}: {e}); trying its parent")
             try:
-                commit = gitobjects.commit_parent(pg, commit)
+                commit = odb.parent(commit)
             except Exception:
                 commit = None
     raise NotFound(f"no readable snapshot in {REF}", code="no_journal",

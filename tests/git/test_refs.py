@@ -122,6 +122,9 @@ def test_plumbing_and_pygit2_write_the_same_commits(repo: Path) -> None:
         assert pl.files(b2) == pg.files(a2) == {"b.jsonl": b"{}\n", "c.jsonl": b"new\n",
                                                "locks-s-1.jsonl": b""}
         assert pl.read_file(b2, "c.jsonl") == b"new\n" and pl.read_file(b2, "a.jsonl") is None
+        fresh = {"x.jsonl": b"not stored yet 1\n", "y.jsonl": b"not stored yet 2\n"}
+        assert pl.write_snapshot(fresh, b2, "fresh", when=1_700_000_002) == \
+            pg.write_snapshot(fresh, a2, "fresh", when=1_700_000_002)
         pl.cas("refs/orch/test", b2, None, "create")
         with pytest.raises(gitrefs.CasMismatch):
             pl.cas("refs/orch/test", a, None, "must not exist")
