@@ -70,9 +70,10 @@ class Context:
     @property
     def odb(self) -> gitodb.Odb:
         """How orch refs are read and written: in process, unless this is a one-shot
-        process that has not opened the repository with pygit2 already."""
-        if self._odb is None:
-            in_process = not self.one_shot or self._pg is not None
+        process that has not opened the repository with pygit2 (yet: a command that
+        loads it, e.g. to merge, switches to it for its later writes)."""
+        in_process = not self.one_shot or self._pg is not None
+        if self._odb is None or (in_process and not isinstance(self._odb, gitodb.InProcess)):
             self._odb = gitodb.open_odb(self.repo, (lambda: self.pg) if in_process else None)
         return self._odb
 
