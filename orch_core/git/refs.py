@@ -170,7 +170,7 @@ class Proposal(Generic[T]):
 
 def update(repo: Repo, store: RefStore, ref: str, attempt: Callable[[Oid | None], Proposal[T]],
            *, writer: str = "refs", on_recover: Callable[[], None] | None = None,
-           max_attempts: int = MAX_ATTEMPTS, gave_up: str = "") -> T:
+           max_attempts: int = MAX_ATTEMPTS, gave_up: str = "", hint: str = "retry") -> T:
     """The compare-and-swap loop every writer of an orch ref goes through.
 
     Under ``writer_lock(repo, writer)``: read the tip, let ``attempt`` build the
@@ -209,4 +209,4 @@ def update(repo: Repo, store: RefStore, ref: str, attempt: Callable[[Oid | None]
                    hint="retry; if no git command is running, `orch-hooks doctor --fix` "
                         "removes it once it is stale")
     raise Busy(gave_up or f"{ref} kept moving; gave up after {max_attempts} attempts",
-               hint="retry")
+               hint=hint)

@@ -127,7 +127,8 @@ def sync(ctx: Context) -> dict[str, Any]:
         return gitrefs.Proposal({}, new, f"orch: journal v{version}", done)
 
     return gitrefs.update(repo, odb, REF, attempt, writer="work",
-                          gave_up=f"{REF} kept moving; journal not written")
+                          gave_up=f"{REF} kept moving; journal not written",
+                          hint="retry `orch-hooks sync`")
 
 
 def _parse_lines(name: str, raw: bytes, warnings: list[str]) -> list[dict[str, Any]]:
