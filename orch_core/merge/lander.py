@@ -98,10 +98,7 @@ def _refuse_dirty(ctx: Context, wt: Path) -> None:
             hint=f"commit them on another branch or `git -C {wt} stash`, then land again")
 
 
-# --- the merge lock ------------------------------------------------------------------
-
-
-# --- building and testing ------------------------------------------------------------
+# --- building and testing (the merge lock is in merge/lease.py) ------------------------ ------------------------------------------------------------
 
 
 def _build(ld: Landing, tip: str) -> tuple[str | None, list[str], str]:
