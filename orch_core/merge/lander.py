@@ -98,7 +98,7 @@ def _refuse_dirty(ctx: Context, wt: Path) -> None:
             hint=f"commit them on another branch or `git -C {wt} stash`, then land again")
 
 
-# --- building and testing (the merge lock is in merge/lease.py) ------------------------ ------------------------------------------------------------
+# --- building and testing (the merge lock: merge/lease.py) --------------------------
 
 
 def _build(ld: Landing, tip: str) -> tuple[str | None, list[str], str]:
