@@ -131,20 +131,23 @@ def throughput(repo: Path, ops: int, n_background: int) -> dict[str, Any]:
 # -- 2. the race ---------------------------------------------------------------------
 
 def race_worker(repo: str, sid: str, seed: int, duration: float,
-                barrier: Any, results: Any) -> None:
-    """One racer: acquire random overlapping paths, hold briefly, release (mostly)."""
+                barrier: Any, results: Any, one_shot: bool = False) -> None:
+    """One racer: acquire random overlapping paths, hold briefly, release (mostly).
+
+    ``one_shot``: write through git plumbing processes as the CLI does (git/odb.py)."""
     from orch_core.errors import Busy, Conflict, NotFound
     from orch_core.locks import service as locks
     from orch_core.state.context import Context
     from orch_core.work import sessions
 
     rng = random.Random(seed)
-    ctx = Context(cwd=Path(repo), env={})
+    ctx = Context(cwd=Path(repo), env={}, one_shot=one_shot)
     out: dict[str, Any] = {"session": sid, "grants": [], "refused": 0, "busy": 0,
                            "released": 0, "lost": 0, "errors": []}
     try:
         sess = sessions.get(ctx, sid)
-        _ = ctx.pg, ctx.store, ctx.config, ctx.ignore_case  # warm up before the start
+        _ = ctx.odb, ctx.store, ctx.config, ctx.ignore_case  # warm up before the start
+        out["odb"] = type(ctx.odb).__name__
         barrier.wait()
         deadline = time.monotonic() + duration
         while time.monotonic() < deadline:
@@ -181,7 +184,8 @@ def race_worker(repo: str, sid: str, seed: int, duration: float,
         results.put(out)
 
 
-def race(repo: Path, n_procs: int, duration: float, seed: int = 1) -> dict[str, Any]:
+def race(repo: Path, n_procs: int, duration: float, seed: int = 1,
+         one_shot: bool = False) -> dict[str, Any]:
     """Run the race and replay the ref; returns counts and the audit summary."""
     from orch_core.git import repo as gitrepo
     from testing import audit
@@ -191,7 +195,8 @@ def race(repo: Path, n_procs: int, duration: float, seed: int = 1) -> dict[str, 
     barrier = mp.Barrier(n_procs + 1)
     results = mp.Queue()
     procs = [mp.Process(target=race_worker,
-                        args=(str(repo), sid, seed * 1000 + i, duration, barrier, results))
+                        args=(str(repo), sid, seed * 1000 + i, duration, barrier, results,
+                              one_shot))
              for i, sid in enumerate(sids)]
     for p in procs:
         p.start()
@@ -214,6 +219,7 @@ def race(repo: Path, n_procs: int, duration: float, seed: int = 1) -> dict[str, 
         "released": sum(o["released"] for o in outs),
         "lost": sum(o["lost"] for o in outs),
         "errors": [e for o in outs for e in o["errors"]],
+        "odb": sorted({str(o.get("odb")) for o in outs}),
         "exit_codes": [p.exitcode for p in procs],
         "audit": report_.summary(),
         "replay_seconds": replay,

@@ -193,15 +193,15 @@ def _profile(repo: Path, n_locks: int, n_sessions: int, rounds: int) -> dict[str
     total = (time.perf_counter() - t0) / rounds
     stats = pstats.Stats(prof)
     wanted = {
-        "writer_lock (flock)": ("gitio.py", "writer_lock"),
-        "ref_tip (pygit2)": ("gitio.py", "ref_tip"),
-        "write_tree_update (blob+tree+commit)": ("gitio.py", "write_tree_update"),
-        "cas_ref (ref transaction)": ("gitio.py", "cas_ref"),
+        "writer_lock (flock)": ("refs.py", "writer_lock"),
+        "ref_tip (pygit2)": ("refs.py", "ref_tip"),
+        "write_tree_update (blob+tree+commit)": ("objects.py", "write_tree_update"),
+        "cas_ref (ref transaction)": ("refs.py", "cas_ref"),
         "SQLite write + event": ("store.py", "write"),
-        "hook index (locks.idx, in place)": ("locks.py", "_advance_export"),
-        "stamp.refresh (payload file)": ("locks.py", "_refresh_stamps"),
+        "hook index (locks.idx, in place)": ("export.py", "advance_export"),
+        "stamp.refresh (payload file)": ("storage.py", "_refresh_stamps"),
         "sessions.current (who acts)": ("sessions.py", "current"),
-        "normalise paths": ("locks.py", "normalise_all"),
+        "normalise paths": ("service.py", "normalise_all"),
     }
     out: dict[str, float] = {"pair total (in process)": round(total * 1000, 3)}
     raw: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]

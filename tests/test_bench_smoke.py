@@ -12,7 +12,14 @@ from typing import Any
 
 import pytest
 
-from benchmarks import bench_commit, bench_conflict, bench_locks, bench_startup, run_all
+from benchmarks import (
+    bench_commit,
+    bench_conflict,
+    bench_lockcli,
+    bench_locks,
+    bench_startup,
+    run_all,
+)
 
 
 def _figures(out: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -104,3 +111,9 @@ def test_run_all_collects_every_module(monkeypatch: pytest.MonkeyPatch,
     assert "within budget" in out and "bench_commit figure" in out and "NO" in out
     with pytest.raises(SystemExit):
         run_all.discover(["nonexistent"])
+
+
+def test_bench_lockcli_small() -> None:
+    figs = _figures(bench_lockcli.main(rounds=1, n_files=10))
+    assert _find(figs, "lock acquire p50")["budget"]
+    assert _find(figs, "lock release p50")["budget"]

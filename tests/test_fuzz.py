@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from orch_core.errors import UsageError
 from orch_core.hooks import installer
-from orch_core.locks import service as locks
+from orch_core.locks import export as lockexport
 from orch_core.locks.table import EXCLUSIVE, SHARED, Lock, LockIndex, conflicts, covers
 from orch_core.paths import normalise
 from orch_core.state import config
@@ -88,8 +88,8 @@ def test_awk_fast_path_never_accepts_what_python_refuses(
     table = [_lock(i, p, m, s, e) for i, (p, m, s, e) in enumerate(held)]
     with tempfile.TemporaryDirectory() as tmp:
         idx = Path(tmp) / "locks.idx"
-        idx.write_text(locks.export_text("T", [locks.export_line(lk, False) for lk in table],
-                                         False, False, "n0"))
+        idx.write_text(lockexport.export_text(
+            "T", [lockexport.export_line(lk, False) for lk in table], False, False, "n0"))
         proc = subprocess.run(
             ["awk", "-v", "sess=s1", "-v", "tip=T", "-v", "off=0", "-v", "cfg=/dev/null",
              "-v", "packed=/dev/null", "-v", f"idx={idx}", program, "/dev/null", "/dev/null",

@@ -56,6 +56,7 @@ def register(main: click.Group) -> None:
         """
         from orch_core.servers import jsonl as server
 
+        state.ctx.one_shot = False  # long-running: write orch refs in process
         return server.serve(state.ctx)
 
     @main.command()
@@ -64,6 +65,7 @@ def register(main: click.Group) -> None:
         """MCP server over stdio: every method as a tool (dots become underscores)."""
         from orch_core.servers import mcp as mcp_server
 
+        state.ctx.one_shot = False  # long-running: write orch refs in process
         return mcp_server.serve(state.ctx)
 
     @main.command("agent-guide")

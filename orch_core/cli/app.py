@@ -37,7 +37,7 @@ Human = Callable[[Any], str]
 
 class State:
     def __init__(self, cwd: Path, session: str | None) -> None:
-        self.ctx = Context(cwd=cwd, session_override=session)
+        self.ctx = Context(cwd=cwd, session_override=session, one_shot=True)
 
 
 pass_state = click.make_pass_decorator(State)

@@ -13,8 +13,8 @@ from orch_core.git.repo import Oid, Repo, git_in
 
 def changed_files(repo: Repo, rev_range: Sequence[str]) -> list[tuple[Oid, list[str]]]:
     """Commits in ``rev_range`` (non-merge) with the paths each one touched."""
-    proc = repo.run("log", "--no-merges", "--no-renames", "--format=%x01%H", "--name-only",
-                    "-z", *rev_range, "--")
+    proc = repo.run("log", "--no-merges", "--no-renames", "--no-color", "--no-show-signature",
+                    "--format=%x01%H", "--name-only", "-z", *rev_range, "--")
     out: list[tuple[Oid, list[str]]] = []
     for chunk in proc.stdout.decode(errors="surrogateescape").split("\x01"):
         if not chunk.strip("\x00\n"):
@@ -39,11 +39,71 @@ def unique_commits(repo: Repo, tip: Oid, own_branch: str | None,
     return int(proc.stdout.decode().strip() or "0")
 
 
-def merge_base(pg: pygit2.Repository, a: str, b: str) -> Oid | None:
-    import pygit2
+def merge_base(repo: Repo, a: str, b: str) -> Oid | None:
+    """The best common ancestor of two revisions (None: unrelated or unknown).
 
-    base = pg.merge_base(pygit2.Oid(hex=a), pygit2.Oid(hex=b))
-    return Oid(str(base)) if base is not None else None
+    The one way orch computes it: `git merge-base` (no pygit2 import on the
+    hooks' and one-shot commands' paths).
+    """
+    proc = repo.run("merge-base", a, b, check=False)
+    out = proc.stdout.decode().strip()
+    return Oid(out) if proc.returncode == 0 and out else None
+
+
+# Options for every diff orch parses: user config (diff.noprefix, color.diff,
+# diff.external, textconv drivers, diff.renames) must not change what is read.
+DIFF_FIXED = ("--no-color", "--no-ext-diff", "--no-textconv", "--src-prefix=a/",
+              "--dst-prefix=b/", "--no-renames")
+
+
+def changed_between(repo: Repo, old: str, new: str) -> list[str] | None:
+    """Paths that differ between two revisions (both sides of a rename); None if either
+    does not resolve."""
+    proc = repo.run("diff", "--name-only", "-z", *DIFF_FIXED, old, new, "--", check=False)
+    if proc.returncode != 0:
+        return None
+    return [p for p in proc.stdout.decode(errors="surrogateescape").split("\0") if p]
+
+
+def diff_text(repo: Repo, old: str, new: str) -> str:
+    """The patch from ``old`` to ``new`` as a reviewer reads it."""
+    return repo.git("diff", *DIFF_FIXED, old, new, "--")
+
+
+def diffstat(repo: Repo, old: str, new: str) -> str:
+    return repo.git("diff", "--stat", *DIFF_FIXED, old, new, "--")
+
+
+def count_commits(repo: Repo, rev_range: str) -> int | None:
+    """How many commits ``rev_range`` (e.g. ``A..B``) holds; None if it does not resolve."""
+    proc = repo.run("rev-list", "--count", rev_range, "--", check=False)
+    if proc.returncode != 0:
+        return None
+    return int(proc.stdout.decode().strip() or 0)
+
+
+def branch_commits_since(repo: Repo, since: int, limit: int, exclude: str | None) -> list[Oid]:
+    """Non-merge commits on local branches committed since ``since`` (unix time), newest
+    first, at most ``limit``, leaving out those reachable from ``exclude``."""
+    args = ["rev-list", "--no-merges", f"--since={since}", f"--max-count={limit}",
+            "--branches"]
+    if exclude:
+        args += ["--not", exclude]
+    proc = repo.run(*args, "--", check=False)
+    return [Oid(o) for o in proc.stdout.decode().split()]
+
+
+def branches_containing(repo: Repo, commit: str) -> list[str]:
+    """Short names of the local branches that contain ``commit``."""
+    proc = repo.run("for-each-ref", "--format=%(refname:short)", f"--contains={commit}",
+                    "refs/heads", check=False)
+    return proc.stdout.decode(errors="surrogateescape").split()
+
+
+def committer_name(repo: Repo, commit: str) -> str:
+    proc = repo.run("log", "-1", "--no-show-signature", "--format=%cn", commit, "--",
+                    check=False)
+    return proc.stdout.decode(errors="replace").strip()
 
 
 def changed_paths(pg: pygit2.Repository, a: str | None, b: str) -> set[str]:
@@ -72,7 +132,7 @@ def is_ancestor(repo: Repo, ancestor: str, descendant: str) -> bool:
 
 def added_lines(repo: Repo, old: str, new: str) -> list[tuple[str, int, str]]:
     """(path, line number in ``new``, text) of every line ``new`` adds over ``old``."""
-    proc = repo.run("diff", "-U0", "--no-color", "--no-ext-diff", "--no-renames", old, new)
+    proc = repo.run("diff", "-U0", *DIFF_FIXED, old, new, "--")
     out: list[tuple[str, int, str]] = []
     path = ""
     line_no = 0
@@ -91,7 +151,8 @@ def added_lines(repo: Repo, old: str, new: str) -> list[tuple[str, int, str]]:
 def notes_in_range(repo: Repo, old: str | None, new: str) -> list[tuple[Oid, str, str]]:
     """(commit, subject, orch note text) for each commit in old..new."""
     rng = [new] if old is None else [f"{old}..{new}"]
-    proc = repo.run("log", "--notes=orch", "--format=%H%x00%s%x00%N%x01", *rng, "--")
+    proc = repo.run("log", "--no-show-signature", "--notes=orch",
+                    "--format=%H%x00%s%x00%N%x01", *rng, "--")
     out: list[tuple[Oid, str, str]] = []
     for chunk in proc.stdout.decode(errors="replace").split("\x01"):
         chunk = chunk.strip("\n")

@@ -40,11 +40,48 @@ def read_snapshot_file(pg: pygit2.Repository, commit: Oid, name: str) -> bytes |
     return bytes(blob.data)
 
 
+def flat_tree(repo: Repo, commit: str, check: bool = True) -> dict[str, tuple[str, str, str]]:
+    """The top-level entries of ``commit``'s tree by name: (mode, type, oid).
+
+    One `git ls-tree -z`; with ``check`` false an unknown commit reads as empty.
+    """
+    proc = repo.run("ls-tree", "-z", "--full-tree", commit, "--", check=check)
+    out: dict[str, tuple[str, str, str]] = {}
+    if proc.returncode != 0:
+        return out
+    for rec in proc.stdout.decode(errors="surrogateescape").split("\0"):
+        meta, _tab, name = rec.partition("\t")
+        parts = meta.split()
+        if len(parts) == 3:
+            out[name] = (parts[0], parts[1], parts[2])
+    return out
+
+
 def cat_blob(repo: Repo, rev_path: str) -> bytes | None:
     proc = repo.run("cat-file", "blob", rev_path, check=False)
     if proc.returncode != 0:
         return None
     return proc.stdout
+
+
+def note_text(repo: Repo, notes_ref: str, commit: str) -> str | None:
+    """The note ``notes_ref`` holds for ``commit`` (None: no note)."""
+    proc = repo.run("notes", f"--ref={notes_ref}", "show", commit, check=False)
+    return proc.stdout.decode(errors="replace") if proc.returncode == 0 else None
+
+
+def note_add(repo: Repo, notes_ref: str, commit: str, text: str) -> None:
+    """Set (replace) the note of ``commit`` in ``notes_ref``."""
+    repo.run("notes", f"--ref={notes_ref}", "add", "-f", "-F", "-", commit,
+             input=text.encode())
+
+
+def file_at(repo: Repo, rev: str, path: str) -> tuple[bool, bytes | None]:
+    """(does ``rev`` name a commit, the blob at ``rev:path`` or None)."""
+    exists = repo.run("rev-parse", "-q", "--verify", f"{rev}^{{commit}}", check=False)
+    if exists.returncode != 0:
+        return False, None
+    return True, cat_blob(repo, f"{rev}:{path}")
 
 
 def notes_list(repo: Repo, notes_ref: str) -> list[tuple[Oid, Oid]]:

@@ -1,14 +1,16 @@
-"""Refs: the writer lock, compare-and-swap updates, stale `.lock` recovery."""
+"""Refs: the writer lock, the one compare-and-swap loop, stale `.lock` recovery."""
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import os
+import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from orch_core.errors import Busy
 
@@ -134,3 +136,77 @@ def refs_with_messages(repo: Repo, prefix: str) -> list[dict[str, str]]:
         out.append({"ref": parts[0], "oid": parts[1], "date": parts[2],
                     "subject": parts[3], "body": parts[4]})
     return out
+
+
+MAX_ATTEMPTS = 200
+
+T = TypeVar("T")
+
+
+class RefStore(Protocol):
+    """Reads a ref's tip and moves it by compare-and-swap (see git/odb.py)."""
+
+    def tip(self, ref: str) -> Oid | None: ...
+
+    def cas(self, ref: str, new: Oid, old: Oid | None, message: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Proposal(Generic[T]):
+    """What one attempt of :func:`update` wants.
+
+    ``commit`` None: write nothing and return ``result``. Otherwise the ref is
+    moved from the tip the attempt was built on to ``commit`` (``message`` goes to
+    the reflog), and ``done(commit)``, run under the writer lock once the ref
+    points there, gives the result (``result`` when there is no ``done``).
+    A ``commit`` equal to that tip moves nothing but still runs ``done``.
+    """
+
+    result: T
+    commit: Oid | None = None
+    message: str = ""
+    done: Callable[[Oid], T] | None = None
+
+
+def update(repo: Repo, store: RefStore, ref: str, attempt: Callable[[Oid | None], Proposal[T]],
+           *, writer: str = "refs", on_recover: Callable[[], None] | None = None,
+           max_attempts: int = MAX_ATTEMPTS, gave_up: str = "", hint: str = "retry") -> T:
+    """The compare-and-swap loop every writer of an orch ref goes through.
+
+    Under ``writer_lock(repo, writer)``: read the tip, let ``attempt`` build the
+    new commit on it (or raise to refuse; nothing is written), compare-and-swap
+    the ref from that tip; if it moved, sleep a random few milliseconds and start
+    again, at most ``max_attempts`` times. A ``<ref>.lock`` left by a writer killed
+    mid-update turns stale after STALE_GIT_LOCK_SECONDS and is removed (then
+    ``on_recover()`` runs); until then the loop waits for it without spending
+    attempts. See docs/ARCHITECTURE.md (where a lock is written).
+    """
+    lock_file = loose_ref_lock_path(repo, ref)
+    with writer_lock(repo, writer):
+        stale_wait_until = time.monotonic() + STALE_GIT_LOCK_SECONDS + 2.0
+        tries = 0
+        while tries < max_attempts:
+            tries += 1
+            if recover_stale_ref_lock(repo, ref) and on_recover is not None:
+                on_recover()
+            tip = store.tip(ref)
+            prop = attempt(tip)
+            if prop.commit is None:
+                return prop.result
+            if prop.commit != tip:
+                try:
+                    store.cas(ref, prop.commit, tip, prop.message)
+                except CasMismatch:
+                    if lock_file.exists() and time.monotonic() < stale_wait_until:
+                        tries -= 1
+                        time.sleep(0.05)
+                    else:
+                        time.sleep(random.uniform(0.001, 0.01))
+                    continue
+            return prop.done(prop.commit) if prop.done is not None else prop.result
+    if lock_file.exists():
+        raise Busy(f"{lock_file} is held by another git process",
+                   hint="retry; if no git command is running, `orch-hooks doctor --fix` "
+                        "removes it once it is stale")
+    raise Busy(gave_up or f"{ref} kept moving; gave up after {max_attempts} attempts",
+               hint=hint)

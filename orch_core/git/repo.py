@@ -7,12 +7,15 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NewType
+from typing import TYPE_CHECKING, NewType, TypeAlias
 
 from orch_core.errors import GitFailed, UsageError
 
 if TYPE_CHECKING:
     import pygit2
+
+    # The in-process handle (see Context.pg); only git/ touches what is inside it.
+    PyRepository: TypeAlias = pygit2.Repository
 
 Oid = NewType("Oid", str)
 
@@ -173,6 +176,27 @@ def config_get(repo: Repo, key: str) -> str | None:
     if proc.returncode != 0:
         return None
     return proc.stdout.decode().strip()
+
+
+def config_get_all(repo: Repo, key: str) -> list[str]:
+    """Every value of a multi-valued key of the repository's config (none: empty)."""
+    proc = repo.run("config", "--get-all", key, check=False)
+    return proc.stdout.decode(errors="replace").split() if proc.returncode == 0 else []
+
+
+def config_add(repo: Repo, key: str, value: str) -> None:
+    repo.run("config", "--add", key, value)
+
+
+def config_unset(repo: Repo, key: str, value_regex: str) -> None:
+    """Remove the values of ``key`` matching ``value_regex`` (absent: nothing happens)."""
+    repo.run("config", "--unset", key, value_regex, check=False)
+
+
+def hooks_dir(repo: Repo) -> Path:
+    """Where git looks for this repository's hooks (core.hooksPath or <git dir>/hooks)."""
+    proc = repo.run("rev-parse", "--path-format=absolute", "--git-path", "hooks")
+    return Path(proc.stdout.decode().strip())
 
 
 def ignore_case(repo: Repo) -> bool:

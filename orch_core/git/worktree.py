@@ -6,12 +6,8 @@ import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from orch_core.errors import GitFailed
-
-if TYPE_CHECKING:
-    pass
 from orch_core.git.repo import NO_HOOKS, Oid, Repo, git_in, no_git_env, run
 
 
@@ -56,7 +52,7 @@ def worktree_add(repo: Repo, path: Path, branch: str, base: str) -> None:
 
 
 def worktree_remove(repo: Repo, path: Path) -> None:
-    # --force: the caller has already saved whatever was uncommitted (see worktrees.gc).
+    # --force: the caller has already saved whatever was uncommitted (see work/rescue.py).
     git_in(repo.toplevel, "worktree", "remove", "--force", str(path))
 
 
@@ -86,6 +82,12 @@ def worktree_dirty(path: Path, untracked: bool = True) -> list[str]:
             if e[0] in "RC":
                 next(entries, None)  # the rename/copy source follows as its own entry
     return out
+
+
+def staged_paths(repo: Repo) -> list[str]:
+    """Paths the index changes against HEAD (both sides of a rename)."""
+    proc = repo.run("diff", "--cached", "--name-only", "--no-renames", "--no-ext-diff", "-z")
+    return [p for p in proc.stdout.decode(errors="surrogateescape").split("\0") if p]
 
 
 def snapshot_worktree(path: Path, git_dir: Path, message: str) -> Oid:

@@ -12,6 +12,8 @@ from typing import Any
 
 from orch_core.errors import OrchError, Refused
 from orch_core.git import refs as gitrefs
+from orch_core.git import repo as gitrepo
+from orch_core.locks import export as lockexport
 from orch_core.locks import service as locks
 from orch_core.state.context import Context
 from orch_core.work import restamp
@@ -31,8 +33,7 @@ def templates_dir() -> Path:
 
 
 def hooks_dir(ctx: Context) -> Path:
-    out = ctx.repo.git("rev-parse", "--path-format=absolute", "--git-path", "hooks").strip()
-    return Path(out)
+    return gitrepo.hooks_dir(ctx.repo)
 
 
 def awk_program(name: str) -> str:
@@ -106,16 +107,14 @@ def install(ctx: Context, force: bool = False) -> dict[str, Any]:
     ctx.store.db_version()  # creates the state database
     restamp.installed_at(ctx)  # commits from now on are expected to carry a note
     snap = locks.snapshot(ctx)
-    locks.write_export(ctx, snap.tip, snap.locks)
+    lockexport.write_export(ctx, snap.tip, snap.locks)
     return {"hooks_dir": str(hdir), "hooks": report, "state": str(ctx.store.path),
             "notes_rewrite_ref": "refs/notes/orch"}
 
 
 def _ensure_rewrite_ref(ctx: Context) -> None:
-    out = ctx.repo.run("config", "--get-all", "notes.rewriteRef", check=False)
-    values = out.stdout.decode().split()
-    if "refs/notes/orch" not in values:
-        ctx.repo.git("config", "--add", "notes.rewriteRef", "refs/notes/orch")
+    if "refs/notes/orch" not in gitrepo.config_get_all(ctx.repo, "notes.rewriteRef"):
+        gitrepo.config_add(ctx.repo, "notes.rewriteRef", "refs/notes/orch")
 
 
 def uninstall(ctx: Context) -> dict[str, Any]:
@@ -132,7 +131,7 @@ def uninstall(ctx: Context) -> dict[str, Any]:
             os.replace(chained, path)
             action = "restored previous hook"
         report.append({"hook": hook, "path": str(path), "action": action})
-    ctx.repo.run("config", "--unset", "notes.rewriteRef", "^refs/notes/orch$", check=False)
+    gitrepo.config_unset(ctx.repo, "notes.rewriteRef", "^refs/notes/orch$")
     return {"hooks_dir": str(hdir), "hooks": report}
 
 
@@ -255,11 +254,11 @@ def doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
             fixed)
     else:
         add("lock cache", True, f"current at {(tip or 'none')[:12]}")
-    export = ctx.repo.orch_dir / locks.EXPORT
+    export = ctx.repo.orch_dir / lockexport.EXPORT
     if not export.exists() or export.read_text().split("\t")[1] != (tip or "none"):
         if fix:
             snap = locks.snapshot(ctx)
-            locks.write_export(ctx, snap.tip, snap.locks)
+            lockexport.write_export(ctx, snap.tip, snap.locks)
         add("hook fast-path index", False, f"{export} missing or stale", fix)
     now = ctx.now()
     snap = locks.snapshot(ctx)
@@ -277,8 +276,7 @@ def doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
         add("expired leases", True, "none")
     if protected is not None:
         _check_notes(ctx, fix, add)
-    rewrite = ctx.repo.run("config", "--get-all", "notes.rewriteRef", check=False)
-    has_rewrite = "refs/notes/orch" in rewrite.stdout.decode().split()
+    has_rewrite = "refs/notes/orch" in gitrepo.config_get_all(ctx.repo, "notes.rewriteRef")
     if not has_rewrite and fix:
         _ensure_rewrite_ref(ctx)
     add("notes.rewriteRef", has_rewrite, "refs/notes/orch" if has_rewrite else "not set",

@@ -11,12 +11,18 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orch_core import clock
 from orch_core.errors import OrchError, log_bug
 from orch_core.git import history as githistory
+from orch_core.git import objects as gitobjects
 from orch_core.git import repo as gitrepo
+from orch_core.git import worktree as gitworktree
 from orch_core.state.context import Context
+
+if TYPE_CHECKING:
+    from orch_core.work.sessions import Session
 
 HOOK_GATES: dict[str, str] = {
     # hook -> module providing `check(ctx, lines, args) -> list[str]` (refusals)
@@ -30,7 +36,7 @@ def _say(msg: str) -> None:
 
 
 def _context() -> Context:
-    return Context(cwd=Path.cwd(), actor_hint="hook")
+    return Context(cwd=Path.cwd(), actor_hint="hook", one_shot=True)
 
 
 def _session_id(ctx: Context) -> tuple[str, str | None]:
@@ -48,8 +54,7 @@ def pre_commit(args: list[str]) -> int:
     from orch_core.locks.table import LockIndex
 
     ctx = _context()
-    proc = ctx.repo.run("diff", "--cached", "--name-only", "--no-renames", "-z")
-    staged = [p for p in proc.stdout.decode(errors="surrogateescape").split("\0") if p]
+    staged = gitworktree.staged_paths(ctx.repo)
     if not staged:
         return 0
     sid, real = _session_id(ctx)
@@ -119,10 +124,9 @@ def post_checkout(args: list[str]) -> int:
             _say(f"orch-hooks: worktree {ctx.repo.toplevel} bound to session {sid}")
     sess = sessions.current(ctx, required=False)
     if sess is not None:
-        _print_current_ref(ctx, sess.id)
+        _print_current_ref(ctx, sess)
     base = ctx.config.base_branch
-    diff = ctx.repo.run("diff", "--name-only", "-z", base, "HEAD", check=False)
-    changed = [p for p in diff.stdout.decode(errors="surrogateescape").split("\0") if p]
+    changed = githistory.changed_between(ctx.repo, base, "HEAD") or []
     if changed:
         snap = locks.snapshot(ctx)
         me = sess.id if sess else "implicit:" + str(ctx.repo.toplevel)
@@ -135,16 +139,13 @@ def post_checkout(args: list[str]) -> int:
     return 0
 
 
-def _print_current_ref(ctx: Context, sid: str) -> None:
+def _print_current_ref(ctx: Context, sess: Session) -> None:
     try:
-        from orch_core.api import dispatch as api
+        from orch_core.work import resume
 
-        methods = api.load()
-        if "work.current_ref" in methods:
-            out = methods["work.current_ref"].handler(ctx, session=sid)
-            text = out.get("text") if isinstance(out, dict) else None
-            if text:
-                _say(text)
+        text = resume.current_ref(ctx, sess).get("text")
+        if text:
+            _say(text)
     except OrchError:
         pass
 
@@ -233,10 +234,10 @@ def _note_session(ctx: Context, commit: str, cache: dict[str, str | None]) -> st
 
     if commit in cache:
         return cache[commit]
-    proc = ctx.repo.run("notes", "--ref=orch", "show", commit, check=False)
+    text = gitobjects.note_text(ctx.repo, stamp.NOTES_REF, commit)
     sid = None
-    if proc.returncode == 0:
-        notes, _warnings = stamp.parse_note(proc.stdout.decode(errors="replace"))
+    if text is not None:
+        notes, _warnings = stamp.parse_note(text)
         for n in notes:
             if isinstance(n.get("session"), str):
                 sid = n["session"]
@@ -274,16 +275,14 @@ def reference_transaction(args: list[str]) -> int:
 
 
 def sync(args: list[str]) -> int:
-    from orch_core.api import dispatch as api
+    from orch_core.work import journal
 
     ctx = _context()
     # Started in the background by post-commit: never create a state database that
     # is not there (it may be about to be rebuilt), never fail loudly.
     if not (ctx.repo.orch_dir / "state.db").exists():
         return 0
-    methods = api.load()
-    if "journal.sync" in methods:
-        methods["journal.sync"].handler(ctx)
+    journal.sync(ctx)
     return 0
 
 

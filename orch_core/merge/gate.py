@@ -41,10 +41,9 @@ def _branches_of(ctx: Context, new: str, hint_branch: str | None) -> list[str]:
         return [hint_branch]
     if new == ZERO:
         return []
-    proc = ctx.repo.run("rev-list", "--parents", "-n", "1", new, check=False)
-    oids = proc.stdout.decode().split()
+    parents = githistory.parents_of(ctx.repo, new)
     # The commit and its merged-in parents; the first parent is the branch's own past.
-    wanted = oids[:1] + oids[2:]
+    wanted = [new, *parents[1:]] if parents is not None else []
     return [b for b in githistory.branches_at(ctx.repo, wanted) if b not in protected]
 
 

@@ -15,37 +15,32 @@ import contextlib
 import os
 import secrets
 import shutil
-import signal
-import socket
-import subprocess
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from orch_core import clock
-from orch_core.errors import Busy, OrchError, Refused
+from orch_core.errors import OrchError, Refused
 from orch_core.git import history as githistory
+from orch_core.git import landing as gitlanding
 from orch_core.git import objects as gitobjects
 from orch_core.git import repo as gitrepo
 from orch_core.git import worktree as gitworktree
 from orch_core.locks import service as locks
+from orch_core.merge import checks, lease
 from orch_core.merge import predict as merge
 from orch_core.merge import queue as q
 from orch_core.state import config
 from orch_core.state.context import Context
 from orch_core.work.sessions import Session
 
-TOKEN_ENV = "ORCH_LANDER_TOKEN"
+TOKEN_ENV = checks.TOKEN_ENV
 # Tests stop the lander at a named point to SIGKILL it there (see tests/test_landing.py).
 PAUSE_ENV = "ORCH_LANDER_PAUSE"
 MAX_REBUILDS = 3
 WORKTREE = "work"  # <orch dir>/landing/work: the lander's own worktree, kept between runs
 LOG_TAIL = 4000
-
-
-class LostLease(Refused):
-    code = "merge_lock_lost"
 
 
 @dataclass
@@ -103,114 +98,7 @@ def _refuse_dirty(ctx: Context, wt: Path) -> None:
             hint=f"commit them on another branch or `git -C {wt} stash`, then land again")
 
 
-# --- the merge lock ------------------------------------------------------------------
-
-
-def _lease_held(ctx: Context) -> bool:
-    _tip, lease = q.read_lease(ctx)
-    return lease is not None and lease.live(ctx.now())
-
-
-def _recover(ctx: Context, state: q.QueueState, now: float,
-             recovered: list[q.Entry]) -> q.QueueState:
-    """Entries left ``landing`` by a lander that died: landed if main has their merge."""
-    tip = gitrepo.rev_parse(ctx.repo, merge.base_ref(ctx))
-    for e in state.entries:
-        if e.state != q.LANDING:
-            continue
-        done = bool(tip and e.landing_result
-                    and gitrepo.rev_parse(ctx.repo, e.landing_result) is not None
-                    and githistory.is_ancestor(ctx.repo, e.landing_result, tip))
-        if done:
-            new = replace(e, state=q.LANDED, landed_as=e.landing_result, updated_at=now,
-                          reason="landed by a lander that stopped before recording it")
-            recovered.append(new)
-        else:
-            new = replace(e, state=q.APPROVED, landing_result=None, updated_at=now,
-                          reason="previous landing attempt was interrupted; retried")
-        state = state.with_entry(new)
-    return state
-
-
-def acquire(ctx: Context, actor: str, token: str) -> tuple[q.Entry, list[q.Entry]]:
-    ttl = float(ctx.config.get("merge", "merge_lock_ttl"))
-    recovered: list[q.Entry] = []
-
-    def fn(state: q.QueueState, now: float) -> tuple[q.QueueState, str, dict[str, Any]]:
-        lease = state.lease
-        if lease is not None and lease.live(now):
-            raise Busy(f"the merge lock is held by {lease.holder} (landing {lease.entry}, "
-                       f"pid {lease.pid} on {lease.host}) until {clock.iso(lease.expires_at)}",
-                       code="merge_locked",
-                       hint="wait for it; a lander that died frees it at expiry")
-        recovered.clear()
-        state = replace(state, lease=None)
-        state = _recover(ctx, state, now, recovered)
-        head = next((e for e in state.ordered() if e.state == q.APPROVED), None)
-        if head is None:
-            if recovered:
-                return state, f"recover {', '.join(e.id for e in recovered)}", {}
-            waiting = [e for e in state.ordered() if e.state == q.QUEUED]
-            raise Refused("nothing approved to land" + (
-                f"; {len(waiting)} entr{'y' if len(waiting) == 1 else 'ies'} await review"
-                if waiting else ""), code="nothing_approved",
-                hint="`orch-hooks merge queue` shows the entries; a reviewer runs "
-                     "`orch-hooks merge review ID --approve`")
-        new_lease = q.Lease(token=token, holder=actor, pid=os.getpid(),
-                            host=socket.gethostname(), entry=head.id, acquired_at=now,
-                            expires_at=now + ttl)
-        entry = replace(head, state=q.LANDING, landing_result=None, updated_at=now,
-                        reason=None)
-        state = replace(state, lease=new_lease).with_entry(entry)
-        return state, f"merge lock taken by {actor} to land {head.id} ({head.branch})", {
-            "id": head.id}
-
-    result = q.mutate(ctx, actor, "merge.lock", fn)
-    if "id" not in result:
-        return _no_entry(), recovered
-    _tip, state = q.load(ctx)
-    return state.get(result["id"]), recovered
-
-
-def _no_entry() -> q.Entry:
-    return q.Entry(id="", seq=0, branch="", tip="", author="", owner="", priority=0,
-                   state="", created_at=0.0, updated_at=0.0)
-
-
-def _with_lease(ctx: Context, actor: str, token: str, kind: str, message: str,
-                change: Any) -> None:
-    """CAS a change while holding the lease; LostLease if it expired and was taken."""
-    ttl = float(ctx.config.get("merge", "merge_lock_ttl"))
-
-    def fn(state: q.QueueState, now: float) -> tuple[q.QueueState, str, dict[str, Any]]:
-        lease = state.lease
-        if lease is None or lease.token != token:
-            raise LostLease("the merge lock expired and was taken by another lander",
-                            hint="main was not moved by this landing; run it again")
-        state = replace(state, lease=replace(lease, expires_at=now + ttl))
-        return change(state, now), message, {}
-
-    q.mutate(ctx, actor, kind, fn)
-
-
-def _finish(ctx: Context, actor: str, token: str, entry: q.Entry, message: str) -> None:
-    """Record the entry's outcome and release the lease in one CAS."""
-    def fn(state: q.QueueState, now: float) -> tuple[q.QueueState, str, dict[str, Any]]:
-        if state.lease is not None and state.lease.token == token:
-            state = replace(state, lease=None)
-        current = state.get(entry.id)
-        if current.state != q.LANDING and entry.state != q.LANDED:
-            return state, message, {}
-        state = state.with_entry(replace(entry, updated_at=now))
-        tip = gitrepo.rev_parse(ctx.repo, merge.base_ref(ctx))
-        if entry.state == q.LANDED and tip:
-            state = merge.apply_predictions(ctx, state, tip, now)
-        return state, message, {"id": entry.id, "state": entry.state, "reason": entry.reason}
-
-    q.mutate(ctx, actor, f"merge.{entry.state}", fn)
-
-
-# --- building and testing ------------------------------------------------------------
+# --- building and testing (the merge lock: merge/lease.py) --------------------------
 
 
 def _build(ld: Landing, tip: str) -> tuple[str | None, list[str], str]:
@@ -236,21 +124,11 @@ def _build(ld: Landing, tip: str) -> tuple[str | None, list[str], str]:
 
 
 def _rebase(ld: Landing, tip: str) -> tuple[str | None, list[str], str]:
-    e, wt = ld.entry, ld.workdir
-    env = gitrepo.no_git_env()
-    _checkout(ld, e.tip)
-    env.update({"GIT_COMMITTER_NAME": gitrepo.ORCH_NAME, "GIT_COMMITTER_EMAIL": gitrepo.ORCH_EMAIL})
-    proc = gitrepo.run(["git", *gitrepo.NO_HOOKS, "rebase", "-q", tip], cwd=wt, env=env,
-                     check=False)
-    ld.note(f"git rebase {tip[:12]}: exit {proc.returncode}\n"
-            + (proc.stdout + proc.stderr).decode(errors="replace"))
-    if proc.returncode != 0:
-        out = gitrepo.run(["git", "diff", "--name-only", "--diff-filter=U"], cwd=wt,
-                        env=env, check=False)
-        files = out.stdout.decode().split()
-        gitrepo.run(["git", "rebase", "--abort"], cwd=wt, env=env, check=False)
-        return None, files or ["(rebase failed)"], ""
-    head = gitrepo.run(["git", "rev-parse", "HEAD"], cwd=wt, env=env).stdout.decode().strip()
+    _checkout(ld, ld.entry.tip)
+    step, conflicts, head = gitlanding.rebase_onto(ld.workdir, tip)
+    ld.note(f"git rebase {tip[:12]}: exit {0 if step.ok else 1}\n" + step.output)
+    if head is None:
+        return None, conflicts or ["(rebase failed)"], ""
     return head, [], ""
 
 
@@ -262,56 +140,14 @@ def _checkout(ld: Landing, commit: str) -> None:
     whole tree; `clean -ffdx` drops whatever earlier checks left behind.
     """
     wt = ld.workdir
-    env = gitrepo.no_git_env()
     if (wt / ".git").is_file():
-        gitrepo.run(["git", "rebase", "--abort"], cwd=wt, env=env, check=False)
-        proc = gitrepo.run(["git", *gitrepo.NO_HOOKS, "checkout", "-q", "-f", "--detach", commit],
-                         cwd=wt, env=env, check=False)
-        if proc.returncode == 0:
-            gitrepo.run(["git", "clean", "-ffdxq"], cwd=wt, env=env)
+        if gitlanding.checkout_clean(wt, commit):
             return
         ld.note("landing worktree unusable; recreating it")
     gitworktree.land_worktree_remove(ld.ctx.repo, wt)
     shutil.rmtree(wt, ignore_errors=True)
     gitworktree.land_worktree_add(ld.ctx.repo, wt, commit)
-    gitrepo.run(["git", "worktree", "lock", "--reason", "orch-hooks lander", str(wt)],
-              cwd=ld.ctx.repo.toplevel, env=env, check=False)
-
-
-def run_check(ld: Landing, cmd: str, timeout: float) -> dict[str, Any]:
-    """One check in the temporary worktree, in its own process group, with a timeout."""
-    env = gitrepo.no_git_env()
-    for var in (TOKEN_ENV, "ORCH_SESSION"):
-        env.pop(var, None)
-    env["ORCH_LANDING"] = ld.entry.id
-    ld.note(f"$ {cmd}")
-    start = time.monotonic()
-    proc = subprocess.Popen(["/bin/sh", "-c", cmd], cwd=ld.workdir, stdin=subprocess.DEVNULL,
-                            stdout=ld.log, stderr=subprocess.STDOUT, env=env,
-                            start_new_session=True)
-    timed_out = False
-    try:
-        code = proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        code = proc.wait()
-    finally:
-        if proc.poll() is None:  # interrupted: do not leave the check running
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-    took = time.monotonic() - start
-    out: dict[str, Any] = {"command": cmd, "exit": code, "seconds": round(took, 3),
-                           "ok": code == 0 and not timed_out, "timed_out": timed_out}
-    if timed_out:
-        out["reason"] = f"check `{cmd}` timed out after {timeout:g} s (killed)"
-    elif code == 127:
-        out["reason"] = f"check `{cmd}` failed with exit 127: command not found?"
-    elif code != 0:
-        out["reason"] = f"check `{cmd}` failed with exit {code}"
-    ld.note(f"exit {code}{' (timed out)' if timed_out else ''} in {took:.2f} s")
-    return out
+    gitlanding.lock_worktree(ld.ctx.repo, wt, "orch-hooks lander")
 
 
 def _test(ld: Landing, tip: str, result: str) -> str | None:
@@ -329,9 +165,9 @@ def _test(ld: Landing, tip: str, result: str) -> str | None:
     ld.timings["prepare"] = ld.timings.get("prepare", 0.0) + time.monotonic() - t0
     timeout = float(ctx.config.get("merge", "check_timeout"))
     for cmd in ctx.config.get("merge", "checks"):
-        _with_lease(ctx, ld.actor, ld.token, "merge.lock.renew",
+        lease.with_lease(ctx, ld.actor, ld.token, "merge.lock.renew",
                     f"renew merge lock for {ld.entry.id}", lambda s, _now: s)
-        res = run_check(ld, cmd, timeout)
+        res = checks.run_check(cmd, ld.workdir, ld.log, ld.entry.id, timeout, ld.note)
         ld.checks.append(res)
         ld.timings["checks"] = ld.timings.get("checks", 0.0) + res["seconds"]
         if not res["ok"]:
@@ -350,31 +186,27 @@ def _move_main(ld: Landing, tip: str, result: str) -> bool:
         state = replace(state, lease=replace(state.lease, target=result))
         return state.with_entry(replace(state.get(entry_id), landing_result=result))
 
-    _with_lease(ctx, ld.actor, ld.token, "merge.lock.target",
+    lease.with_lease(ctx, ld.actor, ld.token, "merge.lock.target",
                 f"land {entry_id}: move {ctx.config.base_branch} {tip[:12]} -> {result[:12]}",
                 record)
     _pause(ctx, "target")
     if gitrepo.rev_parse(ctx.repo, ref) != tip:
         return False
-    env = gitrepo.no_git_env()
-    env[TOKEN_ENV] = ld.token
+    token = {TOKEN_ENV: ld.token}
     wt = protected_worktree(ctx)
     msg = f"orch-hooks: land {entry_id} ({ld.entry.branch})"
     if wt is not None:
         _refuse_dirty(ctx, wt)
-        proc = gitrepo.run(["git", "merge", "--ff-only", "-q", result], cwd=wt, env=env,
-                         check=False)
+        step = gitlanding.fast_forward(wt, result, token)
     else:
-        proc = gitrepo.run(["git", "update-ref", "-m", msg, ref, result, tip],
-                         cwd=ctx.repo.toplevel, env=env, check=False)
-    ld.note(f"move {ref} {tip[:12]} -> {result[:12]}: exit {proc.returncode} "
-            + (proc.stdout + proc.stderr).decode(errors="replace").strip())
-    if proc.returncode == 0:
+        step = gitlanding.move_ref(ctx.repo, ref, result, tip, msg, token)
+    ld.note(f"move {ref} {tip[:12]} -> {result[:12]}: exit {0 if step.ok else 1} "
+            + step.output)
+    if step.ok:
         return True
     if gitrepo.rev_parse(ctx.repo, ref) != tip:
         return False
-    raise Refused(f"could not move {ref}: "
-                  + proc.stderr.decode(errors="replace").strip(), code="move_failed",
+    raise Refused(f"could not move {ref}: {step.output}", code="move_failed",
                   hint="see the landing log; main was not moved")
 
 
@@ -388,37 +220,10 @@ def _undo_interrupted_move(ctx: Context, wt: Path) -> list[str]:
     reset: anybody else's edit keeps the worktree refused.
     """
     _tip, state = q.load(ctx)
-    lease = state.lease
-    if lease is None or lease.live(ctx.now()) or not lease.target:
+    held = state.lease
+    if held is None or held.live(ctx.now()) or not held.target:
         return []
-    env = gitrepo.no_git_env()
-
-    def git(*args: str) -> bytes | None:
-        proc = gitrepo.run(["git", *gitrepo.NO_HOOKS, *args], cwd=wt, env=env, check=False)
-        return proc.stdout if proc.returncode == 0 else None
-
-    status = git("status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames")
-    moved = git("diff", "--name-only", "-z", "--no-renames", "HEAD", lease.target)
-    if not status or moved is None:
-        return []
-    dirty = sorted({f[3:] for f in status.decode(errors="surrogateescape").split("\0") if f})
-    if not set(dirty) <= set(moved.decode(errors="surrogateescape").split("\0")):
-        return []
-    listed = git("ls-tree", "-z", lease.target, "--", *dirty) or b""
-    want = {ln.split("\t", 1)[1]: ln.split()[2]
-            for ln in listed.decode(errors="surrogateescape").split("\0") if "\t" in ln}
-    present = [p for p in dirty if (wt / p).is_file() and not (wt / p).is_symlink()]
-    hashed = git("hash-object", "--", *present) if present else b""
-    have = dict(zip(present, (hashed or b"").decode().split(), strict=False))
-    if any(have.get(p) != want.get(p) or ((wt / p).exists() and p not in have)
-           for p in dirty):
-        return []
-    if git("reset", "-q", "--hard", "HEAD") is None:
-        return []
-    for p in dirty:
-        if (wt / p).is_file() and git("ls-files", "--error-unmatch", "--", p) is None:
-            (wt / p).unlink()
-    return dirty
+    return gitlanding.undo_partial_fast_forward(wt, held.target)
 
 
 def _release_on_land(ctx: Context, actor: str, e: q.Entry) -> list[dict[str, Any]]:
@@ -462,7 +267,7 @@ def land(ctx: Context, sess: Session | None) -> dict[str, Any]:
     could weaken them. The local file must still parse.
     """
     local = ctx.config  # a malformed local .orch.toml stops here, before anything changes
-    policy = config.load_at(ctx.repo.run, f"refs/heads/{local.base_branch}", local)
+    policy = config.load_at(ctx.repo, f"refs/heads/{local.base_branch}", local)
     saved = ctx._config
     ctx._config = policy
     try:
@@ -478,13 +283,13 @@ def _land(ctx: Context, sess: Session | None) -> dict[str, Any]:
     strategy = cfg.get("merge", "strategy")
     merge.main_tip(ctx)
     wt = protected_worktree(ctx)
-    if wt is not None and not _lease_held(ctx):
+    if wt is not None and not lease.lease_held(ctx):
         # While another lander holds the lock its fast-forward of that worktree is
         # under way (transiently dirty): acquire() below answers merge_locked instead.
         _undo_interrupted_move(ctx, wt)
         _refuse_dirty(ctx, wt)
     token = secrets.token_hex(16)
-    entry, recovered = acquire(ctx, actor, token)
+    entry, recovered = lease.acquire(ctx, actor, token)
     released: list[dict[str, Any]] = []
     for r in recovered:
         released += _release_on_land(ctx, actor, r)
@@ -503,20 +308,20 @@ def _land(ctx: Context, sess: Session | None) -> dict[str, Any]:
         ld.note(f"landing {entry.id}: {entry.branch} at {entry.tip} (strategy {strategy})")
         try:
             outcome = _attempts(ld)
-        except LostLease:
+        except lease.LostLease:
             raise
         except OrchError as e:
             outcome = _outcome(ld, q.FAILED, e.message, None, None)
         except BaseException:
             # Interrupted (Ctrl-C): the entry goes back to approved, the lock is freed.
             with contextlib.suppress(Exception):
-                _finish(ctx, actor, token, replace(entry, state=q.APPROVED,
+                lease.finish(ctx, actor, token, replace(entry, state=q.APPROVED,
                                                    reason="landing interrupted"), "interrupted")
             raise
         final, result, tip = outcome
         if final.state == q.LANDED:
             _pause(ctx, "moved")
-        _finish(ctx, actor, token, final, f"{final.state} {final.id} ({final.branch})"
+        lease.finish(ctx, actor, token, final, f"{final.state} {final.id} ({final.branch})"
                 + (f": {final.reason}" if final.reason else ""))
     if final.state == q.LANDED:
         released += _release_on_land(ctx, actor, final)

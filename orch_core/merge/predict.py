@@ -52,7 +52,7 @@ def predict(ctx: Context, state: q.QueueState, tip: str) -> dict[str, list[dict[
     out: dict[str, list[dict[str, Any]]] = {}
     for e in state.ordered():
         found: list[dict[str, Any]] = []
-        base = githistory.merge_base(pg, tip, e.tip)
+        base = githistory.merge_base(ctx.repo, tip, e.tip)
         mine = githistory.changed_paths(pg, base, e.tip)
         key = base or "none"
         if key not in base_changes:
@@ -289,9 +289,9 @@ def review_context(ctx: Context, entry_id: str) -> dict[str, Any]:
     state = refresh(ctx, "orch-hooks")
     e = state.get(entry_id)
     tip = main_tip(ctx)
-    base = githistory.merge_base(ctx.pg, tip, e.tip) or tip
-    stat = ctx.repo.git("diff", "--stat", base, e.tip)
-    diff = ctx.repo.git("diff", "--no-color", "--no-ext-diff", base, e.tip)
+    base = githistory.merge_base(ctx.repo, tip, e.tip) or tip
+    stat = githistory.diffstat(ctx.repo, base, e.tip)
+    diff = githistory.diff_text(ctx.repo, base, e.tip)
     commits = []
     for oid, subject, note in githistory.notes_in_range(ctx.repo, base, e.tip):
         from orch_core.work import stamp

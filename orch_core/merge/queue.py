@@ -13,22 +13,20 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import socket
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from orch_core import clock
-from orch_core.errors import Busy, NotFound, UsageError
+from orch_core.errors import NotFound, UsageError
 from orch_core.git import objects as gitobjects
 from orch_core.git import refs as gitrefs
+from orch_core.git.repo import Oid
 from orch_core.state.context import Context
 
 REF = "refs/orch/queue"
 FILE = "queue.json"
-MAX_ATTEMPTS = 200
 KEEP_FINISHED = 200
 
 QUEUED, APPROVED, LANDING, LANDED = "queued", "approved", "landing", "landed"
@@ -202,35 +200,31 @@ Mutation = Callable[[QueueState, float], tuple[QueueState, str, dict[str, Any]]]
 
 
 def mutate(ctx: Context, actor: str, kind: str, fn: Mutation) -> dict[str, Any]:
-    """Read the tip, apply ``fn``, CAS the ref; retry if it moved (the locks.mutate pattern).
+    """Read the tip, apply ``fn``, CAS the ref; retry if it moved (git/refs.py ``update``).
 
     ``fn`` raises to refuse (nothing is written) or returns the new state, the
     commit message and the result. An unchanged state writes nothing.
     """
-    repo = ctx.repo
-    pg = ctx.pg
-    with gitrefs.writer_lock(repo, "queue"):
-        for _attempt in range(MAX_ATTEMPTS):
-            gitrefs.recover_stale_ref_lock(repo, REF)
-            tip = gitrefs.ref_tip(pg, REF)
-            blob = gitobjects.read_snapshot_file(pg, tip, FILE) if tip else None
-            state = parse(blob)
-            now = ctx.now()
-            new, message, result = fn(state, now)
-            if new == state:
-                return result
-            commit = gitobjects.write_snapshot(pg, {FILE: new.serialise()}, tip, message, when=now)
-            try:
-                gitrefs.cas_ref(pg, REF, commit, tip, message.splitlines()[0])
-            except gitrefs.CasMismatch:
-                time.sleep(random.uniform(0.001, 0.01))
-                continue
+    odb = ctx.odb
+
+    def attempt(tip: Oid | None) -> gitrefs.Proposal[dict[str, Any]]:
+        state = parse(odb.read_file(tip, FILE) if tip else None)
+        now = ctx.now()
+        new, message, result = fn(state, now)
+        if new == state:
+            return gitrefs.Proposal(result)
+        commit = odb.write_snapshot({FILE: new.serialise()}, tip, message, when=now)
+
+        def done(commit: Oid) -> dict[str, Any]:
             event = {k: v for k, v in result.items() if k in ("id", "branch", "state", "reason")}
             event["tip"] = commit
             with ctx.store.write(actor, kind, event) as conn:
                 _cache(ctx, conn, commit, new)
             return result
-    raise Busy(f"{REF} kept moving; gave up after {MAX_ATTEMPTS} attempts", hint="retry")
+
+        return gitrefs.Proposal(result, commit, message.splitlines()[0], done)
+
+    return gitrefs.update(ctx.repo, odb, REF, attempt, writer="queue")
 
 
 def describe(state: QueueState, e: Entry, now: float) -> dict[str, Any]:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import re
-import subprocess
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from orch_core.errors import UsageError
+from orch_core.git import objects as gitobjects
+from orch_core.git import repo as gitrepo
 
 FILENAME = ".orch.toml"
 
@@ -168,21 +168,19 @@ def load(root: Path) -> Config:
     return parse(text, path)
 
 
-def load_at(repo_run: Callable[..., subprocess.CompletedProcess[bytes]], rev: str,
-            fallback: Config) -> Config:
+def load_at(repo: gitrepo.Repo, rev: str, fallback: Config) -> Config:
     """The policy committed at ``rev`` (e.g. main's tip), not the work tree's copy.
 
-    ``repo_run`` is ``Repo.run``. Without a committed file the defaults apply;
-    when ``rev`` does not resolve, ``fallback`` does.
+    Without a committed file the defaults apply; when ``rev`` does not resolve,
+    ``fallback`` does.
     """
-    exists = repo_run("rev-parse", "-q", "--verify", f"{rev}^{{commit}}", check=False)
-    if exists.returncode != 0:
+    exists, raw = gitobjects.file_at(repo, rev, FILENAME)
+    if not exists:
         return fallback
-    proc = repo_run("cat-file", "blob", f"{rev}:{FILENAME}", check=False)
-    if proc.returncode != 0:
+    if raw is None:
         return Config({}, None)
     try:
-        text = proc.stdout.decode("utf-8")
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise UsageError(f"{rev}:{FILENAME}: not UTF-8 text", code="bad_config") from e
     return parse(text, Path(f"{rev}:{FILENAME}"))

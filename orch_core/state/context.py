@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orch_core import clock
+from orch_core.git import odb as gitodb
 from orch_core.git import refs as gitrefs
 from orch_core.git import repo as gitrepo
 from orch_core.state.config import Config
@@ -17,7 +18,7 @@ from orch_core.state.config import load as load_config
 from orch_core.state.store import Store, open_store
 
 if TYPE_CHECKING:
-    import pygit2
+    from orch_core.git.repo import PyRepository
 
 
 @dataclass
@@ -28,10 +29,14 @@ class Context:
     session_override: str | None = None
     env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     actor_hint: str = "cli"
+    # One call per process (the CLI, the hooks): orch refs are written with git
+    # plumbing processes instead of importing pygit2 (see git/odb.py).
+    one_shot: bool = False
     _repo: gitrepo.Repo | None = None
     _store: Store | None = None
     _config: Config | None = None
     _pg: Any = None
+    _odb: gitodb.Odb | None = None
     _ignore_case: bool | None = None
     cache: dict[str, Any] = field(default_factory=dict)
 
@@ -55,11 +60,22 @@ class Context:
         return self._config
 
     @property
-    def pg(self) -> pygit2.Repository:
+    def pg(self) -> PyRepository:
+        """The in-process handle git/ functions take (pygit2, imported on first use)."""
         if self._pg is None:
             self._pg = gitrepo.pygit(self.repo)
-        pg: pygit2.Repository = self._pg
+        pg: PyRepository = self._pg
         return pg
+
+    @property
+    def odb(self) -> gitodb.Odb:
+        """How orch refs are read and written: in process, unless this is a one-shot
+        process that has not opened the repository with pygit2 (yet: a command that
+        loads it, e.g. to merge, switches to it for its later writes)."""
+        in_process = not self.one_shot or self._pg is not None
+        if self._odb is None or (in_process and not isinstance(self._odb, gitodb.InProcess)):
+            self._odb = gitodb.open_odb(self.repo, (lambda: self.pg) if in_process else None)
+        return self._odb
 
     @property
     def ignore_case(self) -> bool:

@@ -9,15 +9,17 @@ note says where the work stands.
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 from orch_core.errors import Refused, UsageError
 from orch_core.locks import service as locks
 from orch_core.state.context import Context
 from orch_core.work import sessions, stamp
+from orch_core.work.casestate import current_case as current_case
+from orch_core.work.casestate import next_action as next_action
+from orch_core.work.casestate import step_summary as step_summary
 from orch_core.work.sessions import Session
-from orch_core.work.tasks import Task, children, get, path_of, rollup, update
+from orch_core.work.tasks import Task, get, path_of, rollup, update
 
 
 def _holder_alive(ctx: Context, holder: str | None) -> bool:
@@ -35,17 +37,6 @@ def _refuse_held(ctx: Context, case: Task, me: str) -> None:
             code="case_held",
             hint="pick another case (`orch-hooks task ready`), or wait until that session "
                  "ends and take its work with `orch-hooks resume attach SESSION`")
-
-
-def step_summary(conn: sqlite3.Connection, case_id: str) -> dict[str, Any]:
-    steps = children(conn, case_id)
-    done = [s for s in steps if s.status == "succeeded"]
-    open_ = [s for s in steps if s.status != "succeeded"]
-    return {
-        "done": len(done), "total": len(steps),
-        "done_steps": [{"id": s.id, "title": s.title} for s in done],
-        "open_steps": [{"id": s.id, "title": s.title} for s in open_],
-    }
 
 
 def begin(ctx: Context, sess: Session, case_id: str, contract: str | None = None,
@@ -165,48 +156,3 @@ def fail(ctx: Context, sess: Session, case_id: str, reason: str) -> dict[str, An
         wconn.execute("UPDATE sessions SET current_case=NULL WHERE current_case=?", (case.id,))
     stamp.refresh(ctx, sess.id)
     return state(ctx, case.id)
-
-
-def current_case(ctx: Context, sess: Session) -> Task | None:
-    """The session's case: the one it began last, else a running one it holds."""
-    conn = ctx.store.conn
-    if sess.current_case:
-        case = get(conn, sess.current_case)
-        if case.status == "running":
-            return case
-    row = conn.execute("SELECT * FROM tasks WHERE holder=? AND level='case' AND "
-                       "status='running' ORDER BY updated_at DESC LIMIT 1",
-                       (sess.id,)).fetchone()
-    return None if row is None else Task.from_row(row)
-
-
-def next_action(conn: sqlite3.Connection, case: Task) -> str:
-    summary = step_summary(conn, case.id)
-    if summary["open_steps"]:
-        s = summary["open_steps"][0]
-        return f"step {s['id']}: {s['title']}"
-    if case.status == "running":
-        return f"all steps done: `orch-hooks case complete {case.id} --next ...`"
-    return case.next_action or ""
-
-
-def note_fields(ctx: Context, sid: str) -> dict[str, Any]:
-    """Checkpoint note fields: the case with its path, steps done/total, next action."""
-    sess = sessions.find(ctx, sid)
-    if sess is None:
-        return {}
-    case = current_case(ctx, sess)
-    if case is None:
-        return {}
-    conn = ctx.store.conn
-    summary = step_summary(conn, case.id)
-    return {
-        "case": {"id": case.id, "title": case.title,
-                 **{t.level: f"{t.id} {t.title}" for t in path_of(conn, case)[:-1]}},
-        "steps": {"done": summary["done"], "total": summary["total"]},
-        "next": next_action(conn, case),
-    }
-
-
-if note_fields not in stamp.PAYLOAD_EXTENSIONS:
-    stamp.PAYLOAD_EXTENSIONS.append(note_fields)

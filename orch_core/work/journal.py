@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import random
 import shutil
 import sqlite3
 import time
@@ -23,8 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from orch_core import jsonlines
-from orch_core.errors import Busy, NotFound, Refused
-from orch_core.git import objects as gitobjects
+from orch_core.errors import NotFound, Refused
 from orch_core.git import refs as gitrefs
 from orch_core.git import repo as gitrepo
 from orch_core.state import store
@@ -38,7 +36,6 @@ JOURNAL_TABLES = ("sessions", "tasks", "deps", "worktrees")
 ORDER = {"tasks": "seq", "sessions": "created_at, id", "deps": "blocker, blocked",
          "worktrees": "created_at, path"}
 EVENT_CHUNK = 1000
-MAX_ATTEMPTS = 50
 
 
 def _dump(rows: list[dict[str, Any]]) -> bytes:
@@ -71,7 +68,7 @@ def export(conn: sqlite3.Connection) -> tuple[int, dict[str, bytes]]:
 
 def _journal_version(ctx: Context, tip: gitrepo.Oid) -> int | None:
     try:
-        raw = gitobjects.read_snapshot_file(ctx.pg, tip, "meta.json")
+        raw = ctx.odb.read_file(tip, "meta.json")
         return int(json.loads(raw or b"{}")["db_version"])
     except (KeyError, ValueError, TypeError):
         return None
@@ -100,39 +97,38 @@ def sync(ctx: Context) -> dict[str, Any]:
     if tip and st.meta("journal_tip") == tip and st.meta("journal_version") == str(version):
         _mark_synced(repo, version)
         return {"synced": False, "ref": REF, "tip": tip, "db_version": version}
-    pg = ctx.pg
-    with gitrefs.writer_lock(repo, "work"):
-        for _attempt in range(MAX_ATTEMPTS):
-            gitrefs.recover_stale_ref_lock(repo, REF)
-            tip = gitrefs.ref_tip(pg, REF)
-            version, files = export(st.conn)
-            held = _journal_version(ctx, tip) if tip else None
-            if held is not None and held > version:
-                # A lost or replaced state.db starts again at 0: exporting it would
-                # make `rebuild` restore the near-empty state instead of the journal.
-                raise Refused(
-                    f"{REF} holds db_version {held} but the state database is at {version}; "
-                    "refusing to replace newer work state",
-                    code="journal_ahead",
-                    hint="if state.db was lost or replaced, run `orch-hooks rebuild --force` "
-                         "(the current file is kept aside)")
-            if tip and held == version:
-                new = tip
-            else:
-                new = gitobjects.write_snapshot(pg, files, tip,
-                                           f"work state at db_version {version}",
-                                           when=ctx.now())
-                try:
-                    gitrefs.cas_ref(pg, REF, new, tip, f"orch: journal v{version}")
-                except gitrefs.CasMismatch:
-                    time.sleep(random.uniform(0.001, 0.02))
-                    continue
+    odb = ctx.odb
+
+    def attempt(tip: gitrepo.Oid | None) -> gitrefs.Proposal[dict[str, Any]]:
+        version, files = export(st.conn)
+        held = _journal_version(ctx, tip) if tip else None
+        if held is not None and held > version:
+            # A lost or replaced state.db starts again at 0: exporting it would
+            # make `rebuild` restore the near-empty state instead of the journal.
+            raise Refused(
+                f"{REF} holds db_version {held} but the state database is at {version}; "
+                "refusing to replace newer work state",
+                code="journal_ahead",
+                hint="if state.db was lost or replaced, run `orch-hooks rebuild --force` "
+                     "(the current file is kept aside)")
+        if tip and held == version:
+            new = tip
+        else:
+            new = odb.write_snapshot(files, tip, f"work state at db_version {version}",
+                                     when=ctx.now())
+
+        def done(new: gitrepo.Oid) -> dict[str, Any]:
             with st.cache_write() as conn:
                 st.set_meta(conn, "journal_tip", new)
                 st.set_meta(conn, "journal_version", str(version))
             _mark_synced(repo, version)
             return {"synced": new != tip, "ref": REF, "tip": new, "db_version": version}
-    raise Busy(f"{REF} kept moving; journal not written", hint="retry `orch-hooks sync`")
+
+        return gitrefs.Proposal({}, new, f"orch: journal v{version}", done)
+
+    return gitrefs.update(repo, odb, REF, attempt, writer="work",
+                          gave_up=f"{REF} kept moving; journal not written",
+                          hint="retry `orch-hooks sync`")
 
 
 def _parse_lines(name: str, raw: bytes, warnings: list[str]) -> list[dict[str, Any]]:
@@ -145,21 +141,21 @@ def _parse_lines(name: str, raw: bytes, warnings: list[str]) -> list[dict[str, A
 def _read_journal(ctx: Context, warnings: list[str],
                   ) -> tuple[gitrepo.Oid, int, dict[str, bytes]]:
     """The newest snapshot whose meta.json reads; older ones stand in for a corrupt tip."""
-    pg = ctx.pg
-    commit = gitrefs.ref_tip(pg, REF)
+    odb = ctx.odb
+    commit = odb.tip(REF)
     if commit is None:
         raise NotFound(f"no journal: {REF} does not exist", code="no_journal",
                        hint="nothing was ever synced; `orch-hooks sync` writes it")
     while commit is not None:
         try:
-            files = gitobjects.snapshot_files(pg, commit)
+            files = odb.files(commit)
             meta = json.loads(files["meta.json"])
             return commit, int(meta["db_version"]), files
         except Exception as e:  # any unreadable snapshot is skipped, never fatal
             warnings.append(f"journal snapshot {commit[:12]} unreadable "
                             f"({type(e).__name__}: {e}); trying its parent")
             try:
-                commit = gitobjects.commit_parent(pg, commit)
+                commit = odb.parent(commit)
             except Exception:
                 commit = None
     raise NotFound(f"no readable snapshot in {REF}", code="no_journal",

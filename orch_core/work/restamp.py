@@ -15,6 +15,7 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
+from orch_core.git import history as githistory
 from orch_core.git import objects as gitobjects
 from orch_core.git import repo as gitrepo
 from orch_core.git import worktree as gitworktree
@@ -47,10 +48,8 @@ def unstamped(ctx: Context, limit: int = UNSTAMPED_LIMIT) -> list[tuple[str, str
     """
     base = f"refs/heads/{ctx.config.base_branch}"
     since = int(installed_at(ctx))
-    exclude = ["--not", base] if gitrepo.rev_parse(ctx.repo, base) else []
-    proc = ctx.repo.run("rev-list", "--no-merges", f"--since={since}",
-                        f"--max-count={limit}", "--branches", *exclude, "--", check=False)
-    commits = proc.stdout.decode().split()
+    exclude = base if gitrepo.rev_parse(ctx.repo, base) else None
+    commits = githistory.branch_commits_since(ctx.repo, since, limit, exclude)
     if not commits:
         return []
     noted = {commit for _note, commit in gitobjects.notes_list(ctx.repo, "orch")}
@@ -59,8 +58,7 @@ def unstamped(ctx: Context, limit: int = UNSTAMPED_LIMIT) -> list[tuple[str, str
         return []
     out: list[tuple[str, str]] = []
     for c in missing:
-        names = ctx.repo.run("branch", "--format=%(refname:short)", "--contains", c,
-                             check=False).stdout.decode().split()
+        names = githistory.branches_containing(ctx.repo, c)
         out.append((c, names[0] if names else ""))
     return out
 
@@ -82,11 +80,9 @@ def restamp(ctx: Context, commit: str, branch: str) -> dict[str, Any]:
     sess = sessions.find(ctx, sid) if sid else None
     if sess is None or sess.status != "open":
         sid = None
-    owner = sess.owner if sess else ctx.repo.run(
-        "log", "-1", "--format=%cn", commit, check=False).stdout.decode().strip()
+    owner = sess.owner if sess else githistory.committer_name(ctx.repo, commit)
     data = stamp.payload(ctx, sid, owner)
-    base = ctx.repo.run("merge-base", commit, ctx.config.base_branch, check=False)
-    data["base"] = base.stdout.decode().strip() if base.returncode == 0 else ""
+    data["base"] = githistory.merge_base(ctx.repo, commit, ctx.config.base_branch) or ""
     data["restamped_by"] = "doctor"
     data["restamped_at"] = ctx.now()
     stamp.write_note(ctx, commit, data)

@@ -12,6 +12,7 @@ from typing import Any
 
 from orch_core import clock
 from orch_core.errors import Refused
+from orch_core.git import history as githistory
 from orch_core.git import repo as gitrepo
 from orch_core.locks import service as locks
 from orch_core.locks.table import Lock
@@ -27,18 +28,13 @@ def _base_info(ctx: Context, sess: Session, held: list[Lock]) -> dict[str, Any]:
                            "changed_held_paths": [], "stale": False}
     if not sess.branch or sess.branch == main:
         return out
-    base = ctx.repo.run("merge-base", f"refs/heads/{sess.branch}", f"refs/heads/{main}",
-                        check=False)
-    if base.returncode != 0:
+    oid = githistory.merge_base(ctx.repo, f"refs/heads/{sess.branch}", f"refs/heads/{main}")
+    if oid is None:
         return out
-    oid = base.stdout.decode().strip()
     out["base"] = oid
-    count = ctx.repo.run("rev-list", "--count", f"{oid}..refs/heads/{main}", check=False)
-    out["behind"] = int(count.stdout.decode().strip() or 0) if count.returncode == 0 else None
+    out["behind"] = githistory.count_commits(ctx.repo, f"{oid}..refs/heads/{main}")
     if out["behind"] and held:
-        diff = ctx.repo.run("diff", "--name-only", "-z", "--no-renames", oid,
-                            f"refs/heads/{main}", check=False)
-        changed = [p for p in diff.stdout.decode(errors="surrogateescape").split("\0") if p]
+        changed = githistory.changed_between(ctx.repo, oid, f"refs/heads/{main}") or []
         hits = sorted({p for p in changed for lk in held
                        if p == lk.path or (lk.path.endswith("/") and p.startswith(lk.path))})
         out["changed_held_paths"] = hits

@@ -9,44 +9,36 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import importlib
 import json
 import os
 import secrets
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from orch_core import jsonlines
+from orch_core.git import history as githistory
+from orch_core.git import objects as gitobjects
 from orch_core.git import refs as gitrefs
 from orch_core.git import repo as gitrepo
+from orch_core.locks import service as locks
+from orch_core.locks import storage as lockstorage
+from orch_core.seqfile import rewrite_in_place
 from orch_core.state.context import Context
+from orch_core.work import casestate
 
 NOTES_REF = "refs/notes/orch"
 NOTE_VERSION = 1
-
-# Extra fields for a session's payload (the work-state layer adds case, steps,
-# next action). Each returns a dict merged into the note.
-PAYLOAD_EXTENSIONS: list[Callable[[Context, str], dict[str, Any]]] = []
-# Modules that append to PAYLOAD_EXTENSIONS when imported; loaded on first use so
-# the hooks' slow path writes the same fields as the CLI.
-EXTENSION_MODULES: tuple[str, ...] = ("orch_core.work.cases",)
-
 
 def stamp_dir(ctx: Context) -> Path:
     return ctx.repo.orch_dir / "stamp"
 
 
 def payload(ctx: Context, session_id: str | None, owner: str) -> dict[str, Any]:
-    from orch_core.locks import service as locks
-
+    """The note of the session's next commit: who, its case, steps, next action, locks."""
     data: dict[str, Any] = {"v": NOTE_VERSION, "session": session_id, "owner": owner}
-    for mod in EXTENSION_MODULES:
-        importlib.import_module(mod)
     if session_id:
-        for ext in PAYLOAD_EXTENSIONS:
-            data.update(ext(ctx, session_id))
+        data.update(casestate.note_fields(ctx, session_id))
         data["locks"] = sorted(lk.path for lk in locks.held_by(ctx, session_id))
     data["db_version"] = ctx.store.db_version()
     return data
@@ -68,8 +60,6 @@ def write_payload_file(ctx: Context, path: Path, data: dict[str, Any]) -> bool:
     both reads match and the trailer carries the same nonce; anything else (a
     torn read, a writer killed mid-write) sends the commit to the Python stamp.
     """
-    from orch_core.locks.service import rewrite_in_place
-
     base = ctx.config.base_branch
     body = _open_prefix(data)
 
@@ -90,7 +80,8 @@ def write_payload_file(ctx: Context, path: Path, data: dict[str, Any]) -> bool:
 
 
 def refresh(ctx: Context, session_id: str) -> None:
-    """Rewrite the session's payload file; call after any change to its state."""
+    """Rewrite the session's payload file; call after any change to its state (a write
+    of the lock table calls it for every session whose locks changed)."""
     from orch_core.work import sessions
 
     sess = sessions.find(ctx, session_id)
@@ -120,8 +111,7 @@ def write_note(ctx: Context, commit: str, data: dict[str, Any]) -> None:
     line = json.dumps(data, separators=(",", ":"), ensure_ascii=True) + "\n"
     with notes_lock(ctx):
         _wait_out_dead_writer(ctx)
-        ctx.repo.run("notes", "--ref=orch", "add", "-f", "-F", "-", commit,
-                     input=line.encode())
+        gitobjects.note_add(ctx.repo, NOTES_REF, commit, line)
 
 
 def _wait_out_dead_writer(ctx: Context) -> None:
@@ -142,8 +132,7 @@ def _wait_out_dead_writer(ctx: Context) -> None:
 def stamp_head(ctx: Context, session_id: str | None, owner: str) -> dict[str, Any]:
     """The slow path of post-commit: build the note in Python and write it."""
     data = payload(ctx, session_id, owner)
-    base = ctx.repo.run("merge-base", "HEAD", ctx.config.base_branch, check=False)
-    data["base"] = base.stdout.decode().strip() if base.returncode == 0 else ""
+    data["base"] = githistory.merge_base(ctx.repo, "HEAD", ctx.config.base_branch) or ""
     head = gitrepo.rev_parse(ctx.repo, "HEAD")
     if head:
         write_note(ctx, head, data)
@@ -156,3 +145,8 @@ def stamp_head(ctx: Context, session_id: str | None, owner: str) -> dict[str, An
 def parse_note(text: str) -> tuple[list[dict[str, Any]], list[str]]:
     """Note lines as objects; a corrupt line is reported and skipped."""
     return jsonlines.objects(text.split("\n"), "note")
+
+
+# The payload lists the session's locks: keep it current after every lock write.
+if refresh not in lockstorage.SESSION_CHANGED:
+    lockstorage.SESSION_CHANGED.append(refresh)

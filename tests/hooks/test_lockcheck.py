@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from orch_core.hooks import installer
-from orch_core.locks import service as locks
+from orch_core.locks import export as locks
 from orch_core.locks.table import EXCLUSIVE, SHARED, Lock
 
 SOURCE = installer.templates_dir() / "lockcheck.awk"

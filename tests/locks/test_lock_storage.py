@@ -15,12 +15,15 @@ from typing import Any
 
 import pytest
 
+from orch_core import seqfile
 from orch_core.api import dispatch as api
 from orch_core.errors import Conflict
 from orch_core.git import objects as gitobjects
 from orch_core.git import refs as gitrefs
 from orch_core.hooks import installer
+from orch_core.locks import export as lockexport
 from orch_core.locks import service as locks
+from orch_core.locks import storage as lockstorage
 from orch_core.locks.table import EXCLUSIVE, LEGACY_TABLE, Lock, blob_name, parse_tree, serialise
 from orch_core.state.context import Context
 from orch_core.work import stamp
@@ -134,8 +137,8 @@ def _decide(idx: Path, staged: list[str], tip: str = "T") -> int:
 
 
 def _index(tip: str, table: list[Lock], nonce: str = "n1") -> str:
-    return locks.export_text(tip, [locks.export_line(lk, False) for lk in table], False,
-                             False, nonce)
+    return lockexport.export_text(tip, [lockexport.export_line(lk, False) for lk in table],
+                                  False, False, nonce)
 
 
 def test_fast_path_trusts_only_a_whole_current_index(tmp_path: Path) -> None:
@@ -161,10 +164,10 @@ def test_index_rewritten_while_awk_reads_is_not_trusted(tmp_path: Path) -> None:
     """The header is read again at the end: a write in between sends the commit to Python
     even when neither version holds the staged path."""
     idx = tmp_path / "locks.idx"
-    locks.rewrite_in_place(idx, _index("T", [_lock(1, "src/", "s2")], "n1").encode())
+    seqfile.rewrite_in_place(idx, _index("T", [_lock(1, "src/", "s2")], "n1").encode())
     proc = _awk(idx, ["docs/a.md"])
     time.sleep(0.3)  # awk has read the index and waits for the staged paths
-    locks.rewrite_in_place(idx, _index("T", [_lock(1, "src/", "s2")], "n2").encode())
+    seqfile.rewrite_in_place(idx, _index("T", [_lock(1, "src/", "s2")], "n2").encode())
     proc.communicate("docs/a.md\n", timeout=30)
     assert proc.returncode == 3
     assert _decide(idx, ["docs/a.md"]) == 0
@@ -179,14 +182,14 @@ def test_concurrent_in_place_rewrites_never_let_a_held_path_through(tmp_path: Pa
     filler_a = [_lock(i, f"a/{i:05d}.py", "s2") for i in range(1, 1500)]
     filler_b = [_lock(i, f"bbbbbbbbbb/{i:05d}/x.py", "s2") for i in range(1, 1500)]
     versions = [[target, *filler_a], [*filler_b, target]]
-    locks.rewrite_in_place(idx, _index("T", versions[0], "n0").encode())
+    seqfile.rewrite_in_place(idx, _index("T", versions[0], "n0").encode())
     stop = threading.Event()
     writes = [0]
 
     def writer() -> None:
         while not stop.is_set():
             writes[0] += 1
-            locks.rewrite_in_place(
+            seqfile.rewrite_in_place(
                 idx, _index("T", versions[writes[0] % 2], f"n{writes[0]}").encode())
 
     thread = threading.Thread(target=writer)
@@ -211,7 +214,7 @@ def test_writer_killed_mid_rewrite_sends_commits_to_python_until_the_next_write(
     try:
         a = _open(ctx, "a")
         api.call(ctx, "lock.acquire", {"paths": ["src/api/"], "session": a})
-        idx = ctx.repo.orch_dir / locks.EXPORT
+        idx = ctx.repo.orch_dir / lockexport.EXPORT
         # A SIGKILLed writer holds no flock any more and leaves the marker byte behind.
         fd = os.open(idx, os.O_WRONLY)
         os.pwrite(fd, b"x", 0)
@@ -295,9 +298,9 @@ def test_concurrent_stamp_rewrites_give_whole_payloads(tmp_path: Path) -> None:
                 data = ctx_like["short" if i % 2 else "long"]
                 nonce = f"{i:08x}"
                 prefix = json.dumps(data, separators=(",", ":"))[:-1]
-                locks.rewrite_in_place(path, f"={nonce} main\n{prefix}\nend {nonce}\n".encode())
+                seqfile.rewrite_in_place(path, f"={nonce} main\n{prefix}\nend {nonce}\n".encode())
 
-        locks.rewrite_in_place(path, b"=0 main\n{\"v\":1\nend 0\n")
+        seqfile.rewrite_in_place(path, b"=0 main\n{\"v\":1\nend 0\n")
         thread = threading.Thread(target=writer)
         thread.start()
         seen: list[str] = []
@@ -329,7 +332,7 @@ def test_slow_reader_never_puts_an_older_table_back_in_the_cache(repo: Path) -> 
     t2 = gitrefs.read_ref_file(ctx.repo.common_dir, locks.REF)
     assert t2 != t1
     slow = Context(cwd=repo, env={})
-    locks._refresh_cache(slow, t1, old_table)  # the late write of a slow reader
+    lockstorage.refresh_cache(slow, t1, old_table)  # the late write of a slow reader
     assert slow.store.meta("locks_tip") == t2
     paths = {r[0] for r in slow.store.conn.execute("SELECT path FROM locks")}
     assert paths == {"docs/", "src/api/"}

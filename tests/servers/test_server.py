@@ -360,6 +360,7 @@ def test_agent_guide_covers_the_agent_workflow(repo: Path) -> None:
 
 def test_long_lived_context_writes_the_same_table_as_a_fresh_one(repo: Path) -> None:
     """The server's memoised lock-table writes are byte-identical to a from-scratch write."""
+    from orch_core.locks import export as lockexport
     from orch_core.locks import service as locks
     from orch_core.locks.table import blob_name, serialise
 
@@ -391,9 +392,9 @@ def test_long_lived_context_writes_the_same_table_as_a_fresh_one(repo: Path) -> 
             try:
                 assert sorted(locks.snapshot(ctx).locks, key=lambda lk: lk.id) == sorted(
                     table, key=lambda lk: lk.id)
-                export = _without_nonce((ctx.repo.orch_dir / locks.EXPORT).read_text())
-                locks.write_export(fresh, locks.snapshot(ctx).tip, locks.snapshot(ctx).locks)
-                assert _without_nonce((ctx.repo.orch_dir / locks.EXPORT).read_text()) == export
+                export = _without_nonce((ctx.repo.orch_dir / lockexport.EXPORT).read_text())
+                lockexport.write_export(fresh, locks.snapshot(ctx).tip, locks.snapshot(ctx).locks)
+                assert _without_nonce((ctx.repo.orch_dir / lockexport.EXPORT).read_text()) == export
             finally:
                 fresh.close()
     finally:

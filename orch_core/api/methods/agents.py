@@ -8,6 +8,7 @@ from orch_core.api.methods.common import SESSION, as_session
 from orch_core.api.registry import method, s_bool, s_int, s_num, s_str, s_strs
 from orch_core.errors import OrchError
 from orch_core.state.context import Context
+from orch_core.work import rescue as worktree_rescue
 from orch_core.work import scheduler, sessions, worktrees
 
 
@@ -91,13 +92,13 @@ def worktree_merge_to_parent(ctx: Context, child: str | None = None,
                                  "(default true); false leaves such worktrees alone.")},
         errors=("rescue_failed", "git_failed"), mutates=True)
 def worktree_gc(ctx: Context, dry_run: bool = False, rescue: bool = True) -> dict[str, Any]:
-    return worktrees.gc(ctx, dry_run=dry_run, rescue=rescue)
+    return worktree_rescue.gc(ctx, dry_run=dry_run, rescue=rescue)
 
 
 @method("worktree.rescued", "List work saved by worktree.gc under refs/orch/rescue/ with the "
         "command that restores each.")
 def worktree_rescued(ctx: Context) -> dict[str, Any]:
-    return worktrees.rescued(ctx)
+    return worktree_rescue.rescued(ctx)
 
 
 @method("scheduler.decide_worktree", "Should a planned task get its own worktree or just "
