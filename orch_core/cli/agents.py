@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from orch_core.cli.app import State, json_option, pass_state, run_method
+from orch_core.cli.common import State, json_option, pass_state, run_method
 
 AGENT_GUIDE = """\
 ## Working in this repository (orch-hooks)

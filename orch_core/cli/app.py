@@ -11,15 +11,13 @@ from __future__ import annotations
 import importlib
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import click
 
-from orch_core.api import dispatch
+from orch_core.cli.common import State
 from orch_core.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, OrchError, log_bug
-from orch_core.state.context import Context
 
 # Modules that add commands with `register(main_group)`, and the top-level commands
 # each adds (a test checks this table against what the modules register).
@@ -31,33 +29,6 @@ CLI_MODULES: dict[str, tuple[str, ...]] = {
     "orch_core.cli.merge": ("merge",),
 }
 COMMANDS = {cmd: mod for mod, cmds in CLI_MODULES.items() for cmd in cmds}
-
-Human = Callable[[Any], str]
-
-
-class State:
-    def __init__(self, cwd: Path, session: str | None) -> None:
-        self.ctx = Context(cwd=cwd, session_override=session, one_shot=True)
-
-
-pass_state = click.make_pass_decorator(State)
-
-
-def run_method(state: State, name: str, params: dict[str, Any], as_json: bool,
-               human: Human | None = None, sort_keys: bool = True) -> Any:
-    """Call a registry method and print its result (JSON or human text)."""
-    result = dispatch.call(state.ctx, name, {k: v for k, v in params.items() if v is not None})
-    if as_json:
-        click.echo(json.dumps(result, indent=2, sort_keys=sort_keys, default=str))
-    elif human is not None:
-        text = human(result)
-        if text:
-            click.echo(text)
-    return result
-
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-
 
 class LazyGroup(click.Group):
     """A group whose commands are registered by their module on first use."""

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import click
 
-from orch_core.cli.app import State, json_option, pass_state, run_method
+from orch_core.cli.common import State, json_option, pass_state, run_method
 
 if TYPE_CHECKING:
     from orch_core.api.results import Resume, TaskDetail, TaskJson, TaskListing

@@ -14,7 +14,6 @@ from typing import Any
 from orch_core import clock
 from orch_core.errors import OrchError, UsageError
 from orch_core.locks import service as locks
-from orch_core.merge import queue
 from orch_core.state.context import Context
 from orch_core.work import sessions, tasks
 
@@ -34,7 +33,7 @@ def status(ctx: Context) -> dict[str, Any]:
             "path": ctx.store.meta("md_path") or str(_default_path(ctx))}
 
 
-def render(ctx: Context) -> str:
+def render(ctx: Context, queue_lines: list[str]) -> str:
     now = ctx.now()
     version = ctx.store.db_version()
     lines = [f"# Work state (db_version {version}, {clock.iso(now)})", "", "## Tasks", ""]
@@ -62,17 +61,14 @@ def render(ctx: Context) -> str:
         lines.append(f"- `{lk['path']}` {lk['mode']} by `{lk['session']}` ({lk['owner']}), "
                      f"expires {lk['expires']}")
     lines += ["", "## Merge queue", ""]
-    entries = queue.load(ctx)[1].ordered()
-    if not entries:
-        lines.append("_empty_")
-    for e in entries:
-        lines.append(f"- `{e.id}` branch `{e.branch}` by {e.owner} ({e.state})")
+    lines += queue_lines if queue_lines else ["_empty_"]
     return "\n".join(lines) + "\n"
 
 
-def refresh(ctx: Context, out: str | None = None) -> dict[str, Any]:
+def refresh(ctx: Context, out: str | None = None,
+            queue_lines: list[str] | None = None) -> dict[str, Any]:
     version = ctx.store.db_version()
-    text = render(ctx)
+    text = render(ctx, queue_lines or [])
     path = Path(out) if out else _default_path(ctx)
     if not path.is_absolute():
         path = ctx.cwd / path

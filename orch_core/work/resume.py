@@ -8,6 +8,7 @@ how far the base is behind main and whether main changed a held path since.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from orch_core import clock
@@ -19,6 +20,9 @@ from orch_core.locks.table import Lock
 from orch_core.state.context import Context
 from orch_core.work import cases, checkpoints, sessions, stamp, tasks
 from orch_core.work.sessions import Session
+
+# A session's failed landings (merge/queue.py `failures_for_session`).
+Failures = Callable[[Context, str], list[dict[str, Any]]]
 
 
 def _base_info(ctx: Context, sess: Session, held: list[Lock]) -> dict[str, Any]:
@@ -63,7 +67,7 @@ def _checkpoint_json(cp: dict[str, Any] | None) -> dict[str, Any] | None:
             "db_version": version if isinstance(version, int) else None}
 
 
-def next_for(ctx: Context, sess: Session) -> dict[str, Any]:
+def next_for(ctx: Context, sess: Session, failures: Failures | None = None) -> dict[str, Any]:
     conn = ctx.store.conn
     warnings = checkpoints.ensure_index(ctx)
     held = locks.held_by(ctx, sess.id)
@@ -101,10 +105,10 @@ def next_for(ctx: Context, sess: Session) -> dict[str, Any]:
         else:
             out["what"] = "idle"
             out["next_action"] = "no ready case: create work or check `orch-hooks task list`"
-    from orch_core.merge import queue
-
-    # The fix loop: a landing of this session's branch failed, conflicted or was rejected.
-    out["merge_failures"] = queue.failures_for_session(ctx, sess.id)
+    # The fix loop: a landing of this session's branch failed, conflicted or was rejected
+    # (merge/queue.py `failures_for_session`, passed in by the caller: the merge layer
+    # builds on this one).
+    out["merge_failures"] = failures(ctx, sess.id) if failures else []
     if out["merge_failures"] and out["what"] != "continue":
         out["what"] = "fix"
         out["next_action"] = out["merge_failures"][0]["next_action"]
@@ -142,7 +146,8 @@ def candidates(ctx: Context) -> dict[str, Any]:
     return {"candidates": out}
 
 
-def attach(ctx: Context, me: Session, old_id: str, force: bool = False) -> dict[str, Any]:
+def attach(ctx: Context, me: Session, old_id: str, force: bool = False,
+           failures: Failures | None = None) -> dict[str, Any]:
     """Take over an interrupted session's case(s) and locks (CAS on the lock table)."""
     old = sessions.get(ctx, old_id)
     if old.id == me.id:
@@ -178,7 +183,7 @@ def attach(ctx: Context, me: Session, old_id: str, force: bool = False) -> dict[
             rebound = old.worktree
     stamp.refresh(ctx, old.id)
     stamp.refresh(ctx, me.id)
-    out = next_for(ctx, sessions.get(ctx, me.id))
+    out = next_for(ctx, sessions.get(ctx, me.id), failures)
     out["attached"] = {"from": old.id, "cases": case_ids, "locks": moved.get("ids", []),
                        "worktree": rebound,
                        "enter": f"cd {old.worktree}" if old.worktree else None}

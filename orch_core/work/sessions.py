@@ -168,9 +168,8 @@ def open_session(ctx: Context, owner: str | None, intent: str, ttl: int | None,
         )
     if bind:
         write_binding(git_dir, sid)
-    from orch_core.work import stamp
-
-    stamp.refresh(ctx, sid)
+    # The caller refreshes the session's stamp payload (work/stamp.py `refresh`):
+    # stamp builds on this module, not the other way round.
     return get(ctx, sid), bind
 
 
@@ -191,10 +190,7 @@ def close(ctx: Context, sess: Session) -> Session:
     for git_dir in _bound_git_dirs(ctx, sess):
         if read_binding(git_dir) == sess.id:
             write_binding(git_dir, None)
-    from orch_core.work import stamp
-
-    stamp.refresh(ctx, sess.id)
-    return get(ctx, sess.id)
+    return get(ctx, sess.id)  # the caller refreshes the stamp payload, as for open
 
 
 def _bound_git_dirs(ctx: Context, sess: Session) -> list[Path]:

@@ -22,7 +22,7 @@ from orch_core.errors import GitFailed, NotFound, Refused, UsageError
 from orch_core.git import repo as gitrepo
 from orch_core.git import worktree as gitworktree
 from orch_core.state.context import Context
-from orch_core.work import sessions
+from orch_core.work import sessions, stamp
 
 RESCUE_PREFIX = "refs/orch/rescue/"
 SESSION_ROOT = "session-root"
@@ -136,6 +136,7 @@ def create_session_root(ctx: Context, owner: str | None, intent: str, ttl: int |
     try:
         sess, bound = sessions.open_session(ctx, who, intent, ttl, True, worktree=path,
                                             branch=branch)
+        stamp.refresh(ctx, sess.id)
     except BaseException:
         gitworktree.worktree_remove(ctx.repo, path)
         raise

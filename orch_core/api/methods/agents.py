@@ -9,7 +9,7 @@ from orch_core.api.registry import method, s_bool, s_int, s_num, s_str, s_strs
 from orch_core.errors import OrchError
 from orch_core.state.context import Context
 from orch_core.work import rescue as worktree_rescue
-from orch_core.work import scheduler, sessions, worktrees
+from orch_core.work import scheduler, sessions, stamp, worktrees
 
 
 @method("worktree.create", "Get an isolated worktree on a new branch. Without 'parent': open a "
@@ -39,6 +39,7 @@ def worktree_create(ctx: Context, owner: str | None = None, intent: str = "new_w
         found = _candidates(ctx)
         if found:
             sess, bound = sessions.open_session(ctx, owner, intent, ttl, False)
+            stamp.refresh(ctx, sess.id)
             out = sess.to_json(ctx.now())
             out.update({"session_id": sess.id, "bound": bound, "candidates": found,
                         "export": f"export ORCH_SESSION={sess.id}",

@@ -10,7 +10,7 @@ from orch_core.api.registry import method, s_bool, s_int, s_str, s_strs
 from orch_core.errors import OrchError
 from orch_core.locks import service as locks
 from orch_core.state.context import Context
-from orch_core.work import journal, sessions
+from orch_core.work import journal, sessions, stamp
 
 if TYPE_CHECKING:
     from orch_core.api.results import (
@@ -46,6 +46,7 @@ def session_open(ctx: Context, owner: str | None = None, intent: str = "new_work
         return cast("SessionOpened", agents.worktree_create(
             ctx, owner=owner, intent=intent, ttl=ttl))
     sess, bound = sessions.open_session(ctx, owner, intent, ttl, bind)
+    stamp.refresh(ctx, sess.id)
     if intent == "resume_work":
         from orch_core.work import resume
 
@@ -80,6 +81,7 @@ def session_close(ctx: Context, session: str | None = None) -> SessionClosed:
     released = locks.release_where(ctx, sess.id, f"session {sess.id} closed",
                                    lambda lk: lk.session == sess.id)
     closed = sessions.close(ctx, sess)
+    stamp.refresh(ctx, sess.id)
     warnings: list[str] = []
     try:
         journal.sync(ctx)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from orch_core.api.methods.common import SESSION, as_session, need_session
 from orch_core.api.registry import method, s_bool, s_int, s_str, s_strs
+from orch_core.merge import queue
 from orch_core.state.context import Context
 from orch_core.work import cases, journal, mirror, resume, sessions, tasks
 
@@ -143,7 +144,7 @@ def case_fail(ctx: Context, id: str, reason: str, session: str | None = None,
 def resume_next(ctx: Context, session: str | None = None) -> Resume:
     # Reading what a closed session left behind is allowed when it is named.
     sess = sessions.get(ctx, session) if session else need_session(ctx, None)
-    return cast("Resume", resume.next_for(ctx, sess))
+    return cast("Resume", resume.next_for(ctx, sess, queue.failures_for_session))
 
 
 @method("resume.candidates.list", "Interrupted sessions (heartbeat expired) that left work "
@@ -160,7 +161,8 @@ def resume_candidates_list(ctx: Context) -> dict[str, Any]:
         mutates=True)
 def resume_candidates_attach(ctx: Context, from_session: str, force: bool = False,
                              session: str | None = None) -> Resume:
-    return cast("Resume", resume.attach(ctx, need_session(ctx, session), from_session, force))
+    return cast("Resume", resume.attach(ctx, need_session(ctx, session), from_session, force,
+                                        queue.failures_for_session))
 
 
 @method("work.current_ref", "A short block to paste into your context: what you are doing, "
@@ -187,7 +189,9 @@ def mirror_status(ctx: Context) -> dict[str, Any]:
         params={"out": s_str("Where to write it (default <git common dir>/orch/mirror.md).")},
         errors=("bad_path", "write_failed"), mutates=True)
 def mirror_refresh(ctx: Context, out: str | None = None) -> dict[str, Any]:
-    return mirror.refresh(ctx, out)
+    entries = queue.load(ctx)[1].ordered()
+    lines = [f"- `{e.id}` branch `{e.branch}` by {e.owner} ({e.state})" for e in entries]
+    return mirror.refresh(ctx, out, lines)
 
 
 @method("journal.sync", "Export the work state to refs/orch/work (compare-and-swap) so "
