@@ -53,9 +53,12 @@ def run(d: Demo) -> None:
 
     d.step("someone merges agent-x's branch into main by hand: the gate refuses")
     d.sh(d.repo, "git", "merge", "--no-ff", "--no-edit", "agent-x/work", expect_fail=True)
-    d.sh(d.repo, "git", "reset", "-q", "--hard", "HEAD")
-    d.say("(the refused merge had already written files; `git reset --hard HEAD` puts them "
-          "back without moving main)")
+    d.say("(git had already written the merged files; the hook put exactly those back)")
+    d.sh(d.repo, "git", "merge", "--quit")
+    if d.sh(d.repo, "git", "status", "--porcelain", show=False).stdout.strip():
+        from orch_core.demo.story import DemoFailed
+
+        raise DemoFailed("the refused merge left files changed in main's work tree")
 
     d.step("the lander tests the exact merge and moves main: agent-y first (priority)")
     d.orch(d.repo, "merge", "land")
