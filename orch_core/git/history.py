@@ -12,16 +12,23 @@ from orch_core.git.repo import Oid, Repo, git_in
 
 
 def changed_files(repo: Repo, rev_range: Sequence[str]) -> list[tuple[Oid, list[str]]]:
-    """Commits in ``rev_range`` (non-merge) with the paths each one touched."""
-    proc = repo.run("log", "--no-merges", "--no-renames", "--format=%x01%H", "--name-only",
-                    "-z", *rev_range, "--")
+    """Commits in ``rev_range`` with the paths each one touched.
+
+    A merge commit counts the paths it changed against every parent (`-c`, the
+    combined diff): what the merge itself wrote (a conflict resolution, an "evil"
+    change), not what it brought in from its other parents.
+    """
+    proc = repo.run("log", "-c", "--no-renames", "--no-ext-diff", "--format=%x01%H",
+                    "--name-only", "-z", *rev_range, "--")
     out: list[tuple[Oid, list[str]]] = []
     for chunk in proc.stdout.decode(errors="surrogateescape").split("\x01"):
-        if not chunk.strip("\x00\n"):
+        chunk = chunk.strip("\x00\n")
+        if not chunk:
             continue
-        head, _, rest = chunk.partition("\n")
+        oid = chunk.split("\n", 1)[0].split("\x00", 1)[0]
+        rest = chunk[len(oid):]
         paths = [p.strip("\n") for p in rest.split("\x00") if p.strip("\n")]
-        out.append((Oid(head.strip("\x00")), paths))
+        out.append((Oid(oid), paths))
     return out
 
 
