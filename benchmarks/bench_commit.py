@@ -5,7 +5,8 @@ holding ``n_locks`` live locks (one prefix lock each, the rest file locks, some
 shared), and the committing session bound to the worktree holding none of the
 staged paths. Repo B: an identical repository without hooks. Each round stages
 the same ``n_staged`` changed files in both and times only ``git commit``,
-alternating A and B (ABBA). Budget (DESIGN.md): median A <= 2.5x median B.
+alternating A and B (ABBA). Budget (docs/ARCHITECTURE.md, "Performance
+budgets"): median A <= 2.5x median B.
 
 A second, instrumented pass runs the same commit through logging wrappers around
 each shim (and around the Python interpreter the shims start) to show where the

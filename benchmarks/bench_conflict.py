@@ -2,8 +2,9 @@
 
 Times :class:`orch_core.locks.table.LockIndex` (build reported separately from the
 check) against a baseline measured in the same run: a plain dict membership loop
-over the same paths (the least any per-path check can cost). Budget (DESIGN.md):
-the check under 100 ms for 10,000 paths and 100,000 locks. Then a brute-force
+over the same paths (the least any per-path check can cost). Budget
+(docs/ARCHITECTURE.md, "Performance budgets"): the check under 100 ms for
+10,000 paths and 100,000 locks. Then a brute-force
 oracle (:func:`orch_core.locks.table.conflicts` over every lock) must agree with the
 index on a random sample of the big run and on small random tables dense with
 overlaps (prefix and file locks, shared and exclusive, expired leases, case

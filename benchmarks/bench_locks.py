@@ -4,8 +4,8 @@
    releases a file lock over and over with ``n_background`` locks of other
    sessions in the table. Baseline in the same run: the bare git work of one
    operation (write one session's blob into the same table as a commit and
-   compare-and-swap the ref), without orch's bookkeeping. Budget (DESIGN.md):
-   p50 per operation < 5 ms.
+   compare-and-swap the ref), without orch's bookkeeping. Budget (docs/ARCHITECTURE.md,
+   "Performance budgets"): p50 per operation < 5 ms.
 2. Race: ``n_procs`` real processes (multiprocessing, spawn) each with its own
    session race for ``duration`` seconds over a small set of overlapping paths
    (prefix and file locks, exclusive and shared, some leases left to expire).

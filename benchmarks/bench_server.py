@@ -5,7 +5,7 @@ One server process on a repository where ``n_sessions`` other sessions hold
 read: an ``rpc.describe`` round trip (the baseline: protocol + JSON cost with
 no lock work), a ``lock.acquire`` + ``lock.release`` pair (two CAS commits on
 refs/orch/locks, two SQLite transactions) and a ``lock.check``. Budgets
-(DESIGN.md, issue 5): pair p50 < 5 ms, check p50 < 1 ms.
+(docs/ARCHITECTURE.md, "Performance budgets"): pair p50 < 5 ms, check p50 < 1 ms.
 
 Runs once per table size (default 100 and 1,000 locks). ``--profile`` adds an
 in-process cProfile of the same acquire/release pair at the largest size,

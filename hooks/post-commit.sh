@@ -33,8 +33,8 @@ if [ -n "$head" ]; then
     case refs/notes/orch in
         @PROTECTED_CASE@) skip= ;;
     esac
-    # Serialised with every other orch writer of refs/notes/orch (DESIGN.md:
-    # concurrent `git notes add` loses notes).
+    # Serialised with every other orch writer of refs/notes/orch: concurrent
+    # `git notes add` loses notes (docs/ARCHITECTURE.md, "Compare-and-swap for refs").
     noted=
     if [ -n "$skip" ]; then
         printf '%s,"base":"%s"}\n' "$payload" "$base" |

@@ -1,7 +1,5 @@
-"""orch-hooks: coordination for many coding agents in one git repository.
+"""orch-hooks: coordination for many coding agents in one git repository."""
 
-Kept empty on purpose: the commit-path hooks import submodules of this package
-and must not pay for anything here.
-"""
-
+# No imports here, ever: the commit-path hooks import submodules and must not pay
+# for anything in this file (docs/ARCHITECTURE.md, "Layers").
 __version__ = "0.1.0"

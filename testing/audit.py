@@ -9,7 +9,8 @@ using the commit's own timestamp as "now" for liveness:
 
 - the history is one line (each commit's parent is the one before it): a CAS
   writer never forks it;
-- no state holds two live leases that conflict under the rule of DESIGN.md
+- no state holds two live leases that conflict under the conflict rule
+  (docs/ARCHITECTURE.md, "Lock rules")
   (checked pairwise with :func:`orch_core.locks.table.conflicts`, independently of
   :class:`~orch_core.locks.table.LockIndex`, which the writers use to decide);
 - every grant a client reported (lock id, path, mode, session) appears in some

@@ -84,9 +84,7 @@ def test_awk_fast_path_never_accepts_what_python_refuses(
         held: list[tuple[str, str, str, float]], staged: list[str]) -> None:
     """The shell/awk pre-commit filter may only accept when Python would too."""
 
-    body = (installer.templates_dir() / "pre-commit.sh").read_text()
-    program = body.split("awk -v", 1)[1].split("' \"$cfg\"", 1)[0]
-    program = program.split("'", 1)[1]
+    program = installer.awk_program("lockcheck")
     table = [_lock(i, p, m, s, e) for i, (p, m, s, e) in enumerate(held)]
     with tempfile.TemporaryDirectory() as tmp:
         idx = Path(tmp) / "locks.idx"

@@ -35,13 +35,30 @@ def hooks_dir(ctx: Context) -> Path:
     return Path(out)
 
 
+def awk_program(name: str) -> str:
+    """The awk program ``<name>.awk`` of the templates as a shim runs it.
+
+    Whole-line comments and blank lines are left out (the commented source is
+    the template); the text between the quotes of a shim stays as short as it
+    was when the program was written inline.
+    """
+    text = (templates_dir() / f"{name}.awk").read_text()
+    return "".join(line for line in text.splitlines(keepends=True)
+                   if line.strip() and not line.lstrip().startswith("#"))
+
+
 def render(hook: str, protected_refs: list[str]) -> str:
     tdir = templates_dir()
     header = (tdir / "_header.sh").read_text()
     body = (tdir / f"{hook}.sh").read_text()
     text = header.replace("@PYTHON@", shlex.quote(sys.executable)).replace("@HOOK@", hook)
     case = "|".join(shlex.quote(r) for r in protected_refs) or "refs/orch/never-protected"
-    return text + body.replace("@PROTECTED_CASE@", case)
+    body = body.replace("@PROTECTED_CASE@", case)
+    if "@LOCKCHECK_AWK@" in body:
+        # Inlined between single quotes: the shim needs no file beside it and the
+        # commit path opens nothing more (docs/ARCHITECTURE.md, "Hooks").
+        body = body.replace("'@LOCKCHECK_AWK@'", shlex.quote("\n" + awk_program("lockcheck")))
+    return text + body
 
 
 def is_ours(path: Path) -> bool:

@@ -95,7 +95,10 @@ def covers(a_path: str, b_path: str, ignore_case: bool = False) -> bool:
 
 def conflicts(a_path: str, a_mode: str, a_session: str, b: Lock,
               ignore_case: bool = False) -> bool:
-    """The rule of DESIGN.md: other session, one exclusive, paths overlap."""
+    """The conflict rule: other session, one exclusive, paths overlap.
+
+    See docs/ARCHITECTURE.md, "Lock rules".
+    """
     if a_session == b.session:
         return False
     if a_mode == SHARED and b.mode == SHARED:

@@ -115,9 +115,7 @@ def test_audit_replays_per_session_blobs_and_catches_a_forged_conflict(ctx: Cont
 # -- locks.idx: the pre-commit fast path -----------------------------------------------
 
 def _awk_program() -> str:
-    body = (installer.templates_dir() / "pre-commit.sh").read_text()
-    program = body.split("awk -v", 1)[1].split("' \"$cfg\"", 1)[0]
-    return program.split("'", 1)[1]
+    return installer.awk_program("lockcheck")
 
 
 def _awk(idx: Path, staged: list[str], tip: str = "T", sess: str = "s1",
