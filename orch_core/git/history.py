@@ -159,3 +159,16 @@ def on_a_branch(repo: Repo, oid: str) -> bool:
     proc = repo.run("for-each-ref", "--count=1", f"--contains={oid}", "--format=%(refname)",
                     "refs/heads", "refs/remotes", check=False)
     return proc.returncode == 0 and bool(proc.stdout.strip())
+
+
+def own_change(repo: Repo, base: str, tip: str) -> set[str]:
+    """Paths a branch changed since it left ``base``: `git diff --name-only base...tip`.
+
+    What merging ``base`` into the branch brought in is not the branch's own
+    change; an unknown ``base`` (no common history) counts every path of ``tip``.
+    """
+    proc = repo.run("diff", "--name-only", "--no-renames", "--no-ext-diff", "--no-textconv",
+                    "-z", f"{base}...{tip}", "--", check=False)
+    if proc.returncode != 0:
+        proc = repo.run("ls-tree", "-r", "--name-only", "-z", tip)
+    return {p for p in proc.stdout.decode(errors="surrogateescape").split("\0") if p}
