@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from orch_core.demo.story import Demo, DemoFailed
+from orch_core.demo.base import Demo, DemoFailed
 
 
 class _Pipe:

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from orch_core.demo.story import Demo
+from orch_core.demo.base import Demo, DemoFailed
 
 
 def _queued_id(text: str) -> str:
     m = re.search(r"queued (Q-\d+)", text)
     if m is None:
-        from orch_core.demo.story import DemoFailed
-
         raise DemoFailed(f"no queue id in: {text}")
     return m.group(1)
 
@@ -53,9 +49,10 @@ def run(d: Demo) -> None:
 
     d.step("someone merges agent-x's branch into main by hand: the gate refuses")
     d.sh(d.repo, "git", "merge", "--no-ff", "--no-edit", "agent-x/work", expect_fail=True)
-    d.sh(d.repo, "git", "reset", "-q", "--hard", "HEAD")
-    d.say("(the refused merge had already written files; `git reset --hard HEAD` puts them "
-          "back without moving main)")
+    d.say("(git had already written the merged files; the hook put exactly those back)")
+    d.sh(d.repo, "git", "merge", "--quit")
+    if d.sh(d.repo, "git", "status", "--porcelain", show=False).stdout.strip():
+        raise DemoFailed("the refused merge left files changed in main's work tree")
 
     d.step("the lander tests the exact merge and moves main: agent-y first (priority)")
     d.orch(d.repo, "merge", "land")
@@ -68,8 +65,6 @@ def run(d: Demo) -> None:
     d.orch(d.repo, "merge", "land", expect_fail=True)
     after = d.sh(d.repo, "git", "rev-parse", "main", show=False).stdout.strip()
     if before != after:
-        from orch_core.demo.story import DemoFailed
-
         raise DemoFailed("main moved although the check failed")
     d.say(f"main is still at {after[:12]}")
     d.orch(d.repo, "merge", "queue")

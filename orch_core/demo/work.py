@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from orch_core.demo.story import Demo
+from orch_core.demo.base import Demo
 
 TTL = 3
 

@@ -12,16 +12,24 @@ from orch_core.git.repo import Oid, Repo, git_in
 
 
 def changed_files(repo: Repo, rev_range: Sequence[str]) -> list[tuple[Oid, list[str]]]:
-    """Commits in ``rev_range`` (non-merge) with the paths each one touched."""
-    proc = repo.run("log", "--no-merges", "--no-renames", "--no-color", "--no-show-signature",
-                    "--format=%x01%H", "--name-only", "-z", *rev_range, "--")
+    """Commits in ``rev_range`` with the paths each one touched.
+
+    A merge commit counts the paths it changed against every parent (`-c`, the
+    combined diff): what the merge itself wrote (a conflict resolution, an "evil"
+    change), not what it brought in from its other parents.
+    """
+    proc = repo.run("log", "-c", "--no-renames", "--no-ext-diff", "--no-color",
+                    "--no-show-signature", "--format=%x01%H", "--name-only", "-z",
+                    *rev_range, "--")
     out: list[tuple[Oid, list[str]]] = []
     for chunk in proc.stdout.decode(errors="surrogateescape").split("\x01"):
-        if not chunk.strip("\x00\n"):
+        chunk = chunk.strip("\x00\n")
+        if not chunk:
             continue
-        head, _, rest = chunk.partition("\n")
+        oid = chunk.split("\n", 1)[0].split("\x00", 1)[0]
+        rest = chunk[len(oid):]
         paths = [p.strip("\n") for p in rest.split("\x00") if p.strip("\n")]
-        out.append((Oid(head.strip("\x00")), paths))
+        out.append((Oid(oid), paths))
     return out
 
 
@@ -213,3 +221,16 @@ def on_a_branch(repo: Repo, oid: str) -> bool:
     proc = repo.run("for-each-ref", "--count=1", f"--contains={oid}", "--format=%(refname)",
                     "refs/heads", "refs/remotes", check=False)
     return proc.returncode == 0 and bool(proc.stdout.strip())
+
+
+def own_change(repo: Repo, base: str, tip: str) -> set[str]:
+    """Paths a branch changed since it left ``base``: `git diff --name-only base...tip`.
+
+    What merging ``base`` into the branch brought in is not the branch's own
+    change; an unknown ``base`` (no common history) counts every path of ``tip``.
+    """
+    proc = repo.run("diff", "--name-only", "--no-renames", "--no-ext-diff", "--no-textconv",
+                    "-z", f"{base}...{tip}", "--", check=False)
+    if proc.returncode != 0:
+        proc = repo.run("ls-tree", "-r", "--name-only", "-z", tip)
+    return {p for p in proc.stdout.decode(errors="surrogateescape").split("\0") if p}

@@ -267,11 +267,39 @@ def reference_transaction(args: list[str]) -> int:
     ctx = _context()
     lines = [ln for ln in sys.stdin.read().splitlines() if ln.strip()]
     refusals = _gate(ctx, "reference-transaction", lines, args)
+    if not refusals:
+        refusals = _branch_lock_refusals(ctx, lines)
     if refusals:
         for r in refusals:
             _say(r)
         return 1
     return 0
+
+
+def _branch_lock_refusals(ctx: Context, lines: list[str]) -> list[str]:
+    """The lock rule for branch updates made by any command (see locks/branch_rule.py)."""
+    from orch_core.git import refs as gitrefs
+    from orch_core.locks import branch_rule
+    from orch_core.merge import putback
+
+    protected = set(ctx.config.protected_refs)
+    sid, _real = _session_id(ctx)
+    out: list[str] = []
+    for line in lines:
+        parts = line.split()
+        if len(parts) != 3:
+            continue
+        _old, new, ref = parts
+        if not ref.startswith("refs/heads/") or ref in protected or new == gitrepo.ZERO_OID:
+            continue
+        current = gitrefs.read_ref_file(ctx.repo.common_dir, ref) or gitrepo.ZERO_OID
+        if current == new:
+            continue
+        found = branch_rule.update_conflicts(ctx, sid, ctx.config.base_branch, current, new)
+        if found:
+            out += branch_rule.refusal_lines(f"update of {ref}", found, ctx.now())
+            out += putback.after_refusal(ctx.repo, ref, current, new)
+    return out
 
 
 def sync(args: list[str]) -> int:

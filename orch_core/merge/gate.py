@@ -80,9 +80,6 @@ def _refusal(ctx: Context, what: str, ref: str, new: str,
              "`orch-hooks merge land` tests and lands it"]
     lines += _position_lines(ctx, branches)
     lines.append("  see the queue: orch-hooks merge queue")
-    if new != ZERO:
-        lines.append("  if git already changed your files, `git reset --hard HEAD` puts them "
-                     "back (it does not move the branch)")
     return lines
 
 
@@ -103,13 +100,50 @@ def _pruning(ctx: Context, ref: str, current: str) -> bool:
         return False
 
 
+def _follows_upstream(ctx: Context, ref: str, current: str, new: str,
+                      pending: dict[str, str]) -> bool:
+    """A protected branch may fast-forward to its upstream's tip as last fetched.
+
+    `git pull --ff-only`, `git merge --ff-only origin/main` and
+    `git fetch origin main:main` keep a clone in step with the team's remote. The
+    upstream must be a remote-tracking ref (never a local branch), and the update a
+    fast-forward. A remote-tracking ref is local state: the README's bypass matrix
+    says what makes it trustworthy.
+    """
+    from orch_core.git import history as githistory
+    from orch_core.git import refs as gitrefs
+    from orch_core.git import undo
+
+    if not ref.startswith("refs/heads/"):
+        return False
+    upstream = undo.upstream_ref(ctx.repo, ref[len("refs/heads/"):])
+    if upstream is None:
+        return False
+    tip = pending.get(upstream) or gitrefs.read_ref_file(ctx.repo.common_dir, upstream)
+    if tip != new and not _fetching_upstream(ctx, ref):
+        return False
+    return githistory.is_ancestor(ctx.repo, current, new)
+
+
+def _fetching_upstream(ctx: Context, ref: str) -> bool:
+    """`git fetch origin main:main` moves main before it moves origin/main (two
+    transactions), so the fetch's own refspec is what names the upstream here."""
+    from orch_core.git import caller, undo
+
+    spec = caller.fetch_refspecs(caller.git_argv())
+    up = undo.upstream_of(ctx.repo, ref[len("refs/heads/"):])
+    return spec is not None and up is not None and spec[0] == up[0] and (up[1], ref) in spec[1]
+
+
 def check_reference_transaction(ctx: Context, lines: list[str], args: list[str]) -> list[str]:
     from orch_core.git import refs as gitrefs
+    from orch_core.merge import putback
 
     protected = set(ctx.config.protected_refs)
+    parsed = [ln.split() for ln in lines]
+    pending = {p[2]: p[1] for p in parsed if len(p) == 3}
     refusals: list[str] = []
-    for line in lines:
-        parts = line.split()
+    for parts in parsed:
         if len(parts) != 3:
             continue
         _old, new, ref = parts
@@ -128,7 +162,10 @@ def check_reference_transaction(ctx: Context, lines: list[str], args: list[str])
             continue  # no-op
         if _lander_may(ctx, new):
             continue
+        if _follows_upstream(ctx, ref, current, new, pending):
+            continue
         refusals += _refusal(ctx, "update", ref, new)
+        refusals += putback.after_refusal(ctx.repo, ref, current, new)
     return refusals
 
 

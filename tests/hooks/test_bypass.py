@@ -100,3 +100,23 @@ def test_editing_without_committing_is_seen_not_prevented(
     assert check.returncode == 1 and a in check.stdout
     git(wb, "add", "src/api/users.py")
     assert git(wb, "commit", "-q", "-m", "x", check=False).returncode == 1
+
+
+def test_locked_change_inside_a_merge_commit_is_caught_at_push(
+        setup: tuple[Path, Path, Path, str], bare_remote: Path) -> None:
+    """A merge whose own change (not what it brings in) touches a locked path."""
+    _repo, _wa, wb, a = setup
+    git(wb, "switch", "-q", "-c", "side")
+    commit_file(wb, "docs/side.md", "side\n", "side work")
+    git(wb, "switch", "-q", "wt-b")
+    git(wb, "merge", "-q", "--no-ff", "--no-commit", "side")
+    (wb / "src/api/users.py").write_text("written by the merge\n")
+    git(wb, "add", "src/api/users.py")
+    git(wb, "commit", "-q", "--no-verify", "-m", "merge side")
+    push = git(wb, "push", "origin", "wt-b", check=False)
+    assert push.returncode == 1 and a in push.stderr and "src/api/users.py" in push.stderr
+    assert not _remote_has(bare_remote, "wt-b")
+    # A clean merge that brings in main's landed history is not blamed for it.
+    git(wb, "reset", "-q", "--hard", "HEAD~1")
+    git(wb, "merge", "-q", "--no-ff", "--no-edit", "side")
+    assert git(wb, "push", "origin", "wt-b", check=False).returncode == 0

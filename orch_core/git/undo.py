@@ -1,0 +1,92 @@
+"""What a refused branch update left in the index and work tree, and putting it back.
+
+git updates the index and work tree before it updates the branch (fast-forward
+merge, reset, cherry-pick, revert, am): when the reference-transaction hook
+refuses the branch update, those files have already moved. These helpers find
+out whether they did and move exactly those paths back (docs/ARCHITECTURE.md,
+"Refusals leave nothing half-done").
+"""
+
+from __future__ import annotations
+
+from orch_core.git.repo import Repo
+
+# Files in the git dir that mean a command is half-way and has its own --abort/--quit.
+IN_PROGRESS = {
+    "MERGE_HEAD": "git merge --quit",
+    "CHERRY_PICK_HEAD": "git cherry-pick --quit",
+    "REVERT_HEAD": "git revert --quit",
+    "rebase-merge": "git rebase --quit",
+    "rebase-apply": "git am --quit",
+}
+
+
+def diff_names(repo: Repo, a: str, b: str) -> list[str]:
+    """Paths that differ between two commits (fixed options: no renames, no user config)."""
+    proc = repo.run("diff", "--name-only", "--no-renames", "--no-ext-diff", "--no-textconv",
+                    "-z", a, b, "--")
+    return [p for p in proc.stdout.decode(errors="surrogateescape").split("\0") if p]
+
+
+def _names(repo: Repo, *args: str) -> set[str]:
+    proc = repo.run(*args, "--name-only", "--no-renames", "--no-ext-diff", "-z")
+    return {p for p in proc.stdout.decode(errors="surrogateescape").split("\0") if p}
+
+
+def index_matches(repo: Repo, rev: str, paths: list[str]) -> bool:
+    """Does the index hold ``rev``'s version of every one of ``paths``?"""
+    if not paths:
+        return False
+    return not _names(repo, "diff-index", "--cached", rev).intersection(paths)
+
+
+def worktree_matches_index(repo: Repo, paths: list[str]) -> bool:
+    """Are ``paths`` in the work tree as the index has them (nothing unstaged there)?"""
+    return not _names(repo, "diff-files").intersection(paths)
+
+
+def move_back(repo: Repo, frm: str, to: str, paths: list[str], *, worktree: bool) -> bool:
+    """Put ``paths`` back from commit ``frm`` to commit ``to``.
+
+    With the work tree: `git read-tree -m -u FROM TO`, a two-way merge that
+    changes only the paths that differ between the two trees and refuses,
+    changing nothing, when that would overwrite a local change (git-read-tree(1),
+    "Two Tree Merge"). Index only: `git reset TO -- PATHS`, which never touches
+    the work tree.
+    """
+    if worktree:
+        return repo.run("read-tree", "-m", "-u", frm, to, check=False).returncode == 0
+    spec = "\0".join(paths).encode(errors="surrogateescape")
+    proc = repo.run("--literal-pathspecs", "reset", "-q", "--pathspec-from-file=-",
+                    "--pathspec-file-nul", to, input=spec, check=False)
+    return proc.returncode == 0
+
+
+def in_progress(repo: Repo) -> list[str]:
+    """The `--abort`/`--quit` commands of whatever is half-way in this worktree."""
+    return [cmd for name, cmd in IN_PROGRESS.items() if (repo.git_dir / name).exists()]
+
+
+def upstream_ref(repo: Repo, branch: str) -> str | None:
+    """The remote-tracking ref ``branch`` follows, if it follows one (never a local branch)."""
+    proc = repo.run("rev-parse", "--symbolic-full-name", f"{branch}@{{upstream}}", check=False)
+    ref = proc.stdout.decode(errors="replace").strip()
+    return ref if proc.returncode == 0 and ref.startswith("refs/remotes/") else None
+
+
+def upstream_of(repo: Repo, branch: str) -> tuple[str, str] | None:
+    """(remote, ref on the remote) that ``branch`` follows, from branch.NAME.remote/merge."""
+    remote = repo.run("config", "--get", f"branch.{branch}.remote", check=False)
+    merge = repo.run("config", "--get", f"branch.{branch}.merge", check=False)
+    r = remote.stdout.decode(errors="replace").strip()
+    m = merge.stdout.decode(errors="replace").strip()
+    if remote.returncode or merge.returncode or not r or r == "." or not m:
+        return None
+    return r, m
+
+
+def head_ref(repo: Repo) -> str | None:
+    """The branch this worktree has checked out (``refs/heads/...``), or None if detached."""
+    proc = repo.run("symbolic-ref", "-q", "HEAD", check=False)
+    ref = proc.stdout.decode(errors="replace").strip()
+    return ref or None
