@@ -3,11 +3,30 @@
 # and restores any hook that was here before).
 ORCH_PY=@PYTHON@
 ORCH_HOOK=@HOOK@
-orch_python() {
-    exec "$ORCH_PY" -P -m orch_core.hooks.main "$ORCH_HOOK" "$@"
-}
+ORCH_SHARED=@SHARED@
 nl='
 '
+tab='	'
+# A hook this shim replaced runs first. It is named after the hook, not after this
+# file: a hook manager (the pre-commit framework) may have moved the shim aside.
+case $0 in
+*/*) orch_chained=${0%/*}/$ORCH_HOOK.orch-chained ;;
+*) orch_chained=./$ORCH_HOOK.orch-chained ;;
+esac
+orch_python() {
+    [ -x "$ORCH_PY" ] && exec "$ORCH_PY" -P -m orch_core.hooks.main "$ORCH_HOOK" "$@"
+    # The environment orch-hooks was installed from is gone: use the console script
+    # on PATH if there is one, else say once how to restore or remove the hooks.
+    if command -v orch-hooks >/dev/null 2>&1; then exec orch-hooks hook "$ORCH_HOOK" "$@"; fi
+    orch_missing
+}
+orch_missing() {
+    echo "orch-hooks: $ORCH_PY is gone; reinstall (\`orch-hooks install\`) or remove the hooks (\`sh ${0%/*}/orch-hooks-uninstall.sh\`)" >&2
+    # Protected refs stay protected (reference-transaction refuses them); every other
+    # hook lets git go on.
+    [ "$ORCH_HOOK" = reference-transaction ] && exit 1
+    exit 0
+}
 # Set gd (this worktree's git dir) and cdir (the common dir). Git runs hooks at the
 # top of the work tree (githooks(5)), so the ordinary layouts are read from .git
 # without starting git (a process costs more than the rest of the shim); anything
@@ -37,4 +56,80 @@ orch_dirs() {
     out=$(git rev-parse --path-format=absolute --git-dir --git-common-dir) || return 1
     gd=${out%"$nl"*}
     cdir=${out#*"$nl"}
+}
+# In a hooks directory shared by other repositories (`install --shared-hooks`), a
+# repository where orch is not installed gets only the hook that was there before.
+if [ -n "$ORCH_SHARED" ]; then
+    if ! orch_dirs || [ ! -f "$cdir/orch/installed" ]; then
+        [ -x "$orch_chained" ] && exec "$orch_chained" "$@"
+        exit 0
+    fi
+fi
+# orch_no_others IDX TIP PACKED CFG [full]: true when the lock index is whole and current
+# (header names the ref's tip and is unchanged after the read, trailer repeats tip and
+# nonce, no awk-unsafe lock), every lock in it is $sess's, and CFG does not mention
+# require_lock. The shell alone reads it; anything unsure answers false.
+orch_no_others() {
+    _tip=$2
+    if [ "$3" != /dev/null ]; then
+        while read -r _oid _ref; do
+            [ "$_ref" = refs/orch/locks ] && { _tip=$_oid; break; }
+        done < "$3"
+    fi
+    if [ "$4" != /dev/null ]; then
+        while read -r _l; do
+            case $_l in *require_lock*) return 1 ;; esac
+        done < "$4"
+    fi
+    # With "full" it reads on past a lock of another session and sets orch_idx_current
+    # when the index is whole and current (pre-push then checks the pushed paths).
+    orch_idx_current=
+    _ok=
+    _mine=1
+    {
+        read -r _hdr || return 1
+        case $_hdr in "tip$tab$_tip$tab"?"${tab}0$tab"?*) ;; *) return 1 ;; esac
+        while IFS=$tab read -r _p _a _b _rest; do
+            if [ "$_p" = end ] && [ -z "$_rest" ]; then
+                [ "$_a" = "$_tip" ] && [ "$_b" = "${_hdr##*"$tab"}" ] && _ok=1
+                break
+            fi
+            [ "$_b" = "$sess" ] || { [ -n "$5" ] || return 1; _mine=; }
+        done
+    } < "$1"
+    [ -n "$_ok" ] || return 1
+    read -r _again < "$1" && [ "$_again" = "$_hdr" ] || return 1
+    orch_idx_current=1
+    [ -n "$_mine" ]
+}
+# orch_held_by_others IDX [strict] < paths: one line naming the paths (one per input
+# line) covered by a live lock of a session other than $sess in the lock index, or
+# nothing. With "strict", a path it cannot read (git quoted it) prints "unsure".
+orch_held_by_others() {
+    awk -v sess="$sess" -v idx="$1" -v strict="${2:-}" -v off="${ORCH_CLOCK_OFFSET:-0}" '
+    BEGIN { FS = "\t"; srand(); now = srand() + off; n = 0; ci = 0 }
+    FILENAME == idx {
+        if (FNR == 1) { ci = $3; next }
+        if (NF == 5 && $3 != sess && $5 + 0 > now) { who[$1] = $3; if ($2 == 1) pre[$1] = 1 }
+        next
+    }
+    {
+        p = $0; q = (ci == 1) ? tolower(p) : p; hit = ""
+        if (p == "") next
+        if (substr(p, 1, 1) == "\"" || (ci == 1 && p ~ /[\200-\377]/)) { odd = 1; next }
+        if (q in who) hit = q
+        else {
+            k = split(q, part, "/"); acc = ""
+            for (i = 1; i < k; i++) {
+                acc = (i == 1) ? part[1] : acc "/" part[i]
+                if (acc in pre) { hit = acc; break }
+            }
+        }
+        if (hit != "") { n++; if (n == 1) { fp = p; fw = who[hit] } }
+    }
+    END {
+        if (n == 1) printf "%s (held by %s) is locked by others", fp, fw
+        else if (n > 1) printf "%d changed files are locked by others, e.g. %s (held by %s)", n, fp, fw
+        else if (odd && strict != "") printf "unsure"
+    }' "$1" -
 }

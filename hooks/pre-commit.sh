@@ -1,4 +1,4 @@
-if [ -x "$0.orch-chained" ]; then "$0.orch-chained" "$@" || exit $?; fi
+if [ -x "$orch_chained" ]; then "$orch_chained" "$@" || exit $?; fi
 orch_dirs || orch_python "$@"
 sess=${ORCH_SESSION:-}
 if [ -z "$sess" ] && [ -f "$gd/orch-session" ]; then read -r sess < "$gd/orch-session"; fi
@@ -15,6 +15,10 @@ else
 fi
 cfg=/dev/null
 [ -f .orch.toml ] && cfg=.orch.toml
+# Faster still: when the index is current and holds no lock of another session, and
+# the policy file does not mention require_lock, nothing staged can conflict: accept
+# without listing the staged paths (no process beyond this shell).
+if [ -n "$sess" ] && orch_no_others "$idx" "$tip" "$packed" "$cfg"; then exit 0; fi
 # Fast accept: exit 0 only when the cache is current, no staged path is covered by
 # another session's live lock, and no policy needs Python. Anything else goes to
 # Python, which decides and explains. orch-hooks rewrites the index in place

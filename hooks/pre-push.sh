@@ -1,5 +1,51 @@
 input=$(cat)
-if [ -x "$0.orch-chained" ]; then
-    printf '%s\n' "$input" | "$0.orch-chained" "$@" || exit $?
+if [ -x "$orch_chained" ]; then
+    printf '%s\n' "$input" | "$orch_chained" "$@" || exit $?
 fi
+# Fast accept, no Python: no pushed ref is protected here, the work-state journal is
+# current (a push is one of its sync points), and no pushed commit changes a path a
+# live lock of another session covers. Anything else goes to Python, which decides
+# and explains.
+orch_push_ok() {
+    orch_dirs || return 1
+    sess=${ORCH_SESSION:-}
+    if [ -z "$sess" ] && [ -f "$gd/orch-session" ]; then read -r sess < "$gd/orch-session"; fi
+    [ -n "$sess" ] || return 1
+    jv="$cdir/orch/journal.version"
+    [ -f "$jv" ] || return 1
+    [ "$cdir/orch/state.db" -nt "$jv" ] && return 1
+    [ -e "$cdir/orch/state.db-wal" ] && [ "$cdir/orch/state.db-wal" -nt "$jv" ] && return 1
+    idx="$cdir/orch/locks.idx"
+    [ -f "$idx" ] || return 1
+    tip=none
+    packed=/dev/null
+    if [ -f "$cdir/refs/orch/locks" ]; then
+        read -r tip < "$cdir/refs/orch/locks"
+    elif [ -f "$cdir/packed-refs" ]; then
+        packed="$cdir/packed-refs"
+    fi
+    others=1
+    orch_no_others "$idx" "$tip" "$packed" /dev/null full && others=
+    [ -n "$orch_idx_current" ] || return 1
+    remote=
+    case $1 in */*|*:*) ;; ?*) remote="--remotes=$1" ;; esac
+    while read -r lref loid rref roid; do
+        [ -n "$rref" ] || continue
+        case $rref in
+            @PROTECTED_CASE@) return 1 ;;
+        esac
+        case $loid in *[!0]*) ;; *) continue ;; esac
+        [ -n "$others" ] || continue
+        case $roid in *[!0]*) ;; *) roid= ;; esac
+        # shellcheck disable=SC2086 # $remote and $roid are one word or none
+        paths=$(git -c core.quotePath=false log --format= --name-only --no-renames \
+            "$loid" --not $remote $roid @PROTECTED_GLOBS@ -- 2>/dev/null) || return 1
+        said=$(printf '%s\n' "$paths" | orch_held_by_others "$idx" strict)
+        [ -z "$said" ] || return 1
+    done <<ORCH_EOF
+$input
+ORCH_EOF
+    return 0
+}
+orch_push_ok "$@" && exit 0
 printf '%s\n' "$input" | orch_python "$@"

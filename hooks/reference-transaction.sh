@@ -1,7 +1,7 @@
 hit=
-if [ -x "$0.orch-chained" ]; then
+if [ -x "$orch_chained" ]; then
     input=$(cat)
-    printf '%s\n' "$input" | "$0.orch-chained" "$@" || exit $?
+    printf '%s\n' "$input" | "$orch_chained" "$@" || exit $?
     [ "$1" = prepared ] || exit 0
     while read -r old new ref; do
         # A deletion without an expected old value arrives as zeros -> zeros: not a no-op.

@@ -33,12 +33,15 @@ def need_session(ctx: Context, session: str | None) -> sessions.Session:
 
 @method("workspace.init", "Install the orch hooks in this repository and create its state "
         "store. Idempotent; keeps and chains hooks that were already there.",
-        params={"force": s_bool("Rewrite shims even if they look current.")},
-        mutates=True)
-def workspace_init(ctx: Context, force: bool = False) -> dict[str, Any]:
+        params={"force": s_bool("Rewrite shims even if they look current."),
+                "shared_hooks": s_bool("Allow a hooks dir shared by other repositories "
+                                       "(a global or system core.hooksPath).")},
+        errors=("shared_hooks", "hook_conflict"), mutates=True)
+def workspace_init(ctx: Context, force: bool = False,
+                   shared_hooks: bool = False) -> dict[str, Any]:
     from orch_core.hooks import installer
 
-    return installer.install(ctx, force=force)
+    return installer.install(ctx, force=force, shared_hooks=shared_hooks)
 
 
 @method("session.open", "Open a session (an agent or a human identity) and bind it to the "
