@@ -26,8 +26,8 @@ HOOK_NAMES = ("pre-commit", "post-commit", "post-checkout", "pre-push",
               "reference-transaction", "post-rewrite")
 MARKER = "# orch-hooks shim"
 CHAINED_SUFFIX = ".orch-chained"
-# Hooks whose body ends with the note writer (hooks/stamp.sh).
-STAMPING = ("post-commit", "post-rewrite")
+# post-rewrite.sh is followed by the part of post-commit.sh from this line on.
+STAMP_MARK = "# --- stamp:"
 UNINSTALLER = "orch-hooks-uninstall.sh"
 UNINSTALLER_MARKER = "# orch-hooks uninstaller"
 # <common dir>/orch/installed: what install changed besides the shims (one item a
@@ -54,8 +54,10 @@ def render(hook: str, protected_refs: list[str], shared: bool = False) -> str:
     tdir = templates_dir()
     header = (tdir / "_header.sh").read_text()
     body = (tdir / f"{hook}.sh").read_text()
-    if hook in STAMPING:
-        body += (tdir / "stamp.sh").read_text()
+    if hook == "post-rewrite":
+        # After an amend, post-rewrite stamps the new commit with post-commit's code.
+        stamp = (tdir / "post-commit.sh").read_text()
+        body += stamp[stamp.index(STAMP_MARK):]
     text = (header.replace("@PYTHON@", shlex.quote(sys.executable)).replace("@HOOK@", hook)
             .replace("@SHARED@", "1" if shared else "''"))
     case = "|".join(shlex.quote(r) for r in protected_refs) or "refs/orch/never-protected"
