@@ -22,6 +22,7 @@ the same commit in B.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -276,11 +277,8 @@ def _check_silent(repo: Path, me: str) -> None:
         raise RuntimeError("the last commit has no checkpoint note of the bound session")
 
 
-def _framework(base: Path, bundle: Path, bare: Path, rounds: int) -> list[Figure]:
-    """A commit through the pre-commit framework route (informational)."""
-    pc = BIN / "pre-commit"
-    if not pc.exists():
-        return []
+def _plugin_repo(base: Path) -> tuple[Path, str]:
+    """This source tree as a git repository, the way the framework fetches a hook repo."""
     src = base / "orch-hooks-src"
     src.mkdir()
     for name in PLUGIN_FILES:
@@ -293,35 +291,64 @@ def _framework(base: Path, bundle: Path, bare: Path, rounds: int) -> list[Figure
     git(src, "init", "-q", "-b", "main")
     git(src, "add", "-A")
     git(src, "commit", "-q", "-m", "snapshot")
-    rev = git(src, "rev-parse", "HEAD").strip()
-    repo = base / "framework"
-    git(base, "clone", "-q", str(bundle), str(repo))
-    (repo / ".pre-commit-config.yaml").write_text(
-        f"repos:\n  - repo: {src}\n    rev: {rev}\n    hooks:\n"
-        "      - id: orch-locks\n      - id: orch-checkpoint\n")
-    env = {**__import__("os").environ, "PRE_COMMIT_HOME": str(base / "pre-commit-home")}
-    for stage in ("pre-commit", "post-commit"):
-        _run(repo, [str(pc), "install", "--hook-type", stage], env=env)
-    _run(repo, [str(pc), "install-hooks"], env=env)
-    git(repo, "switch", "-q", "-c", "work")
-    git(repo, "add", ".pre-commit-config.yaml")
-    git(repo, "commit", "-q", "-m", "use orch-hooks through pre-commit")
+    return src, git(src, "rev-parse", "HEAD").strip()
+
+
+def _framework(base: Path, bundle: Path, bare: Path, rounds: int) -> list[Figure]:
+    """A commit through the pre-commit framework (informational): the shell-entry hooks
+    (``language: script``, the native fast path) and the ``language: python`` ones."""
+    pc = BIN / "pre-commit"
+    if not pc.exists():
+        return []
+    src, rev = _plugin_repo(base)
+    env = {**os.environ, "PRE_COMMIT_HOME": str(base / "pre-commit-home"),
+           "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     n = [1000]
 
-    def commit(r: Path) -> float:
+    def commit(r: Path, e: dict[str, str] | None) -> float:
         n[0] += 1
         (r / "README.md").write_text(f"framework round {n[0]}\n")
         git(r, "add", "README.md")
         t0 = time.perf_counter()
         proc = subprocess.run(["git", "commit", "-q", "-m", f"round {n[0]}"], cwd=r,
-                              capture_output=True, env=env)
+                              capture_output=True, env=e)
         if proc.returncode != 0:
             raise RuntimeError(f"framework commit failed: {proc.stderr!r}")
         return time.perf_counter() - t0
 
-    ta, tb = paired(lambda: commit(repo), lambda: commit(bare), max(3, rounds // 3))
-    return [figure("commit through the pre-commit framework route", ms(median(ta)), "ms"),
-            figure("same commit without hooks", ms(median(tb)), "ms")]
+    figs: list[Figure] = []
+    for route, ids in (("language: script", ("orch-locks-sh", "orch-checkpoint-sh")),
+                       ("language: python", ("orch-locks", "orch-checkpoint"))):
+        repo = base / f"framework-{ids[0]}"
+        git(base, "clone", "-q", str(bundle), str(repo))
+        hooks = "".join(f"      - id: {i}\n" for i in ids)
+        (repo / ".pre-commit-config.yaml").write_text(
+            f"repos:\n  - repo: {src}\n    rev: {rev}\n    hooks:\n{hooks}")
+        try:
+            _run(repo, [str(BIN / "orch-hooks"), "install"], env=env)
+            for hook in ("pre-commit", "post-commit", "post-checkout", "pre-push",
+                         "reference-transaction", "post-rewrite"):
+                (repo / ".git" / "hooks" / hook).unlink(missing_ok=True)
+            for stage in ("pre-commit", "post-commit"):
+                _run(repo, [str(pc), "install", "--hook-type", stage], env=env)
+            _run(repo, [str(pc), "install-hooks"], env=env)
+        except RuntimeError as e:
+            print(f"pre-commit framework route {route} not measured: {e}")
+            continue
+        git(repo, "switch", "-q", "-c", "work")
+        git(repo, "add", ".pre-commit-config.yaml", ".orch.toml")
+        git(repo, "commit", "-q", "-m", "use orch-hooks through pre-commit")
+        def hooked(r: Path = repo) -> float:
+            return commit(r, env)
+
+        ta, tb = paired(hooked, lambda: commit(bare, None), max(3, rounds // 3))
+        if '"session"' not in git(repo, "notes", "--ref=orch", "show", "HEAD"):
+            raise RuntimeError(f"the framework route ({route}) wrote no checkpoint note")
+        figs.append(figure(f"commit through the pre-commit framework ({route})",
+                           ms(median(ta)), "ms"))
+        figs.append(figure(f"  same commit without hooks (for {route})", ms(median(tb)),
+                           "ms"))
+    return figs
 
 
 if __name__ == "__main__":

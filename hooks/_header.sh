@@ -133,3 +133,44 @@ orch_held_by_others() {
         else if (odd && strict != "") printf "unsure"
     }' "$1" -
 }
+# orch_staged_clear IDX TIP PACKED CFG: true when the lock index is whole and current
+# (as for orch_no_others, and not case-insensitive), CFG does not mention
+# require_lock, and no staged path is under a lock of another session (live or not:
+# an expired one is for the exact check to judge). With no such lock it starts
+# nothing; with a few it asks git once, their paths as literal pathspecs; with many
+# it answers false (the awk check is cheaper then).
+orch_staged_clear() {
+    _tip=$2
+    if [ "$3" != /dev/null ]; then
+        while read -r _oid _ref; do
+            [ "$_ref" = refs/orch/locks ] && { _tip=$_oid; break; }
+        done < "$3"
+    fi
+    if [ "$4" != /dev/null ]; then
+        while read -r _l; do
+            case $_l in *require_lock*) return 1 ;; esac
+        done < "$4"
+    fi
+    _ok=
+    _n=0
+    _idx=$1
+    set --
+    {
+        read -r _hdr || return 1
+        case $_hdr in "tip$tab$_tip${tab}0${tab}0$tab"?*) ;; *) return 1 ;; esac
+        while IFS=$tab read -r _p _a _b _rest; do
+            if [ "$_p" = end ] && [ -z "$_rest" ]; then
+                [ "$_a" = "$_tip" ] && [ "$_b" = "${_hdr##*"$tab"}" ] && _ok=1
+                break
+            fi
+            [ "$_b" = "$sess" ] && continue
+            _n=$((_n + 1))
+            [ "$_n" -le 16 ] || return 1
+            set -- "$@" ":(literal)$_p"
+        done
+    } < "$_idx"
+    [ -n "$_ok" ] || return 1
+    read -r _again < "$_idx" && [ "$_again" = "$_hdr" ] || return 1
+    [ "$#" -eq 0 ] && return 0
+    git diff --cached --quiet --no-renames -- "$@"
+}

@@ -15,10 +15,10 @@ else
 fi
 cfg=/dev/null
 [ -f .orch.toml ] && cfg=.orch.toml
-# Faster still: when the index is current and holds no lock of another session, and
-# the policy file does not mention require_lock, nothing staged can conflict: accept
-# without listing the staged paths (no process beyond this shell).
-if [ -n "$sess" ] && orch_no_others "$idx" "$tip" "$packed" "$cfg"; then exit 0; fi
+# Faster still: when the index is current, the policy file does not mention
+# require_lock, and no staged path is under another session's lock (none held: no
+# process beyond this shell; a few: one `git diff --quiet` on them), accept.
+if [ -n "$sess" ] && orch_staged_clear "$idx" "$tip" "$packed" "$cfg"; then exit 0; fi
 # Fast accept: exit 0 only when the cache is current, no staged path is covered by
 # another session's live lock, and no policy needs Python. Anything else goes to
 # Python, which decides and explains. orch-hooks rewrites the index in place

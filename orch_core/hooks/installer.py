@@ -569,6 +569,16 @@ def doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
         _ensure_rewrite_ref(ctx)
     add("notes.rewriteRef", has_rewrite, "refs/notes/orch" if has_rewrite else "not set",
         fixed=not has_rewrite and fix)
+    mode = ctx.repo.run("config", "--get", REWRITE_MODE, check=False).stdout.decode().strip()
+    if mode == "overwrite":
+        add(REWRITE_MODE, True, mode)
+    else:
+        fixed = False
+        if fix and hookenv.local_config_get(ctx.repo, REWRITE_MODE) is None:
+            _write_installed(ctx, _ensure_rewrite_mode(ctx))
+            fixed = True
+        add(REWRITE_MODE, False, f"{mode or 'concatenate (git default)'}: a rebase or squash "
+            f"piles checkpoint notes up on one commit; overwrite keeps the newest", fixed)
     healthy = all(f["ok"] or f["fixed"] for f in findings)
     return {"healthy": healthy, "findings": findings}
 

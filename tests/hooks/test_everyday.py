@@ -393,3 +393,41 @@ def test_uninstall_lists_leftovers_and_purge_saves_unsaved_work(tmp_path: Path) 
     # The saved uncommitted change is there to take back.
     rescue = out["rescue_refs"][0]
     assert "not committed" in git(repo, "show", f"{rescue}:CHANGES.md").stdout
+
+
+@needs_bundle
+def test_framework_shell_entry_runs_the_native_fast_path(tmp_path: Path) -> None:
+    pc = BIN / "pre-commit"
+    if not pc.exists():
+        pytest.skip("the pre-commit framework is not installed in this environment")
+    from tests.hooks.test_precommit_plugin import _plugin_repo
+
+    plugin, rev = _plugin_repo(tmp_path)
+    repo = clone(tmp_path)
+    env = {"PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    orch(repo, "install", check=True)
+    for shim in _shims(repo / ".git" / "hooks"):
+        shim.unlink()
+    (repo / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {plugin}\n    rev: {rev}\n    hooks:\n"
+        "      - id: orch-locks-sh\n      - id: orch-checkpoint-sh\n")
+    for stage in ("pre-commit", "post-commit"):
+        subprocess.run([str(pc), "install", "--hook-type", stage], cwd=repo, check=True,
+                       capture_output=True)
+    git(repo, "switch", "-q", "-c", "work")
+    git(repo, "add", ".pre-commit-config.yaml", ".orch.toml")
+    assert git(repo, "commit", "-q", "-m", "framework", env=env, check=False).returncode == 0
+    me = orch_json(repo, "session", "open", "--owner", "me", "--bind")["session_id"]
+    other = orch_json(repo, "session", "open", "--owner", "other", "--no-bind")["session_id"]
+    orch(repo, "lock", "acquire", "README.md", session=other, check=True)
+    (repo / "README.md").write_text("mine\n")
+    git(repo, "add", "README.md")
+    refused = git(repo, "commit", "-q", "-m", "locked", env=env, check=False)
+    assert refused.returncode != 0 and other in refused.stdout + refused.stderr
+    git(repo, "restore", "--staged", "README.md")
+    git(repo, "restore", "README.md")
+    (repo / "CHANGES.md").write_text("changed\n")
+    git(repo, "add", "CHANGES.md")
+    ok = git(repo, "commit", "-q", "-m", "free", env=env, check=False)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert me in note_lines(repo)[0]
