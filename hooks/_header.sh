@@ -174,3 +174,26 @@ orch_staged_clear() {
     [ "$#" -eq 0 ] && return 0
     git diff --cached --quiet --no-renames -- "$@"
 }
+# orch_diff_locked IDX OLD NEW: false when no file that differs between the commits
+# OLD and NEW is under a lock of another session in the index (no such lock: no
+# process; a few: one `git diff --quiet` on their paths); true when one may be.
+orch_diff_locked() {
+    _idx=$1
+    _old=$2
+    _new=$3
+    _n=0
+    set --
+    {
+        read -r _hdr || return 1
+        while IFS=$tab read -r _p _a _b _rest; do
+            [ "$_p" = end ] && [ -z "$_rest" ] && break
+            [ "$_b" = "$sess" ] && continue
+            _n=$((_n + 1))
+            [ "$_n" -le 16 ] || return 0
+            set -- "$@" ":(literal)$_p"
+        done
+    } < "$_idx"
+    [ "$#" -gt 0 ] || return 1
+    case $_hdr in "tip$tab"*"${tab}0${tab}0$tab"*) ;; *) return 0 ;; esac
+    ! git diff --quiet --no-renames "$_old" "$_new" -- "$@" 2>/dev/null
+}

@@ -20,21 +20,13 @@ case $head in
 esac
 # 1. A live lock of another session on a file that differs between the old and the
 # new HEAD. The plain-text lock index (orch/locks.idx, the one pre-commit reads) is
-# scanned in the shell first; git and awk start only when another session holds any.
+# scanned in the shell first: git starts only when another session holds a lock, and
+# awk (to name the files) only when git finds such a file among those that differ.
 said=
 idx="$cdir/orch/locks.idx"
-if [ "$1" != "$2" ] && [ -f "$idx" ]; then
-    others=
-    first=1
-    while IFS=$tab read -r p pre who rest; do
-        if [ -n "$first" ]; then first=; continue; fi
-        [ "$p" = end ] && [ -z "$rest" ] && break
-        [ "$who" = "$sess" ] || { others=1; break; }
-    done < "$idx"
-    if [ -n "$others" ]; then
-        said=$(git -c core.quotePath=false diff --name-only --no-renames "$1" "$2" -- 2>/dev/null |
-            orch_held_by_others "$idx")
-    fi
+if [ "$1" != "$2" ] && [ -f "$idx" ] && orch_diff_locked "$idx" "$1" "$2"; then
+    said=$(git -c core.quotePath=false diff --name-only --no-renames "$1" "$2" -- 2>/dev/null |
+        orch_held_by_others "$idx")
 fi
 # 2. The session's resume hint, until `orch-hooks work ack` (the note payload carries
 # the session's state version; the .ack file the version last acknowledged).

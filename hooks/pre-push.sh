@@ -29,6 +29,24 @@ orch_push_ok() {
     [ -n "$orch_idx_current" ] || return 1
     remote=
     case $1 in */*|*:*) ;; ?*) remote="--remotes=$1" ;; esac
+    # The paths other sessions lock, as literal pathspecs when they are few (one
+    # `git log` per pushed ref answers); many, or a case-insensitive index: awk.
+    many=
+    set --
+    if [ -n "$others" ]; then
+        case $_hdr in "tip$tab"*"${tab}0${tab}0$tab"*) ;; *) many=1 ;; esac
+        n=0
+        {
+            read -r _l
+            while [ -z "$many" ] && IFS=$tab read -r p a b rest; do
+                [ "$p" = end ] && [ -z "$rest" ] && break
+                [ "$b" = "$sess" ] && continue
+                n=$((n + 1))
+                [ "$n" -le 16 ] || { many=1; break; }
+                set -- "$@" ":(literal)$p"
+            done
+        } < "$idx"
+    fi
     while read -r lref loid rref roid; do
         [ -n "$rref" ] || continue
         case $rref in
@@ -37,11 +55,18 @@ orch_push_ok() {
         case $loid in *[!0]*) ;; *) continue ;; esac
         [ -n "$others" ] || continue
         case $roid in *[!0]*) ;; *) roid= ;; esac
-        # shellcheck disable=SC2086 # $remote and $roid are one word or none
-        paths=$(git -c core.quotePath=false log --format= --name-only --no-renames \
-            "$loid" --not $remote $roid @PROTECTED_GLOBS@ -- 2>/dev/null) || return 1
-        said=$(printf '%s\n' "$paths" | orch_held_by_others "$idx" strict)
-        [ -z "$said" ] || return 1
+        if [ -z "$many" ]; then
+            # shellcheck disable=SC2086 # $remote and $roid are one word or none
+            hit=$(git log --format=%H -1 --no-renames "$loid" --not $remote $roid \
+                @PROTECTED_GLOBS@ -- "$@" 2>/dev/null) || return 1
+            [ -z "$hit" ] || return 1
+        else
+            # shellcheck disable=SC2086
+            paths=$(git -c core.quotePath=false log --format= --name-only --no-renames \
+                "$loid" --not $remote $roid @PROTECTED_GLOBS@ -- 2>/dev/null) || return 1
+            said=$(printf '%s\n' "$paths" | orch_held_by_others "$idx" strict)
+            [ -z "$said" ] || return 1
+        fi
     done <<ORCH_EOF
 $input
 ORCH_EOF
