@@ -431,3 +431,15 @@ def test_framework_shell_entry_runs_the_native_fast_path(tmp_path: Path) -> None
     ok = git(repo, "commit", "-q", "-m", "free", env=env, check=False)
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert me in note_lines(repo)[0]
+
+
+@needs_bundle
+def test_bench_everyday_runs_end_to_end() -> None:
+    # Structure, not timing (`make bench` judges the budgets): every row is measured,
+    # the rebased commits carry one note each, a branch switch said nothing.
+    from benchmarks import bench_everyday
+
+    out = bench_everyday.main(rounds=1, rebase_rounds=1, framework=False)
+    names = [f["name"] for f in out["figures"]]
+    assert len(names) == 7 and all(f["value"] > 0 or f["unit"] == "ms" for f in out["figures"])
+    assert any("rebase of a 20-commit branch" in n for n in names)
