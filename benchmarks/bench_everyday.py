@@ -337,7 +337,7 @@ def _framework(base: Path, bundle: Path, bare: Path, rounds: int) -> list[Figure
             continue
         git(repo, "switch", "-q", "-c", "work")
         git(repo, "add", ".pre-commit-config.yaml", ".orch.toml")
-        git(repo, "commit", "-q", "-m", "use orch-hooks through pre-commit")
+        _run(repo, ["git", "commit", "-q", "-m", "use orch-hooks through pre-commit"], env=env)
         def hooked(r: Path = repo) -> float:
             return commit(r, env)
 
