@@ -351,7 +351,8 @@ def _size(path: Path) -> str:
 def _purge(ctx: Context) -> dict[str, Any]:
     """Remove orch's refs, notes, state and worktrees; first save what is not saved
     elsewhere (orch worktrees with uncommitted changes, orch branches not merged into
-    a protected branch) in a bundle beside the git dir, and say where."""
+    a protected branch, the orch refs) in a bundle beside the repository, and say
+    where."""
     from orch_core.work import worktrees
 
     repo = ctx.repo
@@ -386,9 +387,12 @@ def _purge(ctx: Context) -> dict[str, Any]:
     bundle_refs = [*orch_refs, *rescue, *(f"refs/heads/{b}" for b in unmerged)]
     bundle: str | None = None
     if bundle_refs:
-        path = repo.common_dir.parent / f"orch-rescue-{stamp}.bundle"
-        if repo.common_dir.name != ".git":
-            path = repo.common_dir / f"orch-rescue-{stamp}.bundle"
+        # Beside the repository, not in its work tree (where `git clean -x` would
+        # delete it); in the git dir when the parent folder is not writable.
+        name = f"{repo.toplevel.name}-orch-rescue-{stamp}.bundle"
+        path = repo.toplevel.parent / name
+        if not os.access(path.parent, os.W_OK):
+            path = repo.common_dir / name
         hookenv.create_bundle(repo, path, bundle_refs)
         bundle = str(path)
     removed: list[str] = []

@@ -364,11 +364,14 @@ def test_merge_request_queues_the_branch_you_stand_on(tmp_path: Path) -> None:
 
 
 @needs_bundle
-def test_uninstall_lists_leftovers_and_purge_saves_unsaved_work(tmp_path: Path) -> None:
+def test_uninstall_lists_leftovers_and_purge_saves_unsaved_work(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORCH_NO_BACKGROUND_SYNC", "1")  # no journal export racing the purge
     repo = clone(tmp_path)
     orch(repo, "install", check=True)
     made = orch_json(repo, "session", "open", "--owner", "agent", "--worktree")
     wt = Path(made["path"])
+    orch(wt, "lock", "acquire", "docs/", session=made["session_id"], check=True)
     (wt / "README.md").write_text("committed on the session branch\n")
     git(wt, "commit", "-q", "-am", "agent work")
     (wt / "CHANGES.md").write_text("not committed\n")
