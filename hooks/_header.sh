@@ -197,3 +197,47 @@ orch_diff_locked() {
     case $_hdr in "tip$tab"*"${tab}0${tab}0$tab"*) ;; *) return 0 ;; esac
     ! git diff --quiet --no-renames "$_old" "$_new" -- "$@" 2>/dev/null
 }
+# orch_base BASEREF: set base to `git merge-base HEAD BASEREF`, without starting git
+# when it is known. reference-transaction records the old and new HEAD of the last
+# HEAD update ($gd/orch-tx, not for a merge conclusion); the last answer is kept in
+# $gd/orch-base as "HEAD BASETIP BASE". A new commit whose parent was that HEAD has
+# the same merge-base with an unchanged base branch (a new commit is no ancestor of
+# it), and so has an amended commit when the commit it replaces was not on the base
+# branch. BASETIP is the loose ref's value, or "packed" with the cache newer than
+# packed-refs; anything else asks git.
+orch_base() {
+    base=
+    _h= _bt= _c= _ch= _cbt= _cb= _to= _tn=
+    case $1 in *[!A-Za-z0-9._/-]*|"") _bt= ;; *)
+        if [ -f "$cdir/refs/heads/$1" ]; then
+            [ -e "$cdir/refs/tags/$1" ] || [ -e "$cdir/refs/$1" ] || read -r _bt < "$cdir/refs/heads/$1"
+            case $_bt in *[!0-9a-f]*) _bt= ;; esac
+        elif [ -f "$cdir/packed-refs" ] && [ ! -e "$cdir/refs/tags/$1" ] &&
+            [ ! -e "$cdir/refs/remotes/$1" ] && [ ! -e "$cdir/refs/$1" ]; then
+            _bt=packed
+        fi ;;
+    esac
+    if read -r _c < "$gd/HEAD"; then
+        case $_c in
+        "ref: refs/heads/"*) [ -f "$cdir/${_c#ref: }" ] && read -r _h < "$cdir/${_c#ref: }" ;;
+        *) _h=$_c ;;
+        esac
+    fi
+    case $_h in *[!0-9a-f]*|"") _h= ;; esac
+    if [ -n "$_h" ] && [ -n "$_bt" ] && [ -f "$gd/orch-base" ] &&
+        read -r _ch _cbt _cb < "$gd/orch-base" && [ "$_cbt" = "$_bt" ] && [ -n "$_cb" ] &&
+        { [ "$_bt" != packed ] || [ "$gd/orch-base" -nt "$cdir/packed-refs" ]; }; then
+        if [ "$_ch" = "$_h" ]; then
+            base=$_cb
+        elif [ -f "$gd/orch-tx" ] && read -r _to _tn < "$gd/orch-tx" &&
+            [ "$_tn" = "$_h" ] && [ "$_to" = "$_ch" ] && [ "$_cb" != "$_ch" ]; then
+            base=$_cb
+        fi
+    fi
+    [ -n "$base" ] && return 0
+    base=$(git merge-base HEAD "$1" 2>/dev/null) || base=
+    if [ -n "$_h" ] && [ -n "$_bt" ] && [ -n "$base" ]; then
+        printf '%s %s %s\n' "$_h" "$_bt" "$base" > "$gd/orch-base" 2>/dev/null
+    fi
+    return 0
+}

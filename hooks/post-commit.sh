@@ -27,7 +27,7 @@ case $head in
 esac
 if [ -n "$head" ]; then
     baseref=${head#* }
-    base=$(git merge-base HEAD "$baseref" 2>/dev/null) || base=
+    orch_base "$baseref"
     # Our own note update skips our reference-transaction shim (two shells per
     # commit, and it would accept: refs/notes/orch is not protected) unless a
     # chained hook or the protected-ref policy wants to see it.

@@ -9,6 +9,7 @@ installed after orch, a hooks dir shared by every repository, the install report
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from collections.abc import Callable
@@ -446,3 +447,57 @@ def test_bench_everyday_runs_end_to_end() -> None:
     names = [f["name"] for f in out["figures"]]
     assert len(names) == 7 and all(f["value"] > 0 or f["unit"] == "ms" for f in out["figures"])
     assert any("rebase of a 20-commit branch" in n for n in names)
+
+
+@needs_bundle
+def test_note_base_is_the_merge_base_whatever_happened_between_commits(
+        tmp_path: Path) -> None:
+    # post-commit reuses the last merge-base when the new commit's parent was the last
+    # stamped commit and main did not move; every other case must ask git.
+    repo = clone(tmp_path)
+    orch(repo, "install", check=True)
+    orch_json(repo, "session", "open", "--owner", "me", "--bind")
+    no_hooks = ("-c", "core.hooksPath=/dev/null")
+
+    def check(what: str) -> None:
+        note = json.loads(note_lines(repo)[-1])
+        assert note["base"] == git(repo, "merge-base", "HEAD", "main").stdout.strip(), what
+
+    def edit(msg: str, *extra: str) -> None:
+        with open(repo / "a.txt", "a") as fh:
+            fh.write(msg + "\n")
+        git(repo, "add", "a.txt")
+        git(repo, "commit", "-q", "-m", msg, *extra)
+
+    git(repo, "switch", "-q", "-c", "feat", "main~10")
+    edit("first")
+    check("first")
+    edit("second")
+    check("second")
+    edit("amended", "--amend")
+    check("amend")
+    git(repo, *no_hooks, "update-ref", "refs/heads/main", "main~1")
+    edit("main moved")
+    check("main moved")
+    git(repo, *no_hooks, "update-ref", "refs/heads/main", "feat")
+    edit("main at the parent")
+    check("main at the parent")
+    git(repo, *no_hooks, "update-ref", "refs/heads/main", "HEAD")
+    git(repo, "commit", "-q", "--amend", "-m", "amend of a commit on main")
+    check("amend of a commit on main")
+    git(repo, "reset", "-q", "--soft", "HEAD~1")
+    git(repo, "commit", "-q", "-m", "after reset")
+    check("reset --soft")
+    git(repo, "pack-refs", "--all")
+    edit("refs packed")
+    check("refs packed")
+    git(repo, "switch", "-q", "-c", "other", "main~20")
+    (repo / "a.txt").write_text("other\n")
+    git(repo, "add", "a.txt")
+    git(repo, "commit", "-q", "-m", "other")
+    check("other branch")
+    git(repo, "merge", "-q", "feat", check=False)
+    (repo / "a.txt").write_text("merged\n")
+    git(repo, "add", "a.txt")
+    git(repo, "commit", "-q", "--no-edit")
+    check("merge concluded by commit")
