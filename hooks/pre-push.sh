@@ -3,9 +3,8 @@ if [ -x "$orch_chained" ]; then
     printf '%s\n' "$input" | "$orch_chained" "$@" || exit $?
 fi
 # Fast accept, no Python: no pushed ref is protected here, the work-state journal is
-# current (a push is one of its sync points), and no pushed commit changes a path a
-# live lock of another session covers. Anything else goes to Python, which decides
-# and explains.
+# current (a push is one of its sync points), and no pushed commit changes a path
+# under a lock. Anything else goes to Python, which decides and explains.
 orch_push_ok() {
     orch_dirs || return 1
     sess=${ORCH_SESSION:-}
@@ -24,13 +23,19 @@ orch_push_ok() {
     elif [ -f "$cdir/packed-refs" ]; then
         packed="$cdir/packed-refs"
     fi
-    others=1
-    orch_no_others "$idx" "$tip" "$packed" /dev/null full && others=
+    orch_no_others "$idx" "$tip" "$packed" /dev/null full
     [ -n "$orch_idx_current" ] || return 1
+    # Python judges a pushed commit by the session its note names, which need not be
+    # this one: here every live lock counts, this session's too (sess= below), and
+    # a pushed commit under any of them goes to Python.
+    others=
+    { read -r _l; IFS=$tab read -r p a b rest; } < "$idx"
+    [ "$p" = end ] && [ -z "$rest" ] || others=1
+    sess=
     remote=
     case $1 in */*|*:*) ;; ?*) remote="--remotes=$1" ;; esac
-    # The paths other sessions lock, as literal pathspecs when they are few (one
-    # `git log` per pushed ref answers); many, or a case-insensitive index: awk.
+    # The locked paths, as literal pathspecs when they are few (one `git log` per
+    # pushed ref answers); many, or a case-insensitive index: awk.
     many=
     set --
     if [ -n "$others" ]; then

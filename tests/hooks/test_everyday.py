@@ -501,3 +501,26 @@ def test_note_base_is_the_merge_base_whatever_happened_between_commits(
     git(repo, "add", "a.txt")
     git(repo, "commit", "-q", "--no-edit")
     check("merge concluded by commit")
+
+
+@needs_bundle
+def test_push_of_another_sessions_commit_under_my_lock_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORCH_NO_BACKGROUND_SYNC", "1")  # the journal stays as synced
+    repo = clone(tmp_path)
+    remote = tmp_path / "remote.git"
+    git(tmp_path, "init", "-q", "--bare", str(remote))
+    git(repo, "remote", "add", "bench", str(remote))
+    git(repo, "push", "-q", "bench", "main")
+    orch(repo, "install", check=True)
+    me = orch_json(repo, "session", "open", "--owner", "me", "--bind")["session_id"]
+    other = orch_json(repo, "session", "open", "--owner", "other", "--no-bind")["session_id"]
+    orch(repo, "lock", "acquire", "README.md", session=me, check=True)
+    git(repo, "switch", "-q", "-c", "work")
+    (repo / "README.md").write_text("by the other session\n")
+    git(repo, "commit", "-q", "--no-verify", "-am", "other's change",
+        env={"ORCH_SESSION": other})
+    assert other in note_lines(repo)[0]
+    orch(repo, "sync", check=True)  # journal current: the shell fast path is in play
+    push = git(repo, "push", "-q", "bench", "work", check=False)
+    assert push.returncode != 0 and "push refused" in push.stderr, push.stderr
