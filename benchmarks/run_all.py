@@ -30,7 +30,8 @@ from benchmarks.common import Figure, figure, table  # noqa: E402
 # Latency benchmarks first: the stress and crash runs leave the machine busy for a
 # while (killed processes' children, page cache), which would tax the figures after
 # them. Anything not listed runs after these, in name order.
-FIRST = ("bench_startup", "bench_conflict", "bench_commit", "bench_locks", "bench_server",
+FIRST = ("bench_startup", "bench_conflict", "bench_commit", "bench_everyday", "bench_locks",
+         "bench_server",
          "bench_resume", "bench_merge")
 
 

@@ -3,11 +3,30 @@
 # and restores any hook that was here before).
 ORCH_PY=@PYTHON@
 ORCH_HOOK=@HOOK@
-orch_python() {
-    exec "$ORCH_PY" -P -m orch_core.hooks.main "$ORCH_HOOK" "$@"
-}
+ORCH_SHARED=@SHARED@
 nl='
 '
+tab='	'
+# A hook this shim replaced runs first. It is named after the hook, not after this
+# file: a hook manager (the pre-commit framework) may have moved the shim aside.
+case $0 in
+*/*) orch_chained=${0%/*}/$ORCH_HOOK.orch-chained ;;
+*) orch_chained=./$ORCH_HOOK.orch-chained ;;
+esac
+orch_python() {
+    [ -x "$ORCH_PY" ] && exec "$ORCH_PY" -P -m orch_core.hooks.main "$ORCH_HOOK" "$@"
+    # The environment orch-hooks was installed from is gone: use the console script
+    # on PATH if there is one, else say once how to restore or remove the hooks.
+    if command -v orch-hooks >/dev/null 2>&1; then exec orch-hooks hook "$ORCH_HOOK" "$@"; fi
+    orch_missing
+}
+orch_missing() {
+    echo "orch-hooks: $ORCH_PY is gone; reinstall (\`orch-hooks install\`) or remove the hooks (\`sh ${0%/*}/orch-hooks-uninstall.sh\`)" >&2
+    # Protected refs stay protected (reference-transaction refuses them); every other
+    # hook lets git go on.
+    [ "$ORCH_HOOK" = reference-transaction ] && exit 1
+    exit 0
+}
 # Set gd (this worktree's git dir) and cdir (the common dir). Git runs hooks at the
 # top of the work tree (githooks(5)), so the ordinary layouts are read from .git
 # without starting git (a process costs more than the rest of the shim); anything
@@ -37,4 +56,188 @@ orch_dirs() {
     out=$(git rev-parse --path-format=absolute --git-dir --git-common-dir) || return 1
     gd=${out%"$nl"*}
     cdir=${out#*"$nl"}
+}
+# In a hooks directory shared by other repositories (`install --shared-hooks`), a
+# repository where orch is not installed gets only the hook that was there before.
+if [ -n "$ORCH_SHARED" ]; then
+    if ! orch_dirs || [ ! -f "$cdir/orch/installed" ]; then
+        [ -x "$orch_chained" ] && exec "$orch_chained" "$@"
+        exit 0
+    fi
+fi
+# orch_no_others IDX TIP PACKED CFG [full]: true when the lock index is whole and current
+# (header names the ref's tip and is unchanged after the read, trailer repeats tip and
+# nonce, no awk-unsafe lock), every lock in it is $sess's, and CFG does not mention
+# require_lock. The shell alone reads it; anything unsure answers false.
+orch_no_others() {
+    _tip=$2
+    if [ "$3" != /dev/null ]; then
+        while read -r _oid _ref; do
+            [ "$_ref" = refs/orch/locks ] && { _tip=$_oid; break; }
+        done < "$3"
+    fi
+    if [ "$4" != /dev/null ]; then
+        while read -r _l; do
+            case $_l in *require_lock*) return 1 ;; esac
+        done < "$4"
+    fi
+    # With "full" it reads on past a lock of another session and sets orch_idx_current
+    # when the index is whole and current (pre-push then checks the pushed paths).
+    orch_idx_current=
+    _ok=
+    _mine=1
+    {
+        read -r _hdr || return 1
+        case $_hdr in "tip$tab$_tip$tab"?"${tab}0$tab"?*) ;; *) return 1 ;; esac
+        while IFS=$tab read -r _p _a _b _rest; do
+            if [ "$_p" = end ] && [ -z "$_rest" ]; then
+                [ "$_a" = "$_tip" ] && [ "$_b" = "${_hdr##*"$tab"}" ] && _ok=1
+                break
+            fi
+            [ "$_b" = "$sess" ] || { [ -n "$5" ] || return 1; _mine=; }
+        done
+    } < "$1"
+    [ -n "$_ok" ] || return 1
+    read -r _again < "$1" && [ "$_again" = "$_hdr" ] || return 1
+    orch_idx_current=1
+    [ -n "$_mine" ]
+}
+# orch_held_by_others IDX [strict] < paths: one line naming the paths (one per input
+# line) covered by a live lock of a session other than $sess in the lock index, or
+# nothing. With "strict", a path it cannot read (git quoted it) prints "unsure".
+orch_held_by_others() {
+    awk -v sess="$sess" -v idx="$1" -v strict="${2:-}" -v off="${ORCH_CLOCK_OFFSET:-0}" '
+    BEGIN { FS = "\t"; srand(); now = srand() + off; n = 0; ci = 0 }
+    FILENAME == idx {
+        if (FNR == 1) { ci = $3; next }
+        if (NF == 5 && $3 != sess && $5 + 0 > now) { who[$1] = $3; if ($2 == 1) pre[$1] = 1 }
+        next
+    }
+    {
+        p = $0; q = (ci == 1) ? tolower(p) : p; hit = ""
+        if (p == "") next
+        if (substr(p, 1, 1) == "\"" || (ci == 1 && p ~ /[\200-\377]/)) { odd = 1; next }
+        if (q in who) hit = q
+        else {
+            k = split(q, part, "/"); acc = ""
+            for (i = 1; i < k; i++) {
+                acc = (i == 1) ? part[1] : acc "/" part[i]
+                if (acc in pre) { hit = acc; break }
+            }
+        }
+        if (hit != "") { n++; if (n == 1) { fp = p; fw = who[hit] } }
+    }
+    END {
+        if (n == 1) printf "%s (held by %s) is locked by others", fp, fw
+        else if (n > 1) printf "%d changed files are locked by others, e.g. %s (held by %s)", n, fp, fw
+        else if (odd && strict != "") printf "unsure"
+    }' "$1" -
+}
+# orch_staged_clear IDX TIP PACKED CFG: true when the lock index is whole and current
+# (as for orch_no_others, and not case-insensitive), CFG does not mention
+# require_lock, and no staged path is under a lock of another session (live or not:
+# an expired one is for the exact check to judge). With no such lock it starts
+# nothing; with a few it asks git once, their paths as literal pathspecs; with many
+# it answers false (the awk check is cheaper then).
+orch_staged_clear() {
+    _tip=$2
+    if [ "$3" != /dev/null ]; then
+        while read -r _oid _ref; do
+            [ "$_ref" = refs/orch/locks ] && { _tip=$_oid; break; }
+        done < "$3"
+    fi
+    if [ "$4" != /dev/null ]; then
+        while read -r _l; do
+            case $_l in *require_lock*) return 1 ;; esac
+        done < "$4"
+    fi
+    _ok=
+    _n=0
+    _idx=$1
+    set --
+    {
+        read -r _hdr || return 1
+        case $_hdr in "tip$tab$_tip${tab}0${tab}0$tab"?*) ;; *) return 1 ;; esac
+        while IFS=$tab read -r _p _a _b _rest; do
+            if [ "$_p" = end ] && [ -z "$_rest" ]; then
+                [ "$_a" = "$_tip" ] && [ "$_b" = "${_hdr##*"$tab"}" ] && _ok=1
+                break
+            fi
+            [ "$_b" = "$sess" ] && continue
+            _n=$((_n + 1))
+            [ "$_n" -le 16 ] || return 1
+            set -- "$@" ":(literal)$_p"
+        done
+    } < "$_idx"
+    [ -n "$_ok" ] || return 1
+    read -r _again < "$_idx" && [ "$_again" = "$_hdr" ] || return 1
+    [ "$#" -eq 0 ] && return 0
+    git diff --cached --quiet --no-renames -- "$@"
+}
+# orch_diff_locked IDX OLD NEW: false when no file that differs between the commits
+# OLD and NEW is under a lock of another session in the index (no such lock: no
+# process; a few: one `git diff --quiet` on their paths); true when one may be.
+orch_diff_locked() {
+    _idx=$1
+    _old=$2
+    _new=$3
+    _n=0
+    set --
+    {
+        read -r _hdr || return 1
+        while IFS=$tab read -r _p _a _b _rest; do
+            [ "$_p" = end ] && [ -z "$_rest" ] && break
+            [ "$_b" = "$sess" ] && continue
+            _n=$((_n + 1))
+            [ "$_n" -le 16 ] || return 0
+            set -- "$@" ":(literal)$_p"
+        done
+    } < "$_idx"
+    [ "$#" -gt 0 ] || return 1
+    case $_hdr in "tip$tab"*"${tab}0${tab}0$tab"*) ;; *) return 0 ;; esac
+    ! git diff --quiet --no-renames "$_old" "$_new" -- "$@" 2>/dev/null
+}
+# orch_base BASEREF: set base to `git merge-base HEAD BASEREF`, without starting git
+# when it is known. reference-transaction records the old and new HEAD of the last
+# HEAD update ($gd/orch-tx, not for a merge conclusion); the last answer is kept in
+# $gd/orch-base as "HEAD BASETIP BASE". A new commit whose parent was that HEAD has
+# the same merge-base with an unchanged base branch (a new commit is no ancestor of
+# it), and so has an amended commit when the commit it replaces was not on the base
+# branch. BASETIP is the loose ref's value, or "packed" with the cache newer than
+# packed-refs; anything else asks git.
+orch_base() {
+    base=
+    _h= _bt= _c= _ch= _cbt= _cb= _to= _tn=
+    case $1 in *[!A-Za-z0-9._/-]*|"") _bt= ;; *)
+        if [ -f "$cdir/refs/heads/$1" ]; then
+            [ -e "$cdir/refs/tags/$1" ] || [ -e "$cdir/refs/$1" ] || read -r _bt < "$cdir/refs/heads/$1"
+            case $_bt in *[!0-9a-f]*) _bt= ;; esac
+        elif [ -f "$cdir/packed-refs" ] && [ ! -e "$cdir/refs/tags/$1" ] &&
+            [ ! -e "$cdir/refs/remotes/$1" ] && [ ! -e "$cdir/refs/$1" ]; then
+            _bt=packed
+        fi ;;
+    esac
+    if read -r _c < "$gd/HEAD"; then
+        case $_c in
+        "ref: refs/heads/"*) [ -f "$cdir/${_c#ref: }" ] && read -r _h < "$cdir/${_c#ref: }" ;;
+        *) _h=$_c ;;
+        esac
+    fi
+    case $_h in *[!0-9a-f]*|"") _h= ;; esac
+    if [ -n "$_h" ] && [ -n "$_bt" ] && [ -f "$gd/orch-base" ] &&
+        read -r _ch _cbt _cb < "$gd/orch-base" && [ "$_cbt" = "$_bt" ] && [ -n "$_cb" ] &&
+        { [ "$_bt" != packed ] || [ "$gd/orch-base" -nt "$cdir/packed-refs" ]; }; then
+        if [ "$_ch" = "$_h" ]; then
+            base=$_cb
+        elif [ -f "$gd/orch-tx" ] && read -r _to _tn < "$gd/orch-tx" &&
+            [ "$_tn" = "$_h" ] && [ "$_to" = "$_ch" ] && [ "$_cb" != "$_ch" ]; then
+            base=$_cb
+        fi
+    fi
+    [ -n "$base" ] && return 0
+    base=$(git merge-base HEAD "$1" 2>/dev/null) || base=
+    if [ -n "$_h" ] && [ -n "$_bt" ] && [ -n "$base" ]; then
+        printf '%s %s %s\n' "$_h" "$_bt" "$base" > "$gd/orch-base" 2>/dev/null
+    fi
+    return 0
 }

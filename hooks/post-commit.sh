@@ -1,5 +1,10 @@
-if [ -x "$0.orch-chained" ]; then "$0.orch-chained" "$@"; fi
+if [ -x "$orch_chained" ]; then "$orch_chained" "$@"; fi
 orch_dirs || exit 0
+# Inside a rebase the commits are copies: when the rebase ends git copies each one's
+# checkpoint note (notes.rewriteRef; install sets notes.rewriteMode=overwrite, so a
+# squash keeps the newest note rather than a growing list).
+{ [ -d "$gd/rebase-merge" ] || [ -d "$gd/rebase-apply" ]; } && exit 0
+# --- stamp: from here on post-rewrite runs the same code after an amend.
 sess=${ORCH_SESSION:-}
 if [ -z "$sess" ] && [ -f "$gd/orch-session" ]; then read -r sess < "$gd/orch-session"; fi
 stamp="$cdir/orch/stamp/$sess.json"
@@ -22,7 +27,7 @@ case $head in
 esac
 if [ -n "$head" ]; then
     baseref=${head#* }
-    base=$(git merge-base HEAD "$baseref" 2>/dev/null) || base=
+    orch_base "$baseref"
     # Our own note update skips our reference-transaction shim (two shells per
     # commit, and it would accept: refs/notes/orch is not protected) unless a
     # chained hook or the protected-ref policy wants to see it.
@@ -55,7 +60,7 @@ if [ -n "$head" ]; then
         [ -f "$cdir/orch/journal.version" ] && read -r jv < "$cdir/orch/journal.version"
         if [ -n "$dbv" ] && [ "$dbv" -gt "${jv:-0}" ] 2>/dev/null &&
             [ -z "${ORCH_NO_BACKGROUND_SYNC:-}" ]; then
-            ( "$ORCH_PY" -P -m orch_core.hooks.main sync </dev/null >/dev/null 2>&1 & )
+            [ -x "$ORCH_PY" ] && ( "$ORCH_PY" -P -m orch_core.hooks.main sync </dev/null >/dev/null 2>&1 & )
         fi
         exit 0
     fi

@@ -1,7 +1,7 @@
 hit=
-if [ -x "$0.orch-chained" ]; then
+if [ -x "$orch_chained" ]; then
     input=$(cat)
-    printf '%s\n' "$input" | "$0.orch-chained" "$@" || exit $?
+    printf '%s\n' "$input" | "$orch_chained" "$@" || exit $?
     [ "$1" = prepared ] || exit 0
     while read -r old new ref; do
         # A deletion without an expected old value arrives as zeros -> zeros: not a no-op.
@@ -16,14 +16,27 @@ else
     [ "$1" = prepared ] || exit 0
     # Read stdin in the shell itself: `$(cat)` would start a process per transaction.
     input=
+    txo= txn=
     while read -r old new ref || [ -n "$ref" ]; do
         input=$input$old' '$new' '$ref$nl
+        [ "$ref" = HEAD ] && txo=$old && txn=$new
         # A deletion without an expected old value arrives as zeros -> zeros: not a no-op.
         case $new in *[!0]*) [ "$old" = "$new" ] && continue ;; esac
         case "$ref" in
             @PROTECTED_CASE@) hit=1 ;;
         esac
     done
+fi
+# The old and new HEAD of a commit, for post-commit's merge-base cache (orch_base);
+# not while a merge is concluded (the new commit has a second parent).
+if [ -n "$txn" ] && [ -z "${GIT_DIR:-}" ] && [ -d .git ] && [ ! -e .git/MERGE_HEAD ]; then
+    printf '%s %s\n' "$txo" "$txn" > .git/orch-tx 2>/dev/null
+elif [ -n "$txn" ] && [ -z "${GIT_DIR:-}" ] && [ -f .git ] && read -r gd < .git; then
+    case $gd in
+    "gitdir: /"*)
+        gd=${gd#gitdir: }
+        [ -e "$gd/MERGE_HEAD" ] || printf '%s %s\n' "$txo" "$txn" > "$gd/orch-tx" 2>/dev/null ;;
+    esac
 fi
 [ -n "$hit" ] || exit 0
 printf '%s' "$input" | orch_python "$@"

@@ -77,7 +77,7 @@ def register(main: click.Group) -> None:
     @pass_state
     def request(state: State, branch: str | None, priority: int | None,
                 as_json: bool) -> int:
-        """Queue BRANCH (default: the session's branch) for main."""
+        """Queue BRANCH (default: the branch checked out in your worktree) for main."""
         def human(r: QueueEntryJson) -> str:
             text = (f"queued {r['id']}: {r['branch']} at {r['tip'][:12]}, position "
                     f"#{r['position']} ({r['state']})")

@@ -42,26 +42,61 @@ def _released_text(r: LockReleased) -> str:
 def register(main: click.Group) -> None:
     @main.command()
     @click.option("--force", is_flag=True, help="Rewrite shims even if current.")
+    @click.option("--shared-hooks", is_flag=True,
+                  help="Install into a hooks dir shared by other repositories (a global "
+                       "or system core.hooksPath); the shims then do nothing in "
+                       "repositories where orch is not installed.")
     @json_option
     @pass_state
-    def install(state: State, force: bool, as_json: bool) -> int:
+    def install(state: State, force: bool, shared_hooks: bool, as_json: bool) -> int:
         """Install the hooks in this repository (idempotent; chains existing hooks)."""
         def human(r: dict[str, Any]) -> str:
             lines = [f"hooks in {r['hooks_dir']}:"]
             lines += [f"  {h['hook']:<22} {h['action']}" for h in r["hooks"]]
+            for m in r.get("moved_shims") or []:
+                lines.append(f"  note: {m} is an orch shim a hook manager moved there")
             lines.append(f"state: {r['state']}")
+            prot = r.get("protected") or []
+            if r.get("policy_written"):
+                lines.append(f"wrote {r['policy']} (commit it to share the policy)")
+            if prot:
+                lines.append(f"protected: {', '.join(prot)} (from {r['protected_from']}): "
+                             f"it moves only through the merge queue; work on a branch of "
+                             f"your own and `orch-hooks merge request` it")
+                lines.append("  working alone without a queue? set protected = [] in "
+                             ".orch.toml (README: Working alone)")
+            else:
+                lines.append("protected: none (.orch.toml says protected = [])")
+            lines.append(f"remove the hooks without Python: sh {r['uninstaller']}")
             lines.append("next: `orch-hooks session open` (and see `orch-hooks agent-guide`)")
             return "\n".join(lines)
-        run_method(state, "workspace.init", {"force": force}, as_json, human)
+        run_method(state, "workspace.init", {"force": force, "shared_hooks": shared_hooks},
+                   as_json, human)
         return 0
 
     @main.command()
+    @click.option("--purge", is_flag=True,
+                  help="Also remove refs/orch/*, refs/notes/orch, the orch state and "
+                       "orch's worktrees, after saving unsaved work to a bundle.")
     @json_option
     @pass_state
-    def uninstall(state: State, as_json: bool) -> int:
+    def uninstall(state: State, purge: bool, as_json: bool) -> int:
         """Remove the hooks and restore the hooks that were there before."""
-        run_method(state, "workspace.uninstall", {}, as_json,
-                   lambda r: "\n".join(f"  {h['hook']:<22} {h['action']}" for h in r["hooks"]),
+        def human(r: dict[str, Any]) -> str:
+            out = [f"  {h['hook']:<22} {h['action']}" for h in r["hooks"]]
+            out += [f"saved: {s['what']} ({s['ref']})" for s in r.get("saved") or []]
+            if r.get("bundle"):
+                out.append(f"saved in {r['bundle']} (`git fetch {r['bundle']} "
+                           "'refs/*:refs/*'` brings it back)")
+            out += [f"removed: {item}" for item in r.get("removed") or []]
+            left = r.get("left") or []
+            if left:
+                out.append("left in the repository (`orch-hooks uninstall --purge` removes "
+                           "them):")
+                out += [f"  {item['where']}: {item['what']}" for item in left]
+            return "\n".join(out)
+
+        run_method(state, "workspace.uninstall", {"purge": purge or None}, as_json, human,
                    sort_keys=False)
         return 0
 
@@ -86,7 +121,8 @@ def register(main: click.Group) -> None:
 
     @main.command(context_settings={"ignore_unknown_options": True})
     @click.argument("hook", type=click.Choice(["pre-commit", "post-commit", "post-checkout",
-                                               "pre-push", "reference-transaction"]))
+                                               "pre-push", "reference-transaction",
+                                               "post-rewrite"]))
     @click.argument("args", nargs=-1, type=click.UNPROCESSED)
     def hook(hook: str, args: tuple[str, ...]) -> int:
         """Run one hook by hand (used by the pre-commit framework plugin)."""

@@ -105,15 +105,26 @@ def post_commit(args: list[str]) -> int:
 
 
 def post_checkout(args: list[str]) -> int:
+    """The slow side of post-checkout (hooks/post-checkout.sh keeps the common path in
+    the shell): bind a new worktree to the session that made it and show where it
+    stands; the pre-commit framework route and a shim without its interpreter land here
+    for every checkout, and then say what the shell would (at most one line)."""
     from orch_core.locks import service as locks
     from orch_core.locks.table import LockIndex
     from orch_core.work import sessions
 
+    env = os.environ
+    prev = args[0] if args else env.get("PRE_COMMIT_FROM_REF", "")
+    new = args[1] if len(args) > 1 else env.get("PRE_COMMIT_TO_REF", "HEAD")
+    flag = args[2] if len(args) > 2 else env.get("PRE_COMMIT_CHECKOUT_TYPE", "1")
+    if flag != "1":
+        return 0  # a file checkout: nothing to act on
     ctx = _context()
-    prev = args[0] if args else os.environ.get("PRE_COMMIT_FROM_REF", "")
+    entered = not prev or set(prev) == {"0"}
     sid, source = sessions.resolve_id(ctx)
     bound = sessions.read_binding(ctx.repo.git_dir)
-    if sid and source == "ORCH_SESSION" and not bound and prev == gitrepo.ZERO_OID:
+    binding = False
+    if sid and source == "ORCH_SESSION" and not bound and entered:
         sess = sessions.find(ctx, sid)
         if sess is not None and sess.status == "open":
             sessions.write_binding(ctx.repo.git_dir, sid)
@@ -122,21 +133,59 @@ def post_checkout(args: list[str]) -> int:
                 c.execute("UPDATE sessions SET worktree=?, branch=? WHERE id=?",
                           (str(ctx.repo.toplevel), gitrepo.head_branch(ctx.repo), sid))
             _say(f"orch-hooks: worktree {ctx.repo.toplevel} bound to session {sid}")
+            binding = True
     sess = sessions.current(ctx, required=False)
-    if sess is not None:
+    branch = gitrepo.head_branch(ctx.repo)
+    if binding and sess is not None:
         _print_current_ref(ctx, sess)
-    base = ctx.config.base_branch
-    changed = githistory.changed_between(ctx.repo, base, "HEAD") or []
-    if changed:
-        snap = locks.snapshot(ctx)
-        me = sess.id if sess else "implicit:" + str(ctx.repo.toplevel)
-        now = clock.now()
-        found = LockIndex(snap.locks, ctx.ignore_case).check(changed, me, now)
-        if found:
-            _say(f"orch-hooks: warning: files that differ from {base} are locked by others:")
-            for line in locks.conflict_lines(found, now)[:20]:
-                _say(line)
+    if branch is None:
+        return 0  # detached (rebase, bisect, a tag): nothing to say
+    if entered:
+        rng = [ctx.config.base_branch, "HEAD"]
+    elif prev == new:
+        rng = []
+    else:
+        rng = [prev, new]
+    said = ""
+    if rng:
+        changed = githistory.changed_between(ctx.repo, rng[0], rng[1]) or []
+        if changed:
+            snap = locks.snapshot(ctx)
+            me = sess.id if sess else "implicit:" + str(ctx.repo.toplevel)
+            now = clock.now()
+            found = LockIndex(snap.locks, ctx.ignore_case).check(changed, me, now)
+            if found:
+                paths = sorted(found)
+                holder = found[paths[0]][0].session
+                said = (f"{paths[0]} (held by {holder}) is locked by others" if len(paths) == 1
+                        else f"{len(paths)} changed files are locked by others, e.g. "
+                             f"{paths[0]} (held by {holder})")
+    hint = ""
+    if sess is not None and not binding and sess.acked_version < _payload_version(ctx, sess.id):
+        hint = f"session {sess.id} has news since your last `orch-hooks work ack`"
+    if said:
+        tail = "; your session has news: `orch-hooks work current-ref`" if hint else ""
+        _say(f"orch-hooks: on branch {branch}: {said}{tail}; see `orch-hooks lock list`")
+    elif hint:
+        _say(f"orch-hooks: on branch {branch}: {hint}: `orch-hooks work current-ref`")
     return 0
+
+
+def _payload_version(ctx: Context, sid: str) -> int:
+    """The state version in the session's note payload file (what the shell compares)."""
+    from orch_core.work import stamp
+
+    try:
+        text = (stamp.stamp_dir(ctx) / f"{sid}.json").read_text()
+    except OSError:
+        return 0
+    _head, _sep, rest = text.partition('"db_version":')
+    digits = ""
+    for ch in rest:
+        if not ch.isdigit():
+            break
+        digits += ch
+    return int(digits) if digits else 0
 
 
 def _print_current_ref(ctx: Context, sess: Session) -> None:
@@ -314,15 +363,29 @@ def sync(args: list[str]) -> int:
     return 0
 
 
+def post_rewrite(args: list[str]) -> int:
+    """After `commit --amend` git copied the old note over post-commit's checkpoint:
+    stamp the new commit again (a rebase keeps the copied notes: one per commit)."""
+    _stdin_lines()
+    if not args or args[0] != "amend":
+        return 0
+    ctx = _context()
+    for name in ("rebase-merge", "rebase-apply"):
+        if (ctx.repo.git_dir / name).is_dir():
+            return 0
+    return post_commit([])
+
+
 HOOKS: dict[str, Callable[[list[str]], int]] = {
     "pre-commit": pre_commit,
     "post-commit": post_commit,
+    "post-rewrite": post_rewrite,
     "post-checkout": post_checkout,
     "pre-push": pre_push,
     "reference-transaction": reference_transaction,
     "sync": sync,
 }
-NEVER_FAIL = {"post-commit", "post-checkout", "sync"}
+NEVER_FAIL = {"post-commit", "post-checkout", "post-rewrite", "sync"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ from orch_core.errors import NotFound, Refused, UsageError
 from orch_core.git import history as githistory
 from orch_core.git import objects as gitobjects
 from orch_core.git import repo as gitrepo
+from orch_core.git import worktree as gitworktree
 from orch_core.merge import queue as q
 from orch_core.state.context import Context
 from orch_core.work.sessions import Session
@@ -157,7 +158,10 @@ def branch_tip(ctx: Context, branch: str) -> gitrepo.Oid:
 
 def request(ctx: Context, sess: Session, branch: str | None,
             priority: int | None) -> dict[str, Any]:
-    name = branch or sess.branch or gitrepo.head_branch(ctx.repo)
+    # What the user stands on: the branch checked out in the session's worktree now
+    # (not the one recorded when the session opened), else this worktree's.
+    here = gitworktree.worktree_branch(sess.worktree) if sess.worktree else None
+    name = branch or here or gitrepo.head_branch(ctx.repo) or sess.branch
     if not name:
         raise UsageError("no branch given and HEAD is detached", code="bad_branch",
                          hint="name the branch: `orch-hooks merge request BRANCH`")

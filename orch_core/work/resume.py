@@ -232,4 +232,5 @@ def ack(ctx: Context, sess: Session) -> dict[str, Any]:
         seen = int(conn.execute("SELECT value FROM meta WHERE key='db_version'")
                    .fetchone()[0]) + 1
         conn.execute("UPDATE sessions SET acked_version=? WHERE id=?", (seen, sess.id))
+    stamp.refresh(ctx, sess.id)  # post-checkout stops showing the resume hint
     return {"session": sess.id, "acked_version": seen}

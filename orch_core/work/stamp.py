@@ -88,11 +88,24 @@ def refresh(ctx: Context, session_id: str) -> None:
     if sess is None:
         return
     path = stamp_dir(ctx) / f"{session_id}.json"
+    ack = stamp_dir(ctx) / f"{session_id}.ack"
     if sess.status != "open":
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
+        for p in (path, ack):
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
         return
     write_payload_file(ctx, path, payload(ctx, session_id, sess.owner))
+    # The version last acknowledged with `work ack`: post-checkout compares it with the
+    # payload's db_version in the shell to decide whether to print the resume hint.
+    text = f"{sess.acked_version}\n"
+    try:
+        current = ack.read_text()
+    except OSError:
+        current = ""
+    if current != text:
+        tmp = ack.with_name(f".{ack.name}.{os.getpid()}.tmp")
+        tmp.write_text(text)
+        os.replace(tmp, ack)
 
 
 @contextlib.contextmanager

@@ -17,11 +17,13 @@ ENTRY_ID = s_str("Queue entry id, e.g. 'Q-3' (from merge.request or merge.main.q
                  minLength=1)
 
 
-@method("merge.request", "Queue a branch for main (default: the session's branch). The "
+@method("merge.request", "Queue a branch for main (default: the branch checked out in "
+        "the session's worktree). The "
         "result has the entry 'id'; another session must approve it with merge.review "
         "before merge.main.land tests and lands it. Re-requesting a queued branch updates "
         "its tip and resets the review.",
-        params={"branch": s_str("Local branch to queue; default: the session's branch."),
+        params={"branch": s_str("Local branch to queue; default: the branch checked out "
+                                "in the session's worktree."),
                 "priority": s_int("Higher lands first (default 0); ties: first come."),
                 "session": SESSION},
         errors=("unknown_branch", "bad_branch", "nothing_to_land", "landing", "no_session",

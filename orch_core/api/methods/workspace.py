@@ -10,12 +10,15 @@ from orch_core.state.context import Context
 
 @method("workspace.init", "Install the orch hooks in this repository and create its state "
         "store. Idempotent; keeps and chains hooks that were already there.",
-        params={"force": s_bool("Rewrite shims even if they look current.")},
-        mutates=True)
-def workspace_init(ctx: Context, force: bool = False) -> dict[str, Any]:
+        params={"force": s_bool("Rewrite shims even if they look current."),
+                "shared_hooks": s_bool("Allow a hooks dir shared by other repositories "
+                                       "(a global or system core.hooksPath).")},
+        errors=("shared_hooks", "hook_conflict"), mutates=True)
+def workspace_init(ctx: Context, force: bool = False,
+                   shared_hooks: bool = False) -> dict[str, Any]:
     from orch_core.hooks import installer
 
-    return installer.install(ctx, force=force)
+    return installer.install(ctx, force=force, shared_hooks=shared_hooks)
 
 
 @method("workspace.doctor", "Check the hooks, caches, stale git lock files, checkpoint "
@@ -29,8 +32,12 @@ def workspace_doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
 
 
 @method("workspace.uninstall", "Remove the orch hooks and put back the hooks that were "
-        "there before them. The state store is kept.", mutates=True)
-def workspace_uninstall(ctx: Context) -> dict[str, Any]:
+        "there before them. Lists what stays (refs, notes, state, the landing worktree); "
+        "purge=true removes those too, first saving unsaved work to a bundle or rescue ref.",
+        params={"purge": s_bool("Also remove refs/orch/*, the notes and the orch state, "
+                                "after saving anything unsaved.")},
+        mutates=True)
+def workspace_uninstall(ctx: Context, purge: bool = False) -> dict[str, Any]:
     from orch_core.hooks import installer
 
-    return installer.uninstall(ctx)
+    return installer.uninstall(ctx, purge=purge)
