@@ -1,4 +1,5 @@
 hit=
+br=
 if [ -x "$orch_chained" ]; then
     input=$(cat)
     printf '%s\n' "$input" | "$orch_chained" "$@" || exit $?
@@ -8,6 +9,7 @@ if [ -x "$orch_chained" ]; then
         case $new in *[!0]*) [ "$old" = "$new" ] && continue ;; esac
         case "$ref" in
             @PROTECTED_CASE@) hit=1 ;;
+            refs/heads/*) case $new in *[!0]*) br=1 ;; esac ;;
         esac
     done <<ORCH_EOF
 $input
@@ -24,6 +26,7 @@ else
         case $new in *[!0]*) [ "$old" = "$new" ] && continue ;; esac
         case "$ref" in
             @PROTECTED_CASE@) hit=1 ;;
+            refs/heads/*) case $new in *[!0]*) br=1 ;; esac ;;
         esac
     done
 fi
@@ -37,6 +40,30 @@ elif [ -n "$txn" ] && [ -z "${GIT_DIR:-}" ] && [ -f .git ] && read -r gd < .git;
         gd=${gd#gitdir: }
         [ -e "$gd/MERGE_HEAD" ] || printf '%s %s\n' "$txo" "$txn" > "$gd/orch-tx" 2>/dev/null ;;
     esac
+fi
+# A branch moved by anything but a commit pre-commit has checked (cherry-pick,
+# revert, am, merge, rebase, reset, --no-verify): the lock rule needs Python only
+# when another session holds a lock (docs/ARCHITECTURE.md, "The lock rule on every
+# way a commit reaches a branch").
+if [ -z "$hit" ] && [ -n "$br" ] && orch_dirs; then
+    chk=
+    [ -f "$gd/orch-commit-checked" ] && read -r chk < "$gd/orch-commit-checked"
+    if [ "$chk" != "$PPID" ]; then
+        sess=${ORCH_SESSION:-}
+        if [ -z "$sess" ] && [ -f "$gd/orch-session" ]; then read -r sess < "$gd/orch-session"; fi
+        tip=none
+        packed=/dev/null
+        if [ -f "$cdir/refs/orch/locks" ]; then
+            read -r tip < "$cdir/refs/orch/locks"
+        elif [ -f "$cdir/packed-refs" ]; then
+            packed="$cdir/packed-refs"
+        fi
+        if [ ! -f "$cdir/refs/orch/locks" ] && [ "$packed" = /dev/null ]; then
+            :  # no lock was ever taken in this clone
+        elif ! orch_no_others "$cdir/orch/locks.idx" "$tip" "$packed" /dev/null; then
+            hit=1
+        fi
+    fi
 fi
 [ -n "$hit" ] || exit 0
 printf '%s' "$input" | orch_python "$@"

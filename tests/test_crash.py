@@ -12,7 +12,7 @@ import pytest
 
 from benchmarks import bench_crash
 from orch_core.git import refs as gitrefs
-from orch_core.hooks import installer
+from orch_core.hooks import doctor as hookdoctor
 from orch_core.state.context import Context
 from orch_core.work import journal, stamp
 from testing.repos import add_worktree, commit_file, git, open_session, orch, orch_json
@@ -98,7 +98,7 @@ def test_doctor_removes_git_lock_files_a_killed_commit_left(repo: Path) -> None:
     assert commit_file(wt, "docs/c.md", "c\n").returncode == 0
     # A fresh lock file (a git command may be running) is left alone.
     (gd / "index.lock").write_text("")
-    assert installer._stale_git_locks(Context(cwd=repo, env={})) == []
+    assert hookdoctor.stale_git_locks(Context(cwd=repo, env={})) == []
 
 
 def test_next_landing_puts_back_a_half_done_fast_forward(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orch_core.errors import UsageError
-from orch_core.hooks import installer
+from orch_core.hooks import shims
 from orch_core.locks import export as lockexport
 from orch_core.locks.table import EXCLUSIVE, SHARED, Lock, LockIndex, conflicts, covers
 from orch_core.paths import normalise
@@ -84,7 +84,7 @@ def test_awk_fast_path_never_accepts_what_python_refuses(
         held: list[tuple[str, str, str, float]], staged: list[str]) -> None:
     """The shell/awk pre-commit filter may only accept when Python would too."""
 
-    program = installer.awk_program("lockcheck")
+    program = shims.awk_program("lockcheck")
     table = [_lock(i, p, m, s, e) for i, (p, m, s, e) in enumerate(held)]
     with tempfile.TemporaryDirectory() as tmp:
         idx = Path(tmp) / "locks.idx"

@@ -122,7 +122,7 @@ def register(main: click.Group) -> None:
     @main.command(context_settings={"ignore_unknown_options": True})
     @click.argument("hook", type=click.Choice(["pre-commit", "post-commit", "post-checkout",
                                                "pre-push", "reference-transaction",
-                                               "post-rewrite"]))
+                                               "post-rewrite", "pre-rebase"]))
     @click.argument("args", nargs=-1, type=click.UNPROCESSED)
     def hook(hook: str, args: tuple[str, ...]) -> int:
         """Run one hook by hand (used by the pre-commit framework plugin)."""

@@ -24,21 +24,25 @@ def _remote_has(remote: Path, branch: str) -> bool:
                check=False).returncode == 0
 
 
-def test_commit_no_verify_is_caught_at_push(setup: tuple[Path, Path, Path, str],
-                                            bare_remote: Path) -> None:
+def test_commit_no_verify_is_refused_by_the_branch_lock_rule(
+        setup: tuple[Path, Path, Path, str], bare_remote: Path) -> None:
     _repo, _wa, wb, a = setup
-    assert commit_file(wb, "src/api/users.py", "x\n", "bypass", "--no-verify").returncode == 0
-    # post-commit still ran: the note names the session that made the commit
-    assert '"owner":"agent-b"' in git(wb, "notes", "--ref=orch", "show", "HEAD").stdout
-    push = git(wb, "push", "origin", "wt-b", check=False)
-    assert push.returncode == 1 and a in push.stderr
+    before = git(wb, "rev-parse", "HEAD").stdout.strip()
+    proc = commit_file(wb, "src/api/users.py", "x\n", "bypass", "--no-verify")
+    assert proc.returncode != 0 and a in proc.stderr
+    assert "changes paths locked by another session" in proc.stderr
+    assert git(wb, "rev-parse", "HEAD").stdout.strip() == before
+    # The change stays staged: nothing is lost.
+    assert git(wb, "diff", "--cached", "--name-only").stdout == "src/api/users.py\n"
     assert not _remote_has(bare_remote, "wt-b")
 
 
 def test_push_no_verify_gets_through_only_a_server_could_stop_it(
         setup: tuple[Path, Path, Path, str], bare_remote: Path) -> None:
     _repo, _wa, wb, _a = setup
-    commit_file(wb, "src/api/users.py", "x\n", "bypass", "--no-verify")
+    (wb / "src/api/users.py").write_text("x\n")
+    git(wb, "add", "src/api/users.py")
+    git(wb, "-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", "no hooks at all")
     push = git(wb, "push", "--no-verify", "origin", "wt-b", check=False)
     assert push.returncode == 0
     assert _remote_has(bare_remote, "wt-b")

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from orch_core.hooks import installer
+from orch_core.hooks import shims
 from orch_core.locks import export as locks
 from orch_core.locks.table import EXCLUSIVE, SHARED, Lock
 
-SOURCE = installer.templates_dir() / "lockcheck.awk"
+SOURCE = shims.templates_dir() / "lockcheck.awk"
 
 
 def _lock(path: str, session: str, mode: str = EXCLUSIVE, expires: float = 1e12) -> Lock:
@@ -38,10 +38,10 @@ def _decide(program: list[str], idx: Path, staged: list[str], cfg: Path | None =
 
 
 def test_installed_shim_carries_the_program_and_parses(tmp_path: Path) -> None:
-    text = installer.render("pre-commit", ["refs/heads/main"])
+    text = shims.render("pre-commit", ["refs/heads/main"])
     for placeholder in ("@LOCKCHECK_AWK@", "@PROTECTED_CASE@", "@PYTHON@", "@HOOK@"):
         assert placeholder not in text
-    assert installer.awk_program("lockcheck") in text
+    assert shims.awk_program("lockcheck") in text
     assert "lockcheck.awk" in text  # the shim names its source
     shim = tmp_path / "pre-commit"
     shim.write_text(text)
@@ -49,7 +49,7 @@ def test_installed_shim_carries_the_program_and_parses(tmp_path: Path) -> None:
 
 
 def test_inlined_program_has_no_comment_lines() -> None:
-    program = installer.awk_program("lockcheck")
+    program = shims.awk_program("lockcheck")
     assert program.startswith("BEGIN")
     assert not [ln for ln in program.splitlines() if ln.lstrip().startswith("#") or
                 not ln.strip()]
@@ -71,7 +71,7 @@ def test_commented_source_and_inlined_program_decide_alike(
     idx = tmp_path / "locks.idx"
     idx.write_text(locks.export_text("T", [locks.export_line(lk, False) for lk in table],
                                      False, False, "n1"))
-    inlined = _decide([installer.awk_program("lockcheck")], idx, staged, tip=tip)
+    inlined = _decide([shims.awk_program("lockcheck")], idx, staged, tip=tip)
     from_file = _decide(["-f", str(SOURCE)], idx, staged, tip=tip)
     assert inlined == from_file == expected
 
@@ -82,10 +82,10 @@ def test_the_time_trick_reads_the_clock(tmp_path: Path) -> None:
     soon = time.time() + 60
     idx.write_text(locks.export_text("T", [locks.export_line(_lock("a", "s2", expires=soon),
                                                              False)], False, False, "n1"))
-    assert _decide([installer.awk_program("lockcheck")], idx, ["a"]) == 1
+    assert _decide([shims.awk_program("lockcheck")], idx, ["a"]) == 1
     late = subprocess.run(
         ["awk", "-v", "sess=s1", "-v", "tip=T", "-v", "off=120", "-v", "cfg=/dev/null",
-         "-v", "packed=/dev/null", "-v", f"idx={idx}", installer.awk_program("lockcheck"),
+         "-v", "packed=/dev/null", "-v", f"idx={idx}", shims.awk_program("lockcheck"),
          "/dev/null", "/dev/null", str(idx), "-"],
         input="a\n", capture_output=True, text=True, timeout=30)
     assert late.returncode == 0  # two minutes on, the lease has ended
@@ -108,7 +108,7 @@ def test_require_lock_in_any_spelling_goes_to_python(tmp_path: Path, text: str) 
     assert config.parse(text, cfg).get("locks", "require_lock") is True
     idx = tmp_path / "locks.idx"
     idx.write_text(locks.export_text("T", [], False, False, "n1"))
-    for program in ([installer.awk_program("lockcheck")], ["-f", str(SOURCE)]):
+    for program in ([shims.awk_program("lockcheck")], ["-f", str(SOURCE)]):
         assert _decide(program, idx, ["src/a.py"], cfg) == 3
 
 
@@ -124,4 +124,4 @@ def test_policies_without_require_lock_keep_the_fast_accept(tmp_path: Path, text
     cfg.write_text(text)
     idx = tmp_path / "locks.idx"
     idx.write_text(locks.export_text("T", [], False, False, "n1"))
-    assert _decide([installer.awk_program("lockcheck")], idx, ["src/a.py"], cfg) == 0
+    assert _decide([shims.awk_program("lockcheck")], idx, ["src/a.py"], cfg) == 0

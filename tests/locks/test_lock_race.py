@@ -29,6 +29,7 @@ from benchmarks.bench_locks import RACE_PATHS, new_repo, open_sessions, race
 from orch_core.git import objects as gitobjects
 from orch_core.git import refs as gitrefs
 from orch_core.git import repo as gitrepo
+from orch_core.hooks import doctor as hookdoctor
 from orch_core.hooks import installer
 from orch_core.locks import service as locks
 from orch_core.locks.table import EXCLUSIVE, SHARED, Lock
@@ -94,10 +95,10 @@ ZYGOTE = LOCK_ZYGOTE
 
 
 def _healthy(ctx: Context) -> tuple[bool, list[str]]:
-    rep = installer.doctor(ctx)
+    rep = hookdoctor.doctor(ctx)
     fixed = False
     if not rep["healthy"]:
-        rep = installer.doctor(ctx, fix=True)
+        rep = hookdoctor.doctor(ctx, fix=True)
         fixed = True
     bad = [f"{f['check']}: {f['detail']}" for f in rep["findings"]
            if not (f["ok"] or f["fixed"])]

@@ -20,7 +20,7 @@ from orch_core.api import dispatch as api
 from orch_core.errors import Conflict
 from orch_core.git import objects as gitobjects
 from orch_core.git import refs as gitrefs
-from orch_core.hooks import installer
+from orch_core.hooks import shims
 from orch_core.locks import export as lockexport
 from orch_core.locks import service as locks
 from orch_core.locks import storage as lockstorage
@@ -118,7 +118,7 @@ def test_audit_replays_per_session_blobs_and_catches_a_forged_conflict(ctx: Cont
 # -- locks.idx: the pre-commit fast path -----------------------------------------------
 
 def _awk_program() -> str:
-    return installer.awk_program("lockcheck")
+    return shims.awk_program("lockcheck")
 
 
 def _awk(idx: Path, staged: list[str], tip: str = "T", sess: str = "s1",
@@ -275,7 +275,7 @@ def test_stamp_file_is_used_whole_or_not_at_all(repo: Path) -> None:
 def test_concurrent_stamp_rewrites_give_whole_payloads(tmp_path: Path) -> None:
     """The shim's read (three lines, then the first again) against a writer flipping
     between two payloads of different lengths: every accepted read is one of them."""
-    body = (installer.templates_dir() / "post-commit.sh").read_text()
+    body = (shims.templates_dir() / "post-commit.sh").read_text()
     start = body.index("head= again= tail=")
     reader = body[start:body.index('if [ -n "$head" ]; then')]
     script = ("stamp=$1\n" + reader.replace(" && command -v flock >/dev/null 2>&1", "")

@@ -202,3 +202,39 @@ def test_fetch_refspecs_of_a_git_command_line() -> None:
         "origin", [("refs/heads/a", "refs/heads/b")])
     assert fetch_refspecs(["git", "pull", "origin", "main:main"]) is None
     assert fetch_refspecs(["git", "fetch"]) is None
+
+
+def test_commit_on_main_is_refused_before_git_makes_it(tmp_path: Path) -> None:
+    repo = setup_repo(tmp_path / "repo")
+    old = rev(repo, "main")
+    (repo / "README.md").write_text("edited on main\n")
+    git(repo, "add", "README.md")
+    proc = git(repo, "commit", "-q", "-m", "direct", check=False)
+    assert proc.returncode != 0
+    assert "commit refused: main is protected" in proc.stderr
+    assert "git changed nothing" in proc.stderr
+    # Refused in pre-commit: no commit object was written for it.
+    assert "refs/heads/main is protected" not in proc.stderr
+    assert rev(repo, "main") == old
+    assert _status(repo) == "M  README.md\n"
+
+
+def test_rebase_of_main_is_refused_before_it_starts_unless_it_fast_forwards(
+        tmp_path: Path) -> None:
+    repo, _remote, mate = _with_upstream(tmp_path)
+    tip = _teammate_lands(mate, "docs/landed.md", "landed\n")
+    git(repo, "fetch", "-q", "origin")
+    # Nothing of its own on main: `pull --rebase` is a fast-forward to the upstream.
+    proc = git(repo, "pull", "-q", "--rebase")
+    assert "orch-hooks" not in proc.stderr
+    assert rev(repo, "main") == tip
+    make_branch(repo, "feat", {"docs/feat.md": "feat\n"})
+    _teammate_lands(mate, "docs/second.md", "2\n")
+    git(repo, "fetch", "-q", "origin")
+    git(repo, "-c", "core.hooksPath=/dev/null", "commit", "-q", "--allow-empty", "-m", "x",
+        check=False)  # no hooks: main gets a commit of its own (a bypass, for the test)
+    before = rev(repo, "main")
+    proc = git(repo, "rebase", "origin/main", check=False)
+    assert proc.returncode != 0 and "rebase refused: main is protected" in proc.stderr
+    assert rev(repo, "main") == before and _status(repo) == ""
+    assert not (repo / ".git/rebase-merge").exists()

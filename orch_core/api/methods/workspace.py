@@ -26,9 +26,9 @@ def workspace_init(ctx: Context, force: bool = False,
         "'healthy' false lists what is wrong in 'findings'.",
         params={"fix": s_bool("Repair what is safe to repair.")}, mutates=True)
 def workspace_doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
-    from orch_core.hooks import installer
+    from orch_core.hooks import doctor
 
-    return installer.doctor(ctx, fix=fix)
+    return doctor.doctor(ctx, fix=fix)
 
 
 @method("workspace.uninstall", "Remove the orch hooks and put back the hooks that were "

@@ -1,0 +1,213 @@
+"""`orch-hooks doctor [--fix]`: hooks, caches, stale git lock files, notes settings."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from orch_core.errors import OrchError
+from orch_core.git import hookenv
+from orch_core.git import refs as gitrefs
+from orch_core.git import repo as gitrepo
+from orch_core.hooks.installer import (
+    ensure_rewrite_mode,
+    ensure_rewrite_ref,
+    install,
+    write_installed,
+)
+from orch_core.hooks.shims import (
+    HOOK_NAMES,
+    REWRITE_MODE,
+    hooks_dir,
+    is_ours,
+    render,
+    shared_install,
+)
+from orch_core.locks import export as lockexport
+from orch_core.locks import service as locks
+from orch_core.state.context import Context
+from orch_core.work import restamp
+
+STALE_LOCK_AGE = gitrefs.STALE_GIT_LOCK_SECONDS
+
+
+def stale_git_locks(ctx: Context) -> list[Path]:
+    """Git lock files older than the stale age that no live git process can own.
+
+    A SIGKILLed git (a commit, a lander's fast-forward, a ref writer) leaves
+    ``<ref>.lock``, ``HEAD.lock`` or ``index.lock`` behind and every later
+    command in that worktree fails until it is removed. Ref locks are held for
+    milliseconds, so age alone decides; ``index.lock`` is held through a whole
+    commit (its hooks included), so it also needs no git process running in
+    that worktree.
+    """
+    out: list[Path] = []
+    cdir = ctx.repo.common_dir
+    now = time.time()
+    candidates = list((cdir / "refs").rglob("*.lock")) if (cdir / "refs").is_dir() else []
+    gitdirs = [cdir, *(p for p in (cdir / "worktrees").glob("*") if p.is_dir())]
+    for gd in gitdirs:
+        candidates += [gd / name for name in ("HEAD.lock", "index.lock", "packed-refs.lock")
+                       if (gd / name).exists()]
+    for p in candidates:
+        try:
+            if now - p.stat().st_mtime < STALE_LOCK_AGE:
+                continue
+        except FileNotFoundError:
+            continue
+        if p.name == "index.lock" and _git_running_in(_worktree_of(cdir, p.parent)):
+            continue
+        out.append(p)
+    return out
+
+
+def _worktree_of(common_dir: Path, git_dir: Path) -> Path | None:
+    if git_dir == common_dir:
+        return common_dir.parent if common_dir.name == ".git" else None
+    try:
+        return Path((git_dir / "gitdir").read_text().strip()).parent
+    except OSError:
+        return None
+
+
+def _git_running_in(worktree: Path | None) -> bool:
+    """Is a git process working in ``worktree``? True when it cannot be told (no /proc)."""
+    proc_root = Path("/proc")
+    if worktree is None or not (proc_root / "self" / "cwd").exists():
+        return True
+    top = worktree.resolve()
+    for pid_dir in proc_root.iterdir():
+        if not pid_dir.name.isdigit():
+            continue
+        try:
+            if (pid_dir / "comm").read_text().strip() != "git":
+                continue
+            cwd = (pid_dir / "cwd").resolve()
+        except OSError:
+            continue
+        if cwd == top or top in cwd.parents:
+            return True
+    return False
+
+
+def doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
+    """Report (and with ``fix``, repair what is safe) every known way to be unwell."""
+    findings: list[dict[str, Any]] = []
+
+    def add(check: str, ok: bool, detail: str, fixed: bool = False) -> None:
+        findings.append({"check": check, "ok": ok, "detail": detail, "fixed": fixed})
+
+    hdir = hooks_dir(ctx)
+    # A broken policy file is a finding to report, not a reason to skip every other check.
+    protected: list[str] | None = None
+    try:
+        protected = ctx.config.protected_refs
+    except OrchError as e:
+        add(".orch.toml", False, f"{e.message} ({e.hint})" if e.hint else e.message)
+    need_install = False
+    shared = shared_install(ctx)
+    for hook in HOOK_NAMES:
+        path = hdir / hook
+        if not path.exists():
+            add(f"hook {hook}", False, f"{path} missing")
+            need_install = True
+        elif not is_ours(path):
+            add(f"hook {hook}", False, f"{path} is a foreign hook (orch shim not installed)")
+            need_install = True
+        elif protected is not None and path.read_text() != render(hook, protected, shared):
+            add(f"hook {hook}", False, "shim out of date (python path or protected refs)")
+            need_install = True
+        elif not os.access(path, os.X_OK):
+            add(f"hook {hook}", False, "shim not executable")
+            need_install = True
+        else:
+            add(f"hook {hook}", True, str(path))
+    if need_install and fix and protected is not None:
+        install(ctx, force=True, shared_hooks=shared)
+        for f in findings:
+            if f["check"].startswith("hook ") and not f["ok"]:
+                f["fixed"] = True
+    stale = stale_git_locks(ctx)
+    for p in stale:
+        fixed = False
+        if fix:
+            with gitrefs.writer_lock(ctx.repo):
+                if p.exists() and time.time() - p.stat().st_mtime >= STALE_LOCK_AGE:
+                    p.unlink()
+                    fixed = True
+        add("stale git lock file", False, f"{p} left by a dead writer", fixed)
+    if not stale:
+        add("stale git lock files", True, "none")
+    integrity = ctx.store.integrity()
+    add("sqlite integrity", integrity == "ok", integrity)
+    tip = gitrefs.read_ref_file(ctx.repo.common_dir, locks.REF)
+    cached = ctx.store.meta("locks_tip") or "none"
+    if cached != (tip or "none"):
+        fixed = False
+        if fix:
+            locks.snapshot(ctx)
+            fixed = True
+        add("lock cache", False, f"cache built from {cached[:12]}, ref at {(tip or 'none')[:12]}",
+            fixed)
+    else:
+        add("lock cache", True, f"current at {(tip or 'none')[:12]}")
+    export = ctx.repo.orch_dir / lockexport.EXPORT
+    if not export.exists() or export.read_text().split("\t")[1] != (tip or "none"):
+        if fix:
+            snap = locks.snapshot(ctx)
+            lockexport.write_export(ctx, snap.tip, snap.locks)
+        add("hook fast-path index", False, f"{export} missing or stale", fix)
+    now = ctx.now()
+    snap = locks.snapshot(ctx)
+    expired = [lk for lk in snap.locks if not lk.live(now)]
+    if snap.warnings:
+        add("lock table", False, "; ".join(snap.warnings))
+    if expired:
+        fixed = False
+        if fix:
+            locks.mutate(ctx, "doctor", "lock.reap",
+                         lambda live, _now: (live, "reap expired leases", {}))
+            fixed = True
+        add("expired leases", False, f"{len(expired)} expired lease(s) not yet reaped", fixed)
+    else:
+        add("expired leases", True, "none")
+    if protected is not None:
+        _check_notes(ctx, fix, add)
+    has_rewrite = "refs/notes/orch" in gitrepo.config_get_all(ctx.repo, "notes.rewriteRef")
+    if not has_rewrite and fix:
+        ensure_rewrite_ref(ctx)
+    add("notes.rewriteRef", has_rewrite, "refs/notes/orch" if has_rewrite else "not set",
+        fixed=not has_rewrite and fix)
+    mode = gitrepo.config_get(ctx.repo, REWRITE_MODE) or ""
+    if mode == "overwrite":
+        add(REWRITE_MODE, True, mode)
+    else:
+        fixed = False
+        if fix and hookenv.local_config_get(ctx.repo, REWRITE_MODE) is None:
+            write_installed(ctx, ensure_rewrite_mode(ctx))
+            fixed = True
+        add(REWRITE_MODE, False, f"{mode or 'concatenate (git default)'}: a rebase or squash "
+            f"piles checkpoint notes up on one commit; overwrite keeps the newest", fixed)
+    healthy = all(f["ok"] or f["fixed"] for f in findings)
+    return {"healthy": healthy, "findings": findings}
+
+
+def _check_notes(ctx: Context, fix: bool, add: Any) -> None:
+    """Branch commits without their checkpoint note (e.g. killed before post-commit)."""
+    missing = restamp.unstamped(ctx)
+    if not missing:
+        add("checkpoint notes", True, "every branch commit since install has its note")
+        return
+    shown = ", ".join(f"{c[:12]} on {b or '?'}" for c, b in missing[:5])
+    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+    fixed = False
+    if fix:
+        for commit, branch in missing:
+            restamp.restamp(ctx, commit, branch)
+        fixed = True
+    add("checkpoint notes", False,
+        f"{len(missing)} commit(s) without a checkpoint note: {shown}{more} (the commit "
+        f"was interrupted before post-commit stamped it, or made with the hooks off); "
+        f"--fix restamps them from the session's current state, marked restamped", fixed)
