@@ -22,10 +22,27 @@ orch_python() {
 }
 orch_missing() {
     echo "orch-hooks: $ORCH_PY is gone; reinstall (\`orch-hooks install\`) or remove the hooks (\`sh ${0%/*}/orch-hooks-uninstall.sh\`)" >&2
-    # Protected refs stay protected (reference-transaction refuses them); every other
-    # hook lets git go on.
-    [ "$ORCH_HOOK" = reference-transaction ] && exit 1
+    # Protected refs stay protected (a hook that was deciding about one refuses);
+    # every other hook lets git go on.
+    [ -n "${orch_protecting:-}" ] && exit 1
     exit 0
+}
+# orch_gitpid: set gitpid to the git process that runs this hook: the parent, or
+# the first ancestor named git* when a hook manager put a shell in between (read
+# from /proc without starting a process; elsewhere the parent).
+orch_gitpid() {
+    gitpid=$PPID
+    _i=0
+    while [ "$_i" -lt 3 ] && read -r _st < "/proc/$gitpid/stat" 2>/dev/null; do
+        _comm=${_st#*\(}
+        _comm=${_comm%\)*}
+        case $_comm in git|git-*) return 0 ;; esac
+        _st=${_st##*\) }
+        _st=${_st#* }
+        gitpid=${_st%% *}
+        _i=$((_i + 1))
+    done
+    gitpid=$PPID
 }
 # Set gd (this worktree's git dir) and cdir (the common dir). Git runs hooks at the
 # top of the work tree (githooks(5)), so the ordinary layouts are read from .git

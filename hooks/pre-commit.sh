@@ -2,12 +2,13 @@ if [ -x "$orch_chained" ]; then "$orch_chained" "$@" || exit $?; fi
 orch_dirs || orch_python "$@"
 # Tell reference-transaction that this git process's commit has its staged paths
 # checked here (it skips the branch lock rule for it; docs/ARCHITECTURE.md, "Hooks").
-printf '%s\n' "$PPID" > "$gd/orch-commit-checked" 2>/dev/null
+orch_gitpid
+printf '%s\n' "$gitpid" > "$gd/orch-commit-checked" 2>/dev/null
 # A commit on a protected branch is refused before git makes it: Python explains
 # and says how to move the staged changes to a branch of their own.
 read -r orch_head < "$gd/HEAD" 2>/dev/null
 case ${orch_head#ref: } in
-    @PROTECTED_CASE@) orch_python "$@" ;;
+    @PROTECTED_CASE@) orch_protecting=1; orch_python "$@" ;;
 esac
 sess=${ORCH_SESSION:-}
 if [ -z "$sess" ] && [ -f "$gd/orch-session" ]; then read -r sess < "$gd/orch-session"; fi

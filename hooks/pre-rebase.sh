@@ -10,6 +10,6 @@ else
     orch_branch=${orch_branch#ref: }
 fi
 case $orch_branch in
-    @PROTECTED_CASE@) orch_python "$@" ;;
+    @PROTECTED_CASE@) orch_protecting=1; orch_python "$@" ;;
 esac
 exit 0

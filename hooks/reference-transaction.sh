@@ -8,7 +8,7 @@ if [ -x "$orch_chained" ]; then
         # A deletion without an expected old value arrives as zeros -> zeros: not a no-op.
         case $new in *[!0]*) [ "$old" = "$new" ] && continue ;; esac
         case "$ref" in
-            @PROTECTED_CASE@) hit=1 ;;
+            @PROTECTED_CASE@) hit=1; orch_protecting=1 ;;
             refs/heads/*) case $new in *[!0]*) br=1 ;; esac ;;
         esac
     done <<ORCH_EOF
@@ -25,7 +25,7 @@ else
         # A deletion without an expected old value arrives as zeros -> zeros: not a no-op.
         case $new in *[!0]*) [ "$old" = "$new" ] && continue ;; esac
         case "$ref" in
-            @PROTECTED_CASE@) hit=1 ;;
+            @PROTECTED_CASE@) hit=1; orch_protecting=1 ;;
             refs/heads/*) case $new in *[!0]*) br=1 ;; esac ;;
         esac
     done
@@ -48,7 +48,8 @@ fi
 if [ -z "$hit" ] && [ -n "$br" ] && orch_dirs; then
     chk=
     [ -f "$gd/orch-commit-checked" ] && read -r chk < "$gd/orch-commit-checked"
-    if [ "$chk" != "$PPID" ]; then
+    orch_gitpid
+    if [ "$chk" != "$gitpid" ]; then
         sess=${ORCH_SESSION:-}
         if [ -z "$sess" ] && [ -f "$gd/orch-session" ]; then read -r sess < "$gd/orch-session"; fi
         tip=none

@@ -65,21 +65,20 @@ def _protected_head(ctx: Context, what: str, branch_ref: str | None = None) -> l
     """Refusal lines when ``what`` would move a protected branch (HEAD's by default)."""
     from orch_core.git import refs as gitrefs
     from orch_core.git import undo
+    from orch_core.merge import gate
 
     ref = branch_ref or undo.head_ref(ctx.repo)
     if ref is None or ref not in ctx.config.protected_refs:
         return []
     if gitrefs.read_ref_file(ctx.repo.common_dir, ref) is None:
         return []  # bootstrap: the protected branch does not exist yet
-    name = ref.removeprefix("refs/heads/")
-    lines = [f"orch-hooks: {what} refused: {name} is protected; only the merge queue's lander "
-             "moves it. git changed nothing."]
+    lines = gate.refusal_lines(ctx, what, ref, gate.ZERO)
     if what == "commit":
-        lines.append("  your changes are still staged: `git switch -c my-work && git commit`, "
-                     "then `orch-hooks merge request my-work`")
+        lines.append("  git changed nothing; your changes are still staged: "
+                     "`git switch -c my-work && git commit`")
     else:
-        lines.append("  to follow the upstream: `git pull --ff-only`; to rebase your own work, "
-                     "put it on a branch first: `git switch -c my-work`")
+        lines.append("  git changed nothing; to follow the upstream: `git pull --ff-only`; "
+                     "to rebase your own work, put it on a branch first: `git switch -c my-work`")
     return lines
 
 

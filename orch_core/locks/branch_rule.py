@@ -19,7 +19,14 @@ from orch_core.state.context import Context
 
 
 def new_paths(ctx: Context, base: str, old: str, new: str) -> set[str]:
-    """Paths the branch's change at NEW touches that its change at OLD did not."""
+    """Paths the branch's change at NEW touches that its change at OLD did not.
+
+    A new branch at a commit some branch already holds (`git switch -c`,
+    `git branch`, `git worktree add -b`) is a new name for work that was checked
+    when it was made: it brings nothing.
+    """
+    if old == ZERO_OID and githistory.on_a_branch(ctx.repo, new):
+        return set()
     paths = githistory.own_change(ctx.repo, base, new)
     if old != ZERO_OID and paths:
         paths -= githistory.own_change(ctx.repo, base, old)

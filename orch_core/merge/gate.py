@@ -69,8 +69,8 @@ def _position_lines(ctx: Context, branches: list[str]) -> list[str]:
     return out
 
 
-def _refusal(ctx: Context, what: str, ref: str, new: str,
-             hint_branch: str | None = None) -> list[str]:
+def refusal_lines(ctx: Context, what: str, ref: str, new: str,
+                  hint_branch: str | None = None) -> list[str]:
     branches = _branches_of(ctx, new, hint_branch)
     branch = branches[0] if branches else "BRANCH"
     lines = [f"orch-hooks: {what} refused: {ref} is protected; only the merge queue's lander "
@@ -154,7 +154,7 @@ def check_reference_transaction(ctx: Context, lines: list[str], args: list[str])
         current = gitrefs.read_ref_file(ctx.repo.common_dir, ref)
         if new == ZERO:
             if current is not None and not _pruning(ctx, ref, current):
-                refusals += _refusal(ctx, "deleting", ref, new)
+                refusals += refusal_lines(ctx, "deleting", ref, new)
             continue
         if current is None:
             continue  # bootstrap: the protected branch does not exist yet
@@ -164,7 +164,7 @@ def check_reference_transaction(ctx: Context, lines: list[str], args: list[str])
             continue
         if _follows_upstream(ctx, ref, current, new, pending):
             continue
-        refusals += _refusal(ctx, "update", ref, new)
+        refusals += refusal_lines(ctx, "update", ref, new)
         refusals += putback.after_refusal(ctx.repo, ref, current, new)
     return refusals
 
@@ -180,14 +180,14 @@ def check_pre_push(ctx: Context, lines: list[str], args: list[str]) -> list[str]
         if remote_ref not in protected or local_oid == remote_oid:
             continue
         if local_oid == ZERO:
-            refusals += _refusal(ctx, "push deleting", remote_ref, local_oid)
+            refusals += refusal_lines(ctx, "push deleting", remote_ref, local_oid)
             continue
         if remote_oid == ZERO:
             continue  # bootstrap: the remote has no such branch yet
         if _lander_may(ctx, local_oid) or _landed(ctx, local_oid):
             continue
         hint = local_ref[len("refs/heads/"):] if local_ref.startswith("refs/heads/") else None
-        refusals += _refusal(ctx, f"push to {args[0] if args else 'the remote'}",
+        refusals += refusal_lines(ctx, f"push to {args[0] if args else 'the remote'}",
                              remote_ref, local_oid, hint)
     return refusals
 

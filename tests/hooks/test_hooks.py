@@ -121,12 +121,15 @@ def test_unusual_file_names(two_agents: tuple[str, Path, str, Path]) -> None:
     assert commit_file(wb, "docs/tab\there", "x\n", "t").returncode == 1
 
 
-def test_no_verify_commit_caught_at_push(two_agents: tuple[str, Path, str, Path],
-                                         bare_remote: Path) -> None:
+def test_no_verify_commit_refused_and_a_hookless_one_caught_at_push(
+        two_agents: tuple[str, Path, str, Path], bare_remote: Path) -> None:
     a, wa, _b, wb = two_agents
     orch(wa, "lock", "acquire", "src/api/", check=True)
+    # --no-verify skips pre-commit, not reference-transaction: the branch does not move.
     proc = commit_file(wb, "src/api/users.py", "x\n", "bypass", "--no-verify")
-    assert proc.returncode == 0
+    assert proc.returncode != 0 and a in proc.stderr
+    # Made with every hook off, the commit is still caught when it is pushed.
+    git(wb, "-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", "bypass")
     push = git(wb, "push", "-q", "origin", "wt-b", check=False)
     assert push.returncode == 1
     assert "push refused" in push.stderr and a in push.stderr

@@ -211,10 +211,10 @@ def test_commit_on_main_is_refused_before_git_makes_it(tmp_path: Path) -> None:
     git(repo, "add", "README.md")
     proc = git(repo, "commit", "-q", "-m", "direct", check=False)
     assert proc.returncode != 0
-    assert "commit refused: main is protected" in proc.stderr
+    assert "commit refused: refs/heads/main is protected" in proc.stderr
     assert "git changed nothing" in proc.stderr
-    # Refused in pre-commit: no commit object was written for it.
-    assert "refs/heads/main is protected" not in proc.stderr
+    # Refused in pre-commit, not when the branch would have moved.
+    assert "update refused" not in proc.stderr
     assert rev(repo, "main") == old
     assert _status(repo) == "M  README.md\n"
 
@@ -235,6 +235,6 @@ def test_rebase_of_main_is_refused_before_it_starts_unless_it_fast_forwards(
         check=False)  # no hooks: main gets a commit of its own (a bypass, for the test)
     before = rev(repo, "main")
     proc = git(repo, "rebase", "origin/main", check=False)
-    assert proc.returncode != 0 and "rebase refused: main is protected" in proc.stderr
+    assert proc.returncode != 0 and "rebase refused: refs/heads/main is protected" in proc.stderr
     assert rev(repo, "main") == before and _status(repo) == ""
     assert not (repo / ".git/rebase-merge").exists()
