@@ -166,6 +166,10 @@ def open_session(ctx: Context, owner: str | None, intent: str, ttl: int | None,
             " heartbeat_at, ttl) VALUES (?,?,?,?,?,?,?,?,?)",
             (sid, owner, intent, wt, branch, "open", now, now, life),
         )
+        # A new session has seen everything up to its own opening (this transaction
+        # is db_version + 1): no "news" yet.
+        conn.execute("UPDATE sessions SET acked_version=(SELECT CAST(value AS INTEGER) + 1 "
+                     "FROM meta WHERE key='db_version') WHERE id=?", (sid,))
     if bind:
         write_binding(git_dir, sid)
     # The caller refreshes the session's stamp payload (work/stamp.py `refresh`):

@@ -206,10 +206,16 @@ def test_branch_switch_says_one_line_only_when_there_is_something_to_act_on(
     git(repo, "branch", "side", "main~40")
     orch(repo, "install", check=True)
     me = orch_json(repo, "session", "open", "--owner", "me", "--bind")["session_id"]
+    # A session just opened has nothing to resume: its first switch says nothing.
+    proc = git(repo, "switch", "-c", "fresh")
+    assert "orch-hooks" not in proc.stderr, proc.stderr
+    git(repo, "switch", "-q", "main")
     other = orch_json(repo, "session", "open", "--owner", "other", "--no-bind")["session_id"]
     changed = git(repo, "diff", "--name-only", "side", "main").stdout.split()
     victim = next(p for p in changed if p.startswith("src/click/"))
     orch(repo, "lock", "acquire", victim, session=other, check=True)
+    # My own state changes (a lock of mine): news until `work ack`.
+    orch(repo, "lock", "acquire", "docs/", session=me, check=True)
     git(repo, "switch", "-q", "-c", "work")
     # Not yet acknowledged: the resume hint, one line, naming the current branch.
     proc = git(repo, "switch", "side")
