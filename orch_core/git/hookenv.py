@@ -108,3 +108,21 @@ def stash_create(worktree: Path) -> str | None:
 
 def update_ref(repo: Repo, ref: str, oid: str, message: str) -> None:
     repo.run("update-ref", "-m", message, ref, oid)
+
+
+def create_empty_notes_ref(repo: Repo, ref: str) -> bool:
+    """Create ``ref`` as an empty notes commit if it does not exist (True if created).
+
+    With notes.rewriteRef naming a notes ref that does not exist yet, every rebase
+    prints "warning: notes ref ... is invalid"; an empty notes tree is valid.
+    The update only creates (old value: none), so a concurrent writer wins.
+    """
+    if repo.run("rev-parse", "-q", "--verify", ref, check=False).returncode == 0:
+        return False
+    tree = repo.run("mktree", input=b"").stdout.decode().strip()
+    commit = repo.run("-c", "commit.gpgSign=false", "commit-tree", tree, "-m",
+                      "orch-hooks: checkpoint notes").stdout.decode().strip()
+    proc = repo.run("-c", "core.hooksPath=/dev/null", "update-ref", "-m",
+                    "orch-hooks install", ref, commit, "", check=False)
+    return proc.returncode == 0
+

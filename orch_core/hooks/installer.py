@@ -147,6 +147,7 @@ def write_installed(ctx: Context, changed: list[str]) -> None:
 def ensure_rewrite_ref(ctx: Context) -> None:
     if "refs/notes/orch" not in gitrepo.config_get_all(ctx.repo, "notes.rewriteRef"):
         gitrepo.config_add(ctx.repo, "notes.rewriteRef", "refs/notes/orch")
+    hookenv.create_empty_notes_ref(ctx.repo, "refs/notes/orch")
 
 
 def uninstall(ctx: Context, purge: bool = False) -> dict[str, Any]:

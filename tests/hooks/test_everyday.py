@@ -191,6 +191,7 @@ def test_everyday_commands_work_silently_and_keep_notes(tmp_path: Path) -> None:
         out = proc.stdout + proc.stderr
         assert proc.returncode == 0, f"{step.name}: exit {proc.returncode}\n{out}"
         assert "orch-hooks" not in out and "orch_core" not in out, f"{step.name} spoke:\n{out}"
+        assert "warning: notes ref" not in out, f"{step.name}: git warned\n{out}"
         if step.check is not None:
             step.check(repo)
         assert orch_refs(repo) >= refs_before, f"{step.name} lost refs"
@@ -233,6 +234,20 @@ def test_branch_switch_says_one_line_only_when_there_is_something_to_act_on(
     # Same commit, new branch: nothing differs, nothing to say.
     proc = git(repo, "switch", "-c", "work2")
     assert "orch-hooks" not in proc.stderr
+
+
+@needs_bundle
+def test_rebase_right_after_install_prints_no_git_warning(tmp_path: Path) -> None:
+    """notes.rewriteRef names refs/notes/orch; before the first note git would warn
+    "notes ref refs/notes/orch is invalid" on every rebase."""
+    repo = clone(tmp_path)
+    git(repo, "switch", "-q", "-c", "work", "main~3")
+    (repo / "mine.txt").write_text("mine\n")
+    git(repo, "add", "mine.txt")
+    git(repo, "commit", "-q", "-m", "my work, from before the install")
+    orch(repo, "install", check=True)
+    proc = git(repo, "rebase", "main")
+    assert "warning" not in proc.stderr and "orch-hooks" not in proc.stderr, proc.stderr
 
 
 def _shims(hooks: Path) -> list[Path]:
