@@ -1,5 +1,6 @@
 hit=
 br=
+crt=
 if [ -x "$orch_chained" ]; then
     input=$(cat)
     printf '%s\n' "$input" | "$orch_chained" "$@" || exit $?
@@ -9,7 +10,12 @@ if [ -x "$orch_chained" ]; then
         case $new in *[!0]*) [ "$old" = "$new" ] && continue ;; esac
         case "$ref" in
             @PROTECTED_CASE@) hit=1; orch_protecting=1 ;;
-            refs/heads/*) case $new in *[!0]*) br=1 ;; esac ;;
+            refs/heads/*)
+                case $new in *[!0]*)
+                    # A new branch is judged after the loop: at HEAD's commit it brings
+                    # nothing new (`git switch -c`, `git worktree add -b`).
+                    case $old in *[!0]*) br=1 ;; *) crt="$crt $new" ;; esac ;;
+                esac ;;
         esac
     done <<ORCH_EOF
 $input
@@ -26,7 +32,12 @@ else
         case $new in *[!0]*) [ "$old" = "$new" ] && continue ;; esac
         case "$ref" in
             @PROTECTED_CASE@) hit=1; orch_protecting=1 ;;
-            refs/heads/*) case $new in *[!0]*) br=1 ;; esac ;;
+            refs/heads/*)
+                case $new in *[!0]*)
+                    # A new branch is judged after the loop: at HEAD's commit it brings
+                    # nothing new (`git switch -c`, `git worktree add -b`).
+                    case $old in *[!0]*) br=1 ;; *) crt="$crt $new" ;; esac ;;
+                esac ;;
         esac
     done
 fi
@@ -45,6 +56,14 @@ fi
 # revert, am, merge, rebase, reset, --no-verify): the lock rule needs Python only
 # when another session holds a lock (docs/ARCHITECTURE.md, "The lock rule on every
 # way a commit reaches a branch").
+if [ -z "$hit" ] && [ -n "$crt" ] && [ -z "$br" ] && orch_dirs; then
+    # HEAD's commit, when HEAD is a branch whose ref file is loose.
+    hoid=
+    if read -r _h < "$gd/HEAD"; then
+        case $_h in "ref: refs/heads/"*) [ -f "$cdir/${_h#ref: }" ] && read -r hoid < "$cdir/${_h#ref: }" ;; esac
+    fi
+    for _c in $crt; do [ "$_c" = "$hoid" ] || br=1; done
+fi
 if [ -z "$hit" ] && [ -n "$br" ] && orch_dirs; then
     chk=
     [ -f "$gd/orch-commit-checked" ] && read -r chk < "$gd/orch-commit-checked"
