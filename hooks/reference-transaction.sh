@@ -1,3 +1,42 @@
+# orch_branches_clear IDX: true when the lock index was read whole and current
+# (orch_idx_current), is case-sensitive and safe, holds at most 16 locks of other
+# sessions, and no branch updated in this transaction changes one of their paths
+# in its own change against the base branch (`git diff --quiet BASE...NEW`, one
+# process per branch). The base branch is the one the session's stamp payload
+# names. Anything unsure answers false, and Python decides.
+orch_branches_clear() {
+    [ -n "$orch_idx_current" ] || return 1
+    _stamp="$cdir/orch/stamp/$sess.json"
+    [ -n "$sess" ] || _stamp="$gd/orch-stamp-implicit.json"
+    read -r _sh < "$_stamp" 2>/dev/null || return 1
+    case $_sh in "="?*" "?*) ;; *) return 1 ;; esac
+    _base=${_sh#* }
+    case $_base in *[!A-Za-z0-9._/-]*|"") return 1 ;; esac
+    _idx=$1
+    _n=0
+    set --
+    {
+        read -r _hdr || return 1
+        case $_hdr in "tip$tab"*"${tab}0${tab}0$tab"*) ;; *) return 1 ;; esac
+        while IFS=$tab read -r _p _a _b _rest; do
+            [ "$_p" = end ] && [ -z "$_rest" ] && break
+            [ "$_b" = "$sess" ] && continue
+            _n=$((_n + 1))
+            [ "$_n" -le 16 ] || return 1
+            set -- "$@" ":(literal)$_p"
+        done
+    } < "$_idx"
+    [ "$#" -gt 0 ] || return 0
+    while read -r _old _new _ref; do
+        case $_ref in refs/heads/*) ;; *) continue ;; esac
+        case $_new in *[!0]*) ;; *) continue ;; esac
+        git diff --quiet --no-renames --no-ext-diff "refs/heads/$_base...$_new" -- "$@" \
+            2>/dev/null || return 1
+    done <<ORCH_EOF
+$input
+ORCH_EOF
+    return 0
+}
 hit=
 br=
 crt=
@@ -80,7 +119,8 @@ if [ -z "$hit" ] && [ -n "$br" ] && orch_dirs; then
         fi
         if [ ! -f "$cdir/refs/orch/locks" ] && [ "$packed" = /dev/null ]; then
             :  # no lock was ever taken in this clone
-        elif ! orch_no_others "$cdir/orch/locks.idx" "$tip" "$packed" /dev/null; then
+        elif ! orch_no_others "$cdir/orch/locks.idx" "$tip" "$packed" /dev/null full &&
+            ! orch_branches_clear "$cdir/orch/locks.idx"; then
             hit=1
         fi
     fi
