@@ -11,6 +11,7 @@ from orch_core.errors import OrchError
 from orch_core.git import hookenv
 from orch_core.git import refs as gitrefs
 from orch_core.git import repo as gitrepo
+from orch_core.hooks import damage
 from orch_core.hooks.installer import (
     ensure_rewrite_mode,
     ensure_rewrite_ref,
@@ -142,6 +143,7 @@ def doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
         add("stale git lock files", True, "none")
     integrity = ctx.store.integrity()
     add("sqlite integrity", integrity == "ok", integrity)
+    damage.check(ctx, fix, add)
     tip = gitrefs.read_ref_file(ctx.repo.common_dir, locks.REF)
     cached = ctx.store.meta("locks_tip") or "none"
     if cached != (tip or "none"):
@@ -154,13 +156,13 @@ def doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
     else:
         add("lock cache", True, f"current at {(tip or 'none')[:12]}")
     export = ctx.repo.orch_dir / lockexport.EXPORT
-    if not export.exists() or export.read_text().split("\t")[1] != (tip or "none"):
+    if not export.exists() or damage.index_tip(export) != (tip or "none"):
         if fix:
             snap = locks.snapshot(ctx)
             lockexport.write_export(ctx, snap.tip, snap.locks)
         add("hook fast-path index", False, f"{export} missing or stale", fix)
     now = ctx.now()
-    snap = locks.snapshot(ctx)
+    snap = damage.snapshot(ctx)
     expired = [lk for lk in snap.locks if not lk.live(now)]
     if snap.warnings:
         add("lock table", False, "; ".join(snap.warnings))

@@ -1,0 +1,195 @@
+"""Doctor's checks for damaged state: each kind of damage is reported by name, and
+``--fix`` repairs what can be repaired (docs/ARCHITECTURE.md: damaged state fails
+closed). Called from hooks/doctor.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from orch_core.git import refs as gitrefs
+from orch_core.git import repo as gitrepo
+from orch_core.locks import export as lockexport
+from orch_core.locks import storage
+from orch_core.locks.table import Lock, blob_name, serialise
+from orch_core.state.context import Context
+
+Add = Callable[..., None]
+
+
+def check(ctx: Context, fix: bool, add: Add) -> None:
+    """Every damage check, in order; each one reports through ``add``."""
+    check_lock_table(ctx, fix, add)
+    check_lock_index(ctx, fix, add)
+
+
+# -- refs/orch/locks --------------------------------------------------------------
+
+
+def check_lock_table(ctx: Context, fix: bool, add: Add) -> None:
+    tip = gitrefs.read_ref_file(ctx.repo.common_dir, storage.REF)
+    if tip is None:
+        return
+    try:
+        _locks, warnings = storage.read_table(ctx.repo, tip)
+    except storage.TableUnreadable as e:
+        fixed = False
+        detail = e.message
+        if fix:
+            source = rebuild_lock_table(ctx, tip)
+            fixed = True
+            detail += f"; rebuilt from {source}"
+        add("lock table readable", False, detail, fixed)
+        return
+    add("lock table readable", True, f"{storage.REF} at {tip[:12]}")
+    if warnings:
+        add("lock table lines", False,
+            f"{len(warnings)} malformed line(s) left out: " + "; ".join(warnings[:5])
+            + ("; ..." if len(warnings) > 5 else "")
+            + ("" if fix else "; --fix rewrites the table without them"),
+            _rewrite_table(ctx) if fix else False)
+
+
+def _rewrite_table(ctx: Context) -> bool:
+    """Write the table as read (malformed lines dropped) as a new commit."""
+    def attempt(tip: gitrepo.Oid | None) -> gitrefs.Proposal[bool]:
+        if tip is None:
+            return gitrefs.Proposal(False)
+        locks, _warnings = storage.read_table(ctx.repo, tip)
+        return _proposal(ctx, locks, tip, "rewrite lock table without malformed lines")
+
+    return gitrefs.update(ctx.repo, ctx.odb, storage.REF, attempt, writer="refs")
+
+
+def _proposal(ctx: Context, locks: list[Lock], parent: str | None,
+              message: str) -> gitrefs.Proposal[bool]:
+    by_session: dict[str, list[Lock]] = {}
+    for lk in locks:
+        by_session.setdefault(lk.session, []).append(lk)
+    files = {blob_name(sid): serialise(held) for sid, held in by_session.items()}
+    commit = ctx.odb.write_snapshot(files, gitrepo.Oid(parent) if parent else None, message,
+                                    when=ctx.now())
+
+    def done(new: gitrepo.Oid) -> bool:
+        with ctx.store.write("doctor", "lock.rebuild", {"tip": new}):
+            pass
+        storage.refresh_cache(ctx, new, locks)
+        return True
+
+    return gitrefs.Proposal(True, commit, message, done)
+
+
+def _candidates(ctx: Context, bad: str) -> list[str]:
+    """Earlier tips of the ref, newest first: its reflog, then the tips the events
+    of state.db recorded for each lock write."""
+    out: list[str] = []
+    proc = ctx.repo.run("reflog", "show", "--format=%H", storage.REF, "--", check=False)
+    if proc.returncode == 0:
+        out += proc.stdout.decode(errors="replace").split()
+    try:
+        rows = ctx.store.conn.execute(
+            "SELECT data FROM events WHERE data LIKE '%\"tip\"%' ORDER BY db_version DESC"
+        ).fetchall()
+    except Exception:  # a damaged database: the reflog is all there is
+        rows = []
+    for (data,) in rows:
+        try:
+            tip = json.loads(data).get("tip")
+        except ValueError:
+            continue
+        if isinstance(tip, str) and len(tip) == 40:
+            out.append(tip)
+    seen: set[str] = {bad}
+    return [c for c in out if not (c in seen or seen.add(c))]  # type: ignore[func-returns-value]
+
+
+def _walk(ctx: Context, start: str) -> list[str]:
+    """The first-parent history of ``start`` as far as it can be read."""
+    proc = ctx.repo.run("rev-list", "--first-parent", "--ignore-missing", start, "--",
+                        check=False)
+    return proc.stdout.decode(errors="replace").split() if proc.returncode == 0 else []
+
+
+def rebuild_lock_table(ctx: Context, bad: str) -> str:
+    """Point the ref at a readable table: the SQLite cache when it was built from
+    ``bad`` itself, else the newest readable commit of the ref's history (reflog,
+    recorded tips, first parents). Returns where the table came from."""
+    source = "nothing readable (an empty table)"
+    locks: list[Lock] = []
+    parent: str | None = None
+    if (ctx.store.meta("locks_tip") or "") == bad:
+        rows = ctx.store.conn.execute("SELECT * FROM locks").fetchall()
+        locks = storage._rows_to_locks(rows)
+        source = f"the lock cache of state.db, built from {bad[:12]}"
+    else:
+        for cand in [*_walk(ctx, bad), *_candidates(ctx, bad)]:
+            if cand != bad and storage.readable(ctx.repo, cand):
+                locks = storage.read_table(ctx.repo, cand)[0]
+                parent = cand
+                source = f"commit {cand[:12]}"
+                break
+    message = f"rebuild lock table from {source} ({bad[:12]} was unreadable)"
+    if parent is None and locks and storage.readable(ctx.repo, bad):
+        parent = bad
+
+    def attempt(tip: gitrepo.Oid | None) -> gitrefs.Proposal[bool]:
+        if tip != bad:
+            return gitrefs.Proposal(False)  # someone else repaired it meanwhile
+        return _proposal(ctx, locks, parent, message)
+
+    gitrefs.update(ctx.repo, ctx.odb, storage.REF, attempt, writer="refs")
+    return source
+
+
+# -- locks.idx ------------------------------------------------------------------------
+
+
+def check_lock_index(ctx: Context, fix: bool, add: Add) -> None:
+    """An empty, garbled or truncated locks.idx (the shell never trusts one, but it is
+    reported and rewritten)."""
+    path = ctx.repo.orch_dir / lockexport.EXPORT
+    if not path.exists():
+        return
+    try:
+        lines = path.read_bytes().decode().splitlines()
+    except (OSError, UnicodeDecodeError):
+        lines = []
+    head = lines[0].split("\t") if lines else []
+    tail = lines[-1].split("\t") if lines else []
+    whole = (len(head) == 5 and head[0] == "tip" and len(tail) == 3 and tail[0] == "end"
+             and tail[1] == head[1] and tail[2] == head[4]
+             and all(len(ln.split("\t")) == 5 for ln in lines[1:-1]))
+    if whole:
+        return
+    fixed = False
+    if fix:
+        try:
+            snap = storage.snapshot(ctx)
+            lockexport.write_export(ctx, snap.tip, snap.locks)
+            fixed = True
+        except storage.TableUnreadable:
+            path.unlink(missing_ok=True)  # never leave an index the shell could trust
+            fixed = True
+    add("hook fast-path index garbled", False, f"{path} is empty or garbled", fixed)
+
+
+def index_tip(path: Path) -> str | None:
+    """The tip the header of locks.idx names (None: empty, garbled or unreadable)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.readline(200).decode(errors="replace").split("\t")
+    except OSError:
+        return None
+    return head[1] if len(head) >= 2 and head[0] == "tip" else None
+
+
+def snapshot(ctx: Context) -> storage.Snapshot:
+    """The table for doctor's later checks; an unreadable one (reported above) reads
+    as an empty table here only, so the other checks still run."""
+    try:
+        return storage.snapshot(ctx)
+    except storage.TableUnreadable:
+        return storage.Snapshot(None, [], [])
