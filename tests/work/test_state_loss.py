@@ -45,3 +45,33 @@ def test_a_recreated_database_does_not_replace_the_journal(repo: Path) -> None:
     orch(repo, "sync", check=True)
     after = git(repo, "rev-parse", journal.REF).stdout.strip()
     assert git(repo, "rev-parse", f"{after}^").stdout.strip() == before
+
+
+def _gc_worktree(repo: Path) -> tuple[str, Path]:
+    out = orch_json(repo, "session", "open", "--owner", "z", "--worktree")
+    return str(out["session_id"]), Path(out["path"])
+
+
+def test_gc_keeps_a_worktree_a_session_took_over_with_resume_attach(repo: Path) -> None:
+    old, path = _gc_worktree(repo)
+    orch(path, "session", "close", check=True, env={"ORCH_SESSION": old})
+    new = open_session(repo, "taker")
+    orch(path, "resume", "attach", old, session=new, check=True)
+    (path / "wip.txt").write_text("the live session's work\n")
+    gc = orch_json(repo, "worktree", "gc")
+    assert gc["removed"] == []
+    assert (path / "wip.txt").read_text() == "the live session's work\n"
+
+
+def test_gc_never_deletes_ignored_files_unsaved(repo: Path) -> None:
+    sid, path = _gc_worktree(repo)
+    (path / ".gitignore").write_text(".env\n")
+    git(path, "add", ".gitignore")
+    git(path, "commit", "-q", "-m", "ignore .env", env={"ORCH_SESSION": sid})
+    (path / ".env").write_text("SECRET=only copy\n")
+    orch(path, "session", "close", check=True, env={"ORCH_SESSION": sid})
+    gc = orch_json(repo, "worktree", "gc")
+    assert gc["removed"] == []
+    assert [k["path"] for k in gc["kept"]] == [str(path)]
+    assert "ignored" in gc["kept"][0]["why"] and ".env" in gc["kept"][0]["why"]
+    assert (path / ".env").read_text() == "SECRET=only copy\n"
