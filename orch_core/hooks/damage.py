@@ -6,24 +6,60 @@ closed). Called from hooks/doctor.py.
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from orch_core.errors import NotFound
 from orch_core.git import refs as gitrefs
 from orch_core.git import repo as gitrepo
 from orch_core.locks import export as lockexport
 from orch_core.locks import storage
 from orch_core.locks.table import Lock, blob_name, serialise
 from orch_core.state.context import Context
+from orch_core.state.store import Damaged, db_path
 
 Add = Callable[..., None]
 
 
 def check(ctx: Context, fix: bool, add: Add) -> None:
-    """Every damage check, in order; each one reports through ``add``."""
+    """Every damage check, in order; each one reports through ``add``. A damaged
+    state database that is not repaired here is raised (nothing else can run)."""
+    check_state_db(ctx, fix, add)
     check_lock_table(ctx, fix, add)
     check_lock_index(ctx, fix, add)
+    check_protected_worktrees(ctx, fix, add)
+
+
+# -- state.db ---------------------------------------------------------------------
+
+
+def check_state_db(ctx: Context, fix: bool, add: Add) -> None:
+    try:
+        if ctx.store is not None:
+            return
+    except Damaged as e:
+        if not fix:
+            raise
+        damaged = e
+    from orch_core.work import journal
+
+    try:
+        out = journal.rebuild(ctx, force=True)
+        how = f"rebuilt from {str(out['journal'])[:12]}; the damaged file is kept as " \
+              f"{out['moved_aside']}"
+    except NotFound:
+        path = str(db_path(ctx.repo.orch_dir))
+        aside = f"{path}.damaged-{int(time.time())}"
+        for suffix in ("", "-wal", "-shm"):
+            if os.path.exists(path + suffix):
+                os.replace(path + suffix, aside + suffix)
+        ctx.close()
+        how = f"no work journal to rebuild from: started empty; the damaged file is kept " \
+              f"as {aside}"
+    add("state database", False, f"{damaged.message}; {how}", True)
 
 
 # -- refs/orch/locks --------------------------------------------------------------
@@ -193,3 +229,26 @@ def snapshot(ctx: Context) -> storage.Snapshot:
         return storage.snapshot(ctx)
     except storage.TableUnreadable:
         return storage.Snapshot(None, [], [])
+
+
+# -- worktrees ------------------------------------------------------------------------
+
+
+def check_protected_worktrees(ctx: Context, fix: bool, add: Add) -> None:
+    """A protected branch checked out in a worktree whose folder is gone: git refuses
+    to check it out anywhere else and the lander cannot fast-forward it there."""
+    from orch_core.errors import OrchError
+    from orch_core.git import worktree as gitworktree
+
+    try:
+        protected = set(ctx.config.protected)
+    except OrchError:
+        protected = {"main"}
+    gone = [wt for wt in gitworktree.worktree_list(ctx.repo)
+            if wt.prunable and wt.branch in protected]
+    for wt in gone:
+        add(f"worktree of {wt.branch}", False,
+            f"{wt.branch} is checked out in {wt.path}, which no longer exists"
+            + ("" if fix else "; --fix prunes it (`git worktree prune`)"), fix)
+    if gone and fix:
+        gitworktree.worktree_prune(ctx.repo)

@@ -100,6 +100,7 @@ def doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
     def add(check: str, ok: bool, detail: str, fixed: bool = False) -> None:
         findings.append({"check": check, "ok": ok, "detail": detail, "fixed": fixed})
 
+    damage.check(ctx, fix, add)
     hdir = hooks_dir(ctx)
     # A broken policy file is a finding to report, not a reason to skip every other check.
     protected: list[str] | None = None
@@ -143,7 +144,6 @@ def doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
         add("stale git lock files", True, "none")
     integrity = ctx.store.integrity()
     add("sqlite integrity", integrity == "ok", integrity)
-    damage.check(ctx, fix, add)
     tip = gitrefs.read_ref_file(ctx.repo.common_dir, locks.REF)
     cached = ctx.store.meta("locks_tip") or "none"
     if cached != (tip or "none"):
