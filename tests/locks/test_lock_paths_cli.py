@@ -4,9 +4,10 @@ through in-repo symlinks, folders named without their slash; absurd lease length
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
-from testing.repos import open_session, orch, orch_json
+from testing.repos import ORCH, open_session, orch, orch_json
 
 
 def test_a_path_is_relative_to_the_current_directory(repo: Path) -> None:
@@ -51,3 +52,24 @@ def test_huge_ttl_and_limit_are_usage_errors_not_crashes(repo: Path) -> None:
         assert "too long" in proc.stderr and "internal" not in proc.stderr
     proc = orch(repo, "task", "ready", "--limit", "99999999999999999999")
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_policy_symlinked_to_a_device_is_refused_not_read(repo: Path) -> None:
+    sid = open_session(repo, "a")
+    for target in ("/dev/zero", "/dev/stdin"):
+        policy = repo / ".orch.toml"
+        policy.unlink(missing_ok=True)
+        os.symlink(target, policy)
+        # stdin is a pipe nobody writes to: reading it would hang.
+        proc = subprocess.Popen([ORCH, "lock", "acquire", "x.py"], cwd=repo,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "ORCH_SESSION": sid})
+        try:
+            _out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+        assert proc.returncode == 2, (target, err)
+        assert "not a regular file" in err, err
