@@ -10,7 +10,6 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from orch_core.errors import NotFound
 from orch_core.git import refs as gitrefs

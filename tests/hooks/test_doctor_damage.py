@@ -17,13 +17,15 @@ def _doctor(repo: Path, *args: str) -> tuple[int, dict[str, Any]]:
     proc = orch(repo, "doctor", "--json", *args)
     assert "Traceback" not in proc.stderr, proc.stderr
     assert proc.returncode in (0, 1), proc.stderr
-    return proc.returncode, json.loads(proc.stdout)
+    report: dict[str, Any] = json.loads(proc.stdout)
+    return proc.returncode, report
 
 
 def _bad(report: dict[str, Any], name: str) -> dict[str, Any]:
     found = [f for f in report["findings"] if f["check"] == name and not f["ok"]]
     assert found, report
-    return found[0]
+    first: dict[str, Any] = found[0]
+    return first
 
 
 def test_empty_and_garbled_lock_index(repo: Path) -> None:
@@ -54,7 +56,7 @@ def test_garbage_state_db_is_a_clear_error_and_fix_rebuilds(repo: Path) -> None:
         assert proc.returncode == 1, (args, proc.stderr)
         assert "Traceback" not in proc.stderr and str(db) in proc.stderr
         assert "rebuild --force" in proc.stderr
-    rc, report = _doctor(repo, "--fix")
+    _rc, report = _doctor(repo, "--fix")
     assert _bad(report, "state database")["fixed"] is True
     tasks = orch_json(repo, "task", "list")
     assert "keep me" in json.dumps(tasks)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from orch_core.servers import mcp as mcp_server
+from orch_core.servers import jsonl as jsonl_server
 from orch_core.state.context import Context
 from testing.repos import orch, orch_json
 from tests.servers.test_mcp import call, with_client
@@ -55,7 +55,7 @@ def test_reopen_if_replaced_in_process(repo: Path) -> None:
         before = ctx.store
         orch(repo, "sync", check=True)
         orch(repo, "rebuild", "--force", check=True)
-        mcp_server.reopen_if_replaced(ctx)
+        jsonl_server.reopen_if_replaced(ctx)
         assert ctx.store is not before
     finally:
         ctx.close()
