@@ -67,6 +67,19 @@ def check_state_db(ctx: Context, fix: bool, add: Add) -> None:
 def check_lock_table(ctx: Context, fix: bool, add: Add) -> None:
     tip = gitrefs.read_ref_file(ctx.repo.common_dir, storage.REF)
     if tip is None:
+        try:
+            storage.snapshot(ctx)
+        except storage.TableUnreadable as e:
+            fixed = False
+            if fix:  # the ref file holds no object name: drop it, rebuild from history
+                (ctx.repo.common_dir / storage.REF).unlink()
+                found = _events_tip(ctx)
+                if found is not None:
+                    gitrefs.create_ref(ctx.repo, storage.REF, gitrepo.Oid(found),
+                                       "orch-hooks doctor: ref file held garbage")
+                    check_lock_table(ctx, fix, add)
+                fixed = True
+            add("lock table readable", False, e.message, fixed)
         return
     try:
         _locks, warnings = storage.read_table(ctx.repo, tip)
@@ -139,6 +152,14 @@ def _candidates(ctx: Context, bad: str) -> list[str]:
             out.append(tip)
     seen: set[str] = {bad}
     return [c for c in out if not (c in seen or seen.add(c))]  # type: ignore[func-returns-value]
+
+
+def _events_tip(ctx: Context) -> str | None:
+    """The newest recorded tip whose table reads."""
+    for cand in _candidates(ctx, ""):
+        if storage.readable(ctx.repo, cand):
+            return cand
+    return None
 
 
 def _walk(ctx: Context, start: str) -> list[str]:

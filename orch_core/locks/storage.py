@@ -179,6 +179,8 @@ def snapshot(ctx: Context) -> Snapshot:
     """The current table, from the cache when its tip matches the ref."""
     repo = ctx.repo
     tip = gitrefs.read_ref_file(repo.common_dir, REF)
+    if tip is None:
+        _no_ref(repo)
     cached = _cached_at(ctx, tip)
     if cached is not None:
         return Snapshot(tip, cached, [])
@@ -207,6 +209,7 @@ def _load_at(ctx: Context, tip: gitrepo.Oid | None) -> tuple[list[Lock], bool]:
     if cached is not None:
         return cached, True
     if tip is None:
+        _no_ref(ctx.repo)
         return [], False
     try:
         files = ctx.odb.files(tip)
@@ -237,6 +240,17 @@ def read_table(repo: gitrepo.Repo, commit: str) -> tuple[list[Lock], list[str]]:
     if lost:
         raise TableUnreadable(commit, f"whose blob {lost[0]} is missing")
     return parse_tree({name: blobs.get(oid) or b"" for name, oid in entries})
+
+
+def _no_ref(repo: gitrepo.Repo) -> None:
+    """No tip was read: make sure the ref is absent, not a loose file holding garbage."""
+    try:
+        text = (repo.common_dir / REF).read_bytes()[:80].decode(errors="replace").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError as e:
+        raise TableUnreadable("(unreadable)", f"a file git cannot read ({e.strerror})") from e
+    raise TableUnreadable(repr(text), "which is not an object name")
 
 
 def _why_unreadable(repo: gitrepo.Repo, commit: str) -> str:

@@ -95,3 +95,14 @@ def test_the_ref_pointing_at_a_blob_is_reported(repo: Path) -> None:
     assert orch_json(repo, "doctor")["healthy"] is True
     assert [lk["path"] for lk in orch_json(repo, "lock", "list")["locks"]] == ["src/api/"]
     assert os.path.exists(repo / ".git" / "orch" / "locks.idx")
+
+
+def test_a_ref_file_holding_garbage_is_not_an_empty_table(repo: Path) -> None:
+    a, _b, _wt = _setup(repo)
+    ref = repo / ".git" / "refs" / "orch" / "locks"
+    ref.write_text("garbage\n")
+    listed = orch(repo, "lock", "list")
+    assert listed.returncode == 1 and "unreadable" in listed.stderr, listed.stderr
+    assert orch(repo, "lock", "acquire", "docs/", session=a).returncode == 1
+    assert orch_json(repo, "doctor", "--fix")["healthy"] is True
+    assert [lk["path"] for lk in orch_json(repo, "lock", "list")["locks"]] == ["src/api/"]
