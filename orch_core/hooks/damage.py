@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from orch_core.errors import NotFound
+from orch_core.git import history as githistory
 from orch_core.git import refs as gitrefs
 from orch_core.git import repo as gitrepo
 from orch_core.locks import export as lockexport
@@ -133,10 +134,7 @@ def _proposal(ctx: Context, locks: list[Lock], parent: str | None,
 def _candidates(ctx: Context, bad: str) -> list[str]:
     """Earlier tips of the ref, newest first: its reflog, then the tips the events
     of state.db recorded for each lock write."""
-    out: list[str] = []
-    proc = ctx.repo.run("reflog", "show", "--format=%H", storage.REF, "--", check=False)
-    if proc.returncode == 0:
-        out += proc.stdout.decode(errors="replace").split()
+    out: list[str] = [e.new for e in reversed(githistory.reflog(ctx.repo, storage.REF))]
     try:
         rows = ctx.store.conn.execute(
             "SELECT data FROM events WHERE data LIKE '%\"tip\"%' ORDER BY db_version DESC"
@@ -162,11 +160,17 @@ def _events_tip(ctx: Context) -> str | None:
     return None
 
 
-def _walk(ctx: Context, start: str) -> list[str]:
-    """The first-parent history of ``start`` as far as it can be read."""
-    proc = ctx.repo.run("rev-list", "--first-parent", "--ignore-missing", start, "--",
-                        check=False)
-    return proc.stdout.decode(errors="replace").split() if proc.returncode == 0 else []
+def _walk(ctx: Context, start: str, depth: int = 50) -> list[str]:
+    """The first parents of ``start`` as far as they can be read (at most ``depth``)."""
+    out: list[str] = []
+    commit: str = start
+    while len(out) < depth:
+        parents = githistory.parents_of(ctx.repo, commit)
+        if not parents:
+            break
+        commit = parents[0]
+        out.append(commit)
+    return out
 
 
 def rebuild_lock_table(ctx: Context, bad: str) -> str:

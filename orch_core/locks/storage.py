@@ -230,9 +230,10 @@ def read_table(repo: gitrepo.Repo, commit: str) -> tuple[list[Lock], list[str]]:
     ``commit`` is not a commit.
     """
     tree = gitobjects.flat_tree(repo, f"{commit}^{{commit}}", check=False)
-    if not tree and repo.run("ls-tree", "--full-tree", f"{commit}^{{commit}}",
-                             check=False).returncode != 0:
-        raise TableUnreadable(commit, _why_unreadable(repo, commit))
+    if not tree:  # an empty table, or no table at all
+        why = _why_unreadable(repo, commit)
+        if why:
+            raise TableUnreadable(commit, why)
     entries = [(name, e[2]) for name, e in tree.items()
                if e[1] == "blob" and is_table_entry(name)]
     blobs = gitobjects.cat_objects(repo, [oid for _name, oid in entries])
@@ -254,13 +255,15 @@ def _no_ref(repo: gitrepo.Repo) -> None:
 
 
 def _why_unreadable(repo: gitrepo.Repo, commit: str) -> str:
-    proc = repo.run("cat-file", "-t", commit, check=False)
-    kind = proc.stdout.decode(errors="replace").strip() if proc.returncode == 0 else ""
-    if not kind:
+    """What is wrong with ``commit`` as a table commit ('' when nothing is)."""
+    kind = gitobjects.object_type(repo, commit)
+    if kind is None:
         return "an object missing from the repository (pruned by gc?)"
     if kind != "commit":
         return f"a {kind}, not a commit"
-    return "a commit whose tree is missing"
+    if gitobjects.object_type(repo, f"{commit}^{{tree}}") != "tree":
+        return "a commit whose tree is missing"
+    return ""
 
 
 def readable(repo: gitrepo.Repo, commit: str) -> bool:

@@ -24,6 +24,7 @@ from typing import Any
 
 from orch_core import jsonlines
 from orch_core.errors import NotFound, OrchError, Refused
+from orch_core.git import history as githistory
 from orch_core.git import refs as gitrefs
 from orch_core.git import repo as gitrepo
 from orch_core.state import store
@@ -113,8 +114,7 @@ def _descends(ctx: Context, st: store.Store, tip: gitrepo.Oid, meta: dict[str, A
     mine = st.meta("journal_tip")
     if not mine or mine == "none":
         return False
-    return mine == tip or ctx.repo.run("merge-base", "--is-ancestor", mine, tip,
-                                       check=False).returncode == 0
+    return mine == tip or githistory.is_ancestor(ctx.repo, mine, tip)
 
 
 SYNCED_FILE = "journal.version"

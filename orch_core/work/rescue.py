@@ -115,14 +115,9 @@ def _claimants(ctx: Context, path: Path, key: str, sid: str | None) -> list[sess
 
 
 def _ignored(path: Path) -> list[str]:
-    """Files git ignores in the worktree (what `git worktree remove --force` deletes
-    and no rescue commit holds)."""
-    proc = gitrepo.git_in(path, "status", "--porcelain=v1", "-z", "--ignored=matching",
-                          "--untracked-files=all", check=False)
-    if proc.returncode != 0:
-        return ["(git status failed)"]
-    return [e[3:] for e in proc.stdout.decode(errors="surrogateescape").split("\x00")
-            if e.startswith("!! ")]
+    """Ignored files of the worktree (no rescue commit holds them)."""
+    found = gitworktree.worktree_ignored(path)
+    return ["(git status failed)"] if found is None else found
 
 
 def _at_risk(ctx: Context, wt: gitworktree.WorktreeEntry) -> tuple[list[str], int]:
