@@ -43,19 +43,56 @@ def normalise(raw: str, root: Path | None = None) -> str:
                          hint="lock paths of the work tree, not git internals")
     rel = "/".join(parts)
     if root is not None:
-        real_root = os.path.realpath(root)
-        target = os.path.realpath(os.path.join(real_root, rel))
-        if target != real_root and not target.startswith(real_root + os.sep):
-            raise UsageError(
-                f"path {raw!r} escapes the repository through a symlink",
-                hint="lock the path the symlink points to, inside the repository",
-                code="bad_path",
-            )
-        if not prefix and os.path.isdir(os.path.join(real_root, rel)) and not os.path.islink(
-            os.path.join(real_root, rel)
-        ):
-            prefix = True
+        rel, prefix = _through_symlinks(raw, rel, prefix, root)
     return rel + "/" if prefix else rel
+
+
+def _through_symlinks(raw: str, rel: str, prefix: bool, root: Path) -> tuple[str, bool]:
+    """``rel`` as git sees it: in-repo symlinked folders resolved to their target (git
+    tracks nothing beyond a symlink, so ``alias/x`` is ``src/api/x``); a symlink as the
+    last part stays itself unless it names a folder. Escaping the repository is refused."""
+    real_root = os.path.realpath(root)
+    beyond = os.path.realpath(os.path.join(real_root, rel))
+    if beyond != real_root and not beyond.startswith(real_root + os.sep):
+        raise UsageError(
+            f"path {raw!r} escapes the repository through a symlink",
+            hint="lock the path the symlink points to, inside the repository",
+            code="bad_path")
+    parts = rel.split("/")
+    # The folders above the last part, resolved as far as they exist.
+    i = len(parts) - 1
+    while i > 0 and not os.path.isdir(os.path.join(real_root, *parts[:i])):
+        i -= 1
+    target = os.path.join(os.path.realpath(os.path.join(real_root, *parts[:i])), *parts[i:])
+    if os.path.islink(target) and os.path.isdir(target):
+        target = os.path.realpath(target)
+    if target == real_root:
+        raise UsageError(f"path {raw!r} names the whole repository", code="bad_path",
+                         hint="lock a directory such as src/ instead")
+    if not target.startswith(real_root + os.sep):
+        raise UsageError(
+            f"path {raw!r} escapes the repository through a symlink",
+            hint="lock the path the symlink points to, inside the repository",
+            code="bad_path",
+        )
+    resolved = os.path.relpath(target, real_root).replace(os.sep, "/")
+    if resolved.split("/")[0] == ".git":
+        raise UsageError(f"path {raw!r} is inside .git", code="bad_path",
+                         hint="lock paths of the work tree, not git internals")
+    if not prefix and os.path.isdir(target) and not os.path.islink(target):
+        prefix = True
+    return resolved, prefix
+
+
+def within(cwd: Path, root: Path) -> str:
+    """Where ``cwd`` sits under ``root`` (``src/api/``), '' at the root or outside it:
+    paths given on a command line are relative to the current directory, as git's are."""
+    real_root = os.path.realpath(root)
+    here = os.path.realpath(cwd)
+    if not here.startswith(real_root + os.sep):
+        return ""
+    rel = os.path.relpath(here, real_root).replace(os.sep, "/")
+    return "" if rel.split("/")[0] == ".git" else rel + "/"
 
 
 def key(path: str, ignore_case: bool = False) -> str:

@@ -57,6 +57,12 @@ def flat_tree(repo: Repo, commit: str, check: bool = True) -> dict[str, tuple[st
     return out
 
 
+def object_type(repo: Repo, rev: str) -> str | None:
+    """`git cat-file -t`: commit, tree, blob or tag; None when it is missing."""
+    proc = repo.run("cat-file", "-t", rev, check=False)
+    return proc.stdout.decode(errors="replace").strip() or None if proc.returncode == 0 else None
+
+
 def cat_blob(repo: Repo, rev_path: str) -> bytes | None:
     proc = repo.run("cat-file", "blob", rev_path, check=False)
     if proc.returncode != 0:

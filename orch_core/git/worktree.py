@@ -84,6 +84,17 @@ def worktree_dirty(path: Path, untracked: bool = True) -> list[str]:
     return out
 
 
+def worktree_ignored(path: Path) -> list[str] | None:
+    """Files git ignores in the worktree (what `git worktree remove --force` deletes
+    with no commit holding them); None when git status fails."""
+    proc = git_in(path, "status", "--porcelain=v1", "-z", "--ignored=matching",
+                  "--untracked-files=all", check=False)
+    if proc.returncode != 0:
+        return None
+    return [e[3:] for e in proc.stdout.decode(errors="surrogateescape").split("\x00")
+            if e.startswith("!! ")]
+
+
 def staged_paths(repo: Repo) -> list[str]:
     """Paths the index changes against HEAD (both sides of a rename)."""
     proc = repo.run("diff", "--cached", "--name-only", "--no-renames", "--no-ext-diff", "-z")

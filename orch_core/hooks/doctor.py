@@ -11,6 +11,7 @@ from orch_core.errors import OrchError
 from orch_core.git import hookenv
 from orch_core.git import refs as gitrefs
 from orch_core.git import repo as gitrepo
+from orch_core.hooks import damage
 from orch_core.hooks.installer import (
     ensure_rewrite_mode,
     ensure_rewrite_ref,
@@ -99,6 +100,7 @@ def doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
     def add(check: str, ok: bool, detail: str, fixed: bool = False) -> None:
         findings.append({"check": check, "ok": ok, "detail": detail, "fixed": fixed})
 
+    damage.check(ctx, fix, add)
     hdir = hooks_dir(ctx)
     # A broken policy file is a finding to report, not a reason to skip every other check.
     protected: list[str] | None = None
@@ -154,13 +156,13 @@ def doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
     else:
         add("lock cache", True, f"current at {(tip or 'none')[:12]}")
     export = ctx.repo.orch_dir / lockexport.EXPORT
-    if not export.exists() or export.read_text().split("\t")[1] != (tip or "none"):
+    if not export.exists() or damage.index_tip(export) != (tip or "none"):
         if fix:
             snap = locks.snapshot(ctx)
             lockexport.write_export(ctx, snap.tip, snap.locks)
         add("hook fast-path index", False, f"{export} missing or stale", fix)
     now = ctx.now()
-    snap = locks.snapshot(ctx)
+    snap = damage.snapshot(ctx)
     expired = [lk for lk in snap.locks if not lk.live(now)]
     if snap.warnings:
         add("lock table", False, "; ".join(snap.warnings))

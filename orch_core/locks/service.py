@@ -23,7 +23,7 @@ from orch_core.locks.storage import mutate as mutate
 from orch_core.locks.storage import read_table as read_table
 from orch_core.locks.storage import snapshot as snapshot
 from orch_core.locks.table import EXCLUSIVE, SHARED, Lock
-from orch_core.paths import normalise
+from orch_core.paths import normalise, within
 from orch_core.state.context import Context
 
 
@@ -80,10 +80,23 @@ def conflict_lines(found: dict[str, list[Lock]], now: float) -> list[str]:
     return lines
 
 
+# A lease longer than this is a typo (and overflows the clock's dates).
+MAX_TTL = 10 * 365 * 86400
+
+
+def _from_cwd(ctx: Context, raw: str) -> str:
+    """A path as given relative to the caller's directory, made repository-relative
+    (as git reads paths: `lock acquire users.py` in src/api/ is src/api/users.py)."""
+    if not isinstance(raw, str) or raw.startswith("/") or raw.strip() == "":
+        return raw
+    here = within(ctx.cwd, ctx.repo.toplevel)
+    return here + raw if here else raw
+
+
 def normalise_all(ctx: Context, raw: Iterable[str]) -> list[str]:
     out: list[str] = []
     for p in raw:
-        n = normalise(p, ctx.repo.toplevel)
+        n = normalise(_from_cwd(ctx, p), ctx.repo.toplevel)
         if n not in out:
             out.append(n)
     if not out:
@@ -99,6 +112,10 @@ def acquire(ctx: Context, sess: Session, paths: list[str], shared: bool = False,
     life = float(ttl if ttl is not None else ctx.config.get("locks", "default_ttl"))
     if life <= 0:
         raise UsageError("--ttl must be a positive number of seconds", code="bad_param")
+    if not life <= MAX_TTL:
+        raise UsageError(f"--ttl {ttl if ttl is not None else life} is too long: at most "
+                         f"{MAX_TTL} seconds (10 years)", code="bad_param",
+                         hint="renew a lease with `orch-hooks lock heartbeat` instead")
     mode = SHARED if shared else EXCLUSIVE
     # The branch the session is on now (agents switch branches; the session record
     # keeps the one it opened on): release-on-land releases locks of that branch.
@@ -141,7 +158,8 @@ def release(ctx: Context, sess: Session | None, selectors: list[str],
         raise UsageError("nothing to release", hint="name a path or a lock id",
                          code="bad_param")
     wanted_ids = [s for s in selectors if s.startswith("L-")]
-    wanted_paths = [normalise(s, None) for s in selectors if not s.startswith("L-")]
+    wanted_paths = [normalise(_from_cwd(ctx, s), ctx.repo.toplevel)
+                    for s in selectors if not s.startswith("L-")]
     who = sess.id if sess else None
     if who is None and not force:
         raise UsageError("no session in effect", code="no_session",
@@ -156,9 +174,11 @@ def release(ctx: Context, sess: Session | None, selectors: list[str],
                                hint="`orch-hooks lock list` shows the live locks")
             chosen.extend(match)
         for p in wanted_paths:
-            match = [lk for lk in live if lk.path == p and (force or lk.session == who)]
+            # `src/api` names the prefix lock src/api/ too (the folder may be gone since).
+            same = (p, p.rstrip("/"), p.rstrip("/") + "/")
+            match = [lk for lk in live if lk.path in same and (force or lk.session == who)]
             if not match:
-                others = [lk for lk in live if lk.path == p]
+                others = [lk for lk in live if lk.path in same]
                 if others:
                     holder = others[0]
                     raise Refused(

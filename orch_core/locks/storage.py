@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from orch_core.errors import GitFailed, OrchError
 from orch_core.git import objects as gitobjects
 from orch_core.git import refs as gitrefs
 from orch_core.git import repo as gitrepo
@@ -31,6 +32,22 @@ from orch_core.state.context import Context
 REF = "refs/orch/locks"
 # The first layout's whole-table blob; see locks/table.py for the per-session layout.
 TABLE = LEGACY_TABLE
+
+
+class TableUnreadable(OrchError):
+    """The ref names a table that cannot be read whole: every lock is in doubt.
+
+    Never read as "no locks" (docs/ARCHITECTURE.md: damaged state fails closed).
+    """
+
+    code = "lock_table_unreadable"
+
+    def __init__(self, tip: str, why: str) -> None:
+        super().__init__(
+            f"the lock table is unreadable: {REF} points at {tip[:12]}, {why}; "
+            "no lock can be trusted, so nothing that depends on them is allowed",
+            hint="`orch-hooks doctor --fix` rebuilds the table from the newest readable "
+                 f"state in the history of {REF}")
 
 
 @dataclass(frozen=True)
@@ -162,6 +179,8 @@ def snapshot(ctx: Context) -> Snapshot:
     """The current table, from the cache when its tip matches the ref."""
     repo = ctx.repo
     tip = gitrefs.read_ref_file(repo.common_dir, REF)
+    if tip is None:
+        _no_ref(repo)
     cached = _cached_at(ctx, tip)
     if cached is not None:
         return Snapshot(tip, cached, [])
@@ -190,16 +209,70 @@ def _load_at(ctx: Context, tip: gitrepo.Oid | None) -> tuple[list[Lock], bool]:
     if cached is not None:
         return cached, True
     if tip is None:
+        _no_ref(ctx.repo)
         return [], False
-    return parse_tree(ctx.odb.files(tip))[0], False
+    try:
+        files = ctx.odb.files(tip)
+    except (KeyError, AssertionError, ValueError, GitFailed):
+        files = None
+    if files is None or any(not data for name, data in files.items() if is_table_entry(name)):
+        # A missing object (or one of another type) reads as an error, never as an
+        # empty table; the writers never store an empty table blob, so an empty one
+        # is checked object by object through git.
+        return read_table(ctx.repo, tip)[0], False
+    return parse_tree(files)[0], False
 
 
 def read_table(repo: gitrepo.Repo, commit: str) -> tuple[list[Lock], list[str]]:
-    """The table at ``commit`` through git itself (no pygit2: the hooks call this)."""
-    entries = [(name, e[2]) for name, e in gitobjects.flat_tree(repo, commit, check=False).items()
+    """The table at ``commit`` through git itself (no pygit2: the hooks call this).
+
+    Raises TableUnreadable when the commit, its tree or a table blob is missing, or
+    ``commit`` is not a commit.
+    """
+    tree = gitobjects.flat_tree(repo, f"{commit}^{{commit}}", check=False)
+    if not tree:  # an empty table, or no table at all
+        why = _why_unreadable(repo, commit)
+        if why:
+            raise TableUnreadable(commit, why)
+    entries = [(name, e[2]) for name, e in tree.items()
                if e[1] == "blob" and is_table_entry(name)]
     blobs = gitobjects.cat_objects(repo, [oid for _name, oid in entries])
+    lost = [name for name, oid in entries if blobs.get(oid) is None]
+    if lost:
+        raise TableUnreadable(commit, f"whose blob {lost[0]} is missing")
     return parse_tree({name: blobs.get(oid) or b"" for name, oid in entries})
+
+
+def _no_ref(repo: gitrepo.Repo) -> None:
+    """No tip was read: make sure the ref is absent, not a loose file holding garbage."""
+    try:
+        text = (repo.common_dir / REF).read_bytes()[:80].decode(errors="replace").strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    except OSError as e:
+        raise TableUnreadable("(unreadable)", f"a file git cannot read ({e.strerror})") from e
+    raise TableUnreadable(repr(text), "which is not an object name")
+
+
+def _why_unreadable(repo: gitrepo.Repo, commit: str) -> str:
+    """What is wrong with ``commit`` as a table commit ('' when nothing is)."""
+    kind = gitobjects.object_type(repo, commit)
+    if kind is None:
+        return "an object missing from the repository (pruned by gc?)"
+    if kind != "commit":
+        return f"a {kind}, not a commit"
+    if gitobjects.object_type(repo, f"{commit}^{{tree}}") != "tree":
+        return "a commit whose tree is missing"
+    return ""
+
+
+def readable(repo: gitrepo.Repo, commit: str) -> bool:
+    """Can the table at ``commit`` be read whole?"""
+    try:
+        read_table(repo, commit)
+    except TableUnreadable:
+        return False
+    return True
 
 
 Mutation = Callable[[list[Lock], float], tuple[list[Lock], str, dict[str, Any]]]
@@ -238,8 +311,14 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation) -> dict[str, Any]:
         added = [lk for lk in new if old_ids.get(lk.id) is not lk
                  and lk != old_ids.get(lk.id)]
         touched = {lk.session for lk in dropped} | {lk.session for lk in added}
-        commit = ctx.odb.write_tree_update(tip, _table_changes(ctx, tip, new, touched),
-                                           message, when=now)
+        try:
+            commit = ctx.odb.write_tree_update(tip, _table_changes(ctx, tip, new, touched),
+                                               message, when=now)
+        except (KeyError, AssertionError, ValueError, GitFailed):
+            # The cache held the table at ``tip`` but git no longer has its objects.
+            if tip is not None and not readable(ctx.repo, tip):
+                read_table(ctx.repo, tip)
+            raise
 
         def done(commit: gitrepo.Oid) -> dict[str, Any]:
             ctx.cache[_LAYOUT_OK] = commit

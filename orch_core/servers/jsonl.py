@@ -19,6 +19,7 @@ from typing import IO, Any
 
 from orch_core.api import dispatch
 from orch_core.api import dispatch as api
+from orch_core.errors import OrchError
 from orch_core.state.context import Context
 
 REQUEST_SCHEMA: dict[str, Any] = {
@@ -58,8 +59,21 @@ def _valid_id(value: Any) -> bool:
                              and not isinstance(value, bool))
 
 
+def reopen_if_replaced(ctx: Context) -> None:
+    """A long-running server notices that state.db was replaced under it (`rebuild
+    --force` moves the old file aside) and opens the new one, so it never writes to
+    the file set aside. One stat per request."""
+    try:
+        if ctx.store.replaced():
+            ctx.close()
+            ctx.cache.clear()  # tables and indexes remembered from the old database
+    except OrchError:
+        pass  # a damaged database: the request itself reports it
+
+
 def handle_line(ctx: Context, raw: bytes | str) -> dict[str, Any]:
     """Answer one request line; never raises for anything the client sends."""
+    reopen_if_replaced(ctx)
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
         req = json.loads(text, parse_constant=_reject_constant)

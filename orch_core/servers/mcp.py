@@ -16,6 +16,7 @@ from typing import Any
 
 from orch_core.api import dispatch
 from orch_core.api import dispatch as api
+from orch_core.servers.jsonl import reopen_if_replaced
 from orch_core.state.context import Context
 
 SERVER_NAME = "orch-hooks"
@@ -60,6 +61,7 @@ def call_tool(ctx: Context, tool: str, arguments: dict[str, Any] | None,
     if m is None:
         return False, {"code": "unknown_method", "message": f"unknown tool {tool!r}",
                        "hint": "list the tools again", "retryable": False}
+    reopen_if_replaced(ctx)
     ok, payload = dispatch.answer(ctx, m, arguments or {}, "mcp")
     if ok and not isinstance(payload, dict):
         payload = {"result": payload}

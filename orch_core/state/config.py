@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,12 +159,40 @@ def parse(text: str, path: Path) -> Config:
     return Config(values, path)
 
 
+MAX_BYTES = 1 << 20  # a policy file is a few hundred bytes
+
+
+def _read_policy(path: Path) -> bytes | None:
+    """The file's bytes (None: absent); a device, FIFO or folder (a symlink to
+    /dev/zero or /dev/stdin) is refused without reading, and so is a huge file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as e:
+        raise UsageError(f"{path}: cannot be read ({e.strerror})", code="bad_config") from e
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise UsageError(f"{path} is not a regular file", code="bad_config",
+                             hint="the policy must be a plain file (not a symlink to a "
+                                  "device, a FIFO or a folder)")
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            data = fh.read(MAX_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_BYTES:
+        raise UsageError(f"{path} is larger than {MAX_BYTES} bytes", code="bad_config",
+                         hint="a policy file is a few lines of TOML")
+    return data
+
+
 def load(root: Path) -> Config:
     path = root / FILENAME
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
+    raw = _read_policy(path)
+    if raw is None:
         return Config({}, None)
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise UsageError(f"{path}: not UTF-8 text", code="bad_config") from e
     return parse(text, path)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from orch_core import clock
-from orch_core.errors import Busy
+from orch_core.errors import Busy, OrchError
 
 BUSY_TIMEOUT_MS = 15000
 
@@ -158,6 +158,28 @@ def _split(script: str) -> list[str]:
     return out
 
 
+class Damaged(OrchError):
+    """state.db is not a readable orch database (garbage, truncated, foreign)."""
+
+    code = "state_damaged"
+
+    def __init__(self, path: Path, cause: BaseException) -> None:
+        super().__init__(
+            f"the state database {path} is damaged ({cause})",
+            hint="`orch-hooks rebuild --force` recreates it from git (refs/orch/work, the "
+                 "lock and queue refs, the notes); the damaged file is kept aside")
+
+
+def file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the database file: a rebuild replaces the file, so a
+    long-running process can tell its connection points at a set-aside copy."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
 class Store:
     """One connection to the clone's state database."""
 
@@ -171,13 +193,23 @@ class Store:
                 self.conn.execute("PRAGMA journal_mode = WAL")
             self.conn.execute("PRAGMA synchronous = NORMAL")
             _migrate(self.conn)
+            self.db_version()
         except sqlite3.OperationalError as e:
             if "locked" in str(e):
                 raise Busy(f"state database {path} is locked", hint="retry") from e
-            raise
+            self.conn.close()
+            raise Damaged(path, e) from e
+        except (sqlite3.DatabaseError, TypeError, ValueError) as e:
+            self.conn.close()
+            raise Damaged(path, e) from e
+        self.identity = file_identity(path)
 
     def close(self) -> None:
         self.conn.close()
+
+    def replaced(self) -> bool:
+        """Has the file at ``path`` been replaced (rebuild) or removed since it was opened?"""
+        return file_identity(self.path) != self.identity
 
     def db_version(self) -> int:
         row = self.conn.execute("SELECT value FROM meta WHERE key='db_version'").fetchone()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import sqlite3
 import time
@@ -22,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from orch_core import jsonlines
-from orch_core.errors import NotFound, Refused
+from orch_core.errors import NotFound, OrchError, Refused
+from orch_core.git import history as githistory
 from orch_core.git import refs as gitrefs
 from orch_core.git import repo as gitrepo
 from orch_core.state import store
@@ -43,7 +45,7 @@ def _dump(rows: list[dict[str, Any]]) -> bytes:
                    for r in rows).encode()
 
 
-def export(conn: sqlite3.Connection) -> tuple[int, dict[str, bytes]]:
+def export(conn: sqlite3.Connection, db_id: str = "") -> tuple[int, dict[str, bytes]]:
     """One consistent read of the journaled tables: (db_version, files)."""
     conn.execute("BEGIN")
     try:
@@ -61,17 +63,58 @@ def export(conn: sqlite3.Connection) -> tuple[int, dict[str, bytes]]:
             files[f"events-{n:06d}.jsonl"] = _dump(rows)
     finally:
         conn.execute("COMMIT")
-    files["meta.json"] = json.dumps({"format": FORMAT, "db_version": version,
-                                     "schema": store.SCHEMA_VERSION}, sort_keys=True).encode()
+    meta: dict[str, Any] = {"format": FORMAT, "db_version": version,
+                            "schema": store.SCHEMA_VERSION}
+    if db_id:
+        meta["db_id"] = db_id
+    files["meta.json"] = json.dumps(meta, sort_keys=True).encode()
     return version, files
+
+
+def _journal_meta(ctx: Context, tip: gitrepo.Oid) -> dict[str, Any]:
+    try:
+        meta = json.loads(ctx.odb.read_file(tip, "meta.json") or b"{}")
+    except (KeyError, ValueError, TypeError, AssertionError, OrchError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
 
 
 def _journal_version(ctx: Context, tip: gitrepo.Oid) -> int | None:
     try:
-        raw = ctx.odb.read_file(tip, "meta.json")
-        return int(json.loads(raw or b"{}")["db_version"])
+        return int(_journal_meta(ctx, tip)["db_version"])
     except (KeyError, ValueError, TypeError):
         return None
+
+
+DB_ID = "db_id"
+
+
+def db_id(st: store.Store) -> str:
+    """The identity of this database's lineage, written into every journal snapshot.
+
+    A database rebuilt from the journal takes the journal's; a new one (state.db
+    lost and recreated) gets a fresh one, so it never passes for the journal's.
+    """
+    found = st.meta(DB_ID)
+    if found:
+        return found
+    with st.cache_write() as conn:
+        found = st.meta(DB_ID) or secrets.token_hex(8)
+        st.set_meta(conn, DB_ID, found)
+    return found
+
+
+def _descends(ctx: Context, st: store.Store, tip: gitrepo.Oid, meta: dict[str, Any]) -> bool:
+    """Was this database built from (or exported to) the journal at ``tip``?"""
+    held = meta.get(DB_ID)
+    if isinstance(held, str) and held:
+        return held == st.meta(DB_ID)
+    # A journal written before snapshots named their database: this database must
+    # have written or been rebuilt from ``tip`` or one of its ancestors.
+    mine = st.meta("journal_tip")
+    if not mine or mine == "none":
+        return False
+    return mine == tip or githistory.is_ancestor(ctx.repo, mine, tip)
 
 
 SYNCED_FILE = "journal.version"
@@ -99,8 +142,20 @@ def sync(ctx: Context) -> dict[str, Any]:
         return {"synced": False, "ref": REF, "tip": tip, "db_version": version}
     odb = ctx.odb
 
+    me = db_id(st)
+
     def attempt(tip: gitrepo.Oid | None) -> gitrefs.Proposal[dict[str, Any]]:
-        version, files = export(st.conn)
+        meta = _journal_meta(ctx, tip) if tip else {}
+        if tip and not _descends(ctx, st, tip, meta):
+            # state.db was lost and recreated (or replaced): exporting it would
+            # replace the journal, the only copy of the work state, with it.
+            raise Refused(
+                f"the state database was not built from the work journal {REF} holds "
+                f"(at {tip[:12]}); refusing to replace the journal with it",
+                code="journal_foreign",
+                hint="if state.db was lost or replaced, run `orch-hooks rebuild --force` "
+                     "(the current file is kept aside)")
+        version, files = export(st.conn, me)
         held = _journal_version(ctx, tip) if tip else None
         if held is not None and held > version:
             # A lost or replaced state.db starts again at 0: exporting it would
@@ -256,6 +311,9 @@ def rebuild(ctx: Context, force: bool = False) -> dict[str, Any]:
                 fresh.set_meta(conn, "db_version", str(version))
                 fresh.set_meta(conn, "journal_tip", commit)
                 fresh.set_meta(conn, "journal_version", str(version))
+                lineage = _journal_meta(ctx, commit).get(DB_ID)
+                fresh.set_meta(conn, DB_ID, lineage if isinstance(lineage, str) and lineage
+                               else secrets.token_hex(8))
             fresh.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             fresh.close()

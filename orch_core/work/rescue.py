@@ -50,6 +50,11 @@ def gc(ctx: Context, dry_run: bool = False, rescue: bool = True) -> dict[str, An
         state = worktrees.session_state(sess, now)
         if state not in ("closed", "dead"):
             continue
+        # The record may name a session that handed the worktree on (`resume attach`
+        # binds the worktree to the session that took over): any live claimant keeps it.
+        if any(worktrees.session_state(other, now) == "alive"
+               for other in _claimants(ctx, wt.path, key, sid)):
+            continue
         item: dict[str, Any] = {"path": key, "branch": wt.branch, "session": sid,
                                 "session_state": state}
         if wt.locked:
@@ -57,6 +62,15 @@ def gc(ctx: Context, dry_run: bool = False, rescue: bool = True) -> dict[str, An
             continue
         dirty, unique = _at_risk(ctx, wt)
         item.update({"uncommitted": len(dirty), "unique_commits": unique})
+        ignored = _ignored(wt.path)
+        if ignored:
+            # A rescue saves what git tracks or could track; ignored files (a local
+            # .env, data, build output) would be deleted unsaved: left alone, reported.
+            shown = ", ".join(ignored[:3]) + (", ..." if len(ignored) > 3 else "")
+            kept.append({**item, "ignored": len(ignored),
+                         "why": f"holds {len(ignored)} ignored file(s) a rescue cannot "
+                                f"save ({shown}); move them away, then run gc again"})
+            continue
         if (dirty or unique) and not rescue:
             kept.append({**item, "why": "has unsaved work and rescue is off"})
             continue
@@ -71,9 +85,11 @@ def gc(ctx: Context, dry_run: bool = False, rescue: bool = True) -> dict[str, An
         wt_now = replace(wt, path=parked, head=gitworktree.worktree_head(parked))
         dirty, unique = _at_risk(ctx, wt_now)
         item.update({"uncommitted": len(dirty), "unique_commits": unique})
-        if (dirty or unique) and not rescue:
+        late = _ignored(parked)
+        if ((dirty or unique) and not rescue) or late:
             gitworktree.worktree_move(ctx.repo, parked, wt.path)
-            kept.append({**item, "why": "has unsaved work and rescue is off"})
+            kept.append({**item, "why": "has unsaved work and rescue is off" if not late
+                         else f"holds {len(late)} ignored file(s) a rescue cannot save"})
             continue
         if dirty or unique:
             item["rescue_ref"] = _rescue(ctx, wt_now, wt.path, sid, dirty, unique)
@@ -85,6 +101,23 @@ def gc(ctx: Context, dry_run: bool = False, rescue: bool = True) -> dict[str, An
     if not dry_run:
         gitworktree.worktree_prune(ctx.repo)
     return {"removed": removed, "kept": kept, "dry_run": dry_run}
+
+
+def _claimants(ctx: Context, path: Path, key: str, sid: str | None) -> list[sessions.Session]:
+    """Every session that may be using the worktree: its record's, its binding's and
+    any whose session record names it."""
+    ids = {sid, worktrees.binding(path)}
+    rows = ctx.store.conn.execute("SELECT id FROM sessions WHERE worktree IN (?, ?)",
+                                  (key, str(path))).fetchall()
+    ids |= {str(r[0]) for r in rows}
+    found = [sessions.find(ctx, i) for i in ids if i]
+    return [s for s in found if s is not None]
+
+
+def _ignored(path: Path) -> list[str]:
+    """Ignored files of the worktree (no rescue commit holds them)."""
+    found = gitworktree.worktree_ignored(path)
+    return ["(git status failed)"] if found is None else found
 
 
 def _at_risk(ctx: Context, wt: gitworktree.WorktreeEntry) -> tuple[list[str], int]:

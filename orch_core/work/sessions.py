@@ -136,6 +136,9 @@ def current(ctx: Context, required: bool = True) -> Session | None:
     return sess
 
 
+MAX_TTL = 10 * 365 * 86400
+
+
 def open_session(ctx: Context, owner: str | None, intent: str, ttl: int | None,
                  bind: bool | None, worktree: Path | None = None,
                  branch: str | None = None) -> tuple[Session, bool]:
@@ -144,6 +147,9 @@ def open_session(ctx: Context, owner: str | None, intent: str, ttl: int | None,
                          code="bad_param")
     if ttl is not None and ttl <= 0:
         raise UsageError("ttl must be a positive number of seconds", code="bad_param")
+    if ttl is not None and not ttl <= MAX_TTL:
+        raise UsageError(f"ttl {ttl} is too long: at most {MAX_TTL} seconds (10 years)",
+                         code="bad_param", hint="keep a session alive with heartbeats")
     if owner is not None and not owner.strip():
         raise UsageError("empty owner name", hint="pass --owner NAME, or leave it out to use "
                          "git user.name", code="bad_param")

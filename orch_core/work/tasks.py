@@ -297,6 +297,7 @@ LIMIT ?
 def ready(ctx: Context, level: str = "case", limit: int = 50) -> list[Task]:
     """Unblocked queued work not held by a live session, highest priority first."""
     levels = LEVELS[:-1] if level == "any" else (level,)
+    limit = min(limit, 2**62)  # "all of them": SQLite integers stop at 2**63 - 1
     if level != "any" and level not in LEVELS:
         raise UsageError(f"unknown level {level!r}",
                          hint=f"use one of {', '.join(LEVELS)} or any", code="bad_level")

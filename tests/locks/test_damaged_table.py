@@ -1,0 +1,108 @@
+"""A lock table git can no longer read is an error everywhere, never "no locks";
+doctor reports it and `doctor --fix` rebuilds it from the ref's history."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from orch_core.locks import service as locks
+from testing.repos import add_worktree, git, open_session, orch, orch_json
+
+
+def _object_file(repo: Path, oid: str) -> Path:
+    return repo / ".git" / "objects" / oid[:2] / oid[2:]
+
+
+def _lose_tip(repo: Path) -> tuple[str, str]:
+    """Move the ref to a new commit of the same table, then delete that commit's
+    object (what `git gc --prune=now` racing a lock writer leaves behind)."""
+    old = git(repo, "rev-parse", locks.REF).stdout.strip()
+    tree = git(repo, "rev-parse", f"{old}^{{tree}}").stdout.strip()
+    new = git(repo, "commit-tree", tree, "-p", old, "-m", "written, then pruned").stdout.strip()
+    git(repo, "update-ref", locks.REF, new, old)
+    _object_file(repo, new).unlink()
+    return old, new
+
+
+def _setup(repo: Path) -> tuple[str, str, Path]:
+    a = open_session(repo, "alice")
+    orch(repo, "lock", "acquire", "src/api/", session=a, check=True)
+    wt = add_worktree(repo, "bob-wt", "bob")
+    b = open_session(wt, "bob")
+    return a, b, wt
+
+
+def test_a_missing_table_commit_is_an_error_not_an_empty_table(repo: Path) -> None:
+    a, b, wt = _setup(repo)
+    _old, new = _lose_tip(repo)
+    listed = orch(repo, "lock", "list")
+    assert listed.returncode == 1, listed.stdout + listed.stderr
+    assert "unreadable" in listed.stderr and new[:12] in listed.stderr
+    got = orch(repo, "lock", "acquire", "docs/", session=a)
+    assert got.returncode == 1, got.stderr
+    assert "Traceback" not in got.stderr and "unreadable" in got.stderr
+    # The hook refuses a commit on the locked path, and a commit on any other path:
+    # the table cannot say who holds what.
+    (wt / "src" / "api").mkdir(parents=True, exist_ok=True)
+    (wt / "src" / "api" / "x.py").write_text("x = 1\n")
+    git(wt, "add", "-A")
+    commit = git(wt, "commit", "-q", "-m", "on a locked path", check=False,
+                 env={"ORCH_SESSION": b})
+    assert commit.returncode != 0
+    assert "unreadable" in commit.stderr
+    # No index the shell could trust was left behind.
+    idx = repo / ".git" / "orch" / "locks.idx"
+    assert not idx.exists() or new not in idx.read_text()
+
+
+def test_doctor_reports_and_fix_rebuilds_from_history(repo: Path) -> None:
+    a, _b, _wt = _setup(repo)
+    old, new = _lose_tip(repo)
+    # The cache no longer matches: doctor must go to git.
+    db = repo / ".git" / "orch" / "state.db"
+    import sqlite3
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE meta SET value='none' WHERE key='locks_tip'")
+    report = orch(repo, "doctor", "--json")
+    assert report.returncode == 1, report.stdout + report.stderr
+    data = json.loads(report.stdout)
+    assert data["healthy"] is False
+    bad = [f for f in data["findings"] if f["check"] == "lock table readable"]
+    assert bad and not bad[0]["ok"] and new[:12] in bad[0]["detail"]
+    fixed = orch_json(repo, "doctor", "--fix")
+    assert any(f["check"] == "lock table readable" and f["fixed"] for f in fixed["findings"])
+    tip = git(repo, "rev-parse", locks.REF).stdout.strip()
+    assert git(repo, "rev-parse", f"{tip}^").stdout.strip() == old
+    listed = orch_json(repo, "lock", "list")
+    assert [lk["path"] for lk in listed["locks"]] == ["src/api/"]
+    assert listed["locks"][0]["session"] == a
+    assert orch_json(repo, "doctor")["healthy"] is True
+
+
+def test_the_ref_pointing_at_a_blob_is_reported(repo: Path) -> None:
+    _setup(repo)
+    blob = git(repo, "hash-object", "-w", "--stdin", input="not a table\n").stdout.strip()
+    (repo / ".git" / "refs" / "orch" / "locks").write_text(blob + "\n")
+    listed = orch(repo, "lock", "list")
+    assert listed.returncode == 1 and "blob" in listed.stderr, listed.stderr
+    report = orch(repo, "doctor", "--json")
+    data = json.loads(report.stdout)
+    assert any(f["check"] == "lock table readable" and not f["ok"] and "blob" in f["detail"]
+               for f in data["findings"])
+    orch(repo, "doctor", "--fix", check=True)
+    assert orch_json(repo, "doctor")["healthy"] is True
+    assert [lk["path"] for lk in orch_json(repo, "lock", "list")["locks"]] == ["src/api/"]
+    assert os.path.exists(repo / ".git" / "orch" / "locks.idx")
+
+
+def test_a_ref_file_holding_garbage_is_not_an_empty_table(repo: Path) -> None:
+    a, _b, _wt = _setup(repo)
+    ref = repo / ".git" / "refs" / "orch" / "locks"
+    ref.write_text("garbage\n")
+    listed = orch(repo, "lock", "list")
+    assert listed.returncode == 1 and "unreadable" in listed.stderr, listed.stderr
+    assert orch(repo, "lock", "acquire", "docs/", session=a).returncode == 1
+    assert orch_json(repo, "doctor", "--fix")["healthy"] is True
+    assert [lk["path"] for lk in orch_json(repo, "lock", "list")["locks"]] == ["src/api/"]
