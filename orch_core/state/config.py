@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,6 +115,8 @@ def _check_type(value: Any, kind: Any) -> bool:
 
 
 def parse(text: str, path: Path) -> Config:
+    import tomllib  # here, not at the top: only a repository with .orch.toml pays it
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
