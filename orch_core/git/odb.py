@@ -138,6 +138,8 @@ class Plumbing:
     def _blobs(self, datas: Sequence[bytes]) -> list[str]:
         """Write blobs, one process for any number of them; those already stored
         (found by their SHA-1 name in one `cat-file --batch-check`) are not rewritten."""
+        if not datas:  # a write that only removes entries (a release) has no blob
+            return []
         if len(datas) == 1:
             return [self._git("hash-object", "-w", "--stdin", input=datas[0]).decode().strip()]
         import hashlib  # here, not at the top: a one-lock write has one blob
