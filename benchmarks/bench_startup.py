@@ -11,6 +11,11 @@ lock check <= 45 ms, lock acquire and lock release <= 60 ms each, all measured
 on the same machine in the same run as the baseline, which is printed beside
 them. Each figure also appears minus the baseline: what orch-hooks itself adds.
 
+The three lock commands run without click (orch_core/cli/lockfront.py), and a
+one-shot write commits ``refs/orch/locks`` with git plumbing processes instead
+of importing pygit2 (orch_core/git/odb.py); the servers keep the in-process
+path (bench_server.py).
+
 The package is byte-compiled first (an installed wheel is; an editable
 install under PYTHONDONTWRITEBYTECODE would otherwise compile every module on
 every call).

@@ -15,7 +15,6 @@ import pytest
 from benchmarks import (
     bench_commit,
     bench_conflict,
-    bench_lockcli,
     bench_locks,
     bench_startup,
     run_all,
@@ -111,9 +110,3 @@ def test_run_all_collects_every_module(monkeypatch: pytest.MonkeyPatch,
     assert "within budget" in out and "bench_commit figure" in out and "NO" in out
     with pytest.raises(SystemExit):
         run_all.discover(["nonexistent"])
-
-
-def test_bench_lockcli_small() -> None:
-    figs = _figures(bench_lockcli.main(rounds=1, n_files=10))
-    assert _find(figs, "lock acquire p50")["budget"]
-    assert _find(figs, "lock release p50")["budget"]

@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from orch_core.cli.common import State
+from orch_core.cli.output import print_error
 from orch_core.errors import EXIT_BUG, EXIT_INTERRUPTED, EXIT_USAGE, OrchError, log_bug
 
 # Modules that add commands with `register(main_group)`, and the top-level commands
@@ -71,15 +72,6 @@ def main_group(cctx: click.Context, session: str | None, cwd: Path | None) -> No
     cctx.call_on_close(cctx.obj.ctx.close)
 
 
-def _print_error(e: OrchError, as_json: bool) -> None:
-    if as_json:
-        click.echo(json.dumps({"error": e.to_dict()}, indent=2, sort_keys=True, default=str))
-    msg = e.message.rstrip()
-    click.echo(f"orch-hooks: error: {msg}", err=True)
-    if e.hint:
-        click.echo(f"  hint: {e.hint}", err=True)
-
-
 def _usage_hint(e: click.exceptions.UsageError) -> str:
     if isinstance(e, click.exceptions.NoSuchOption) and e.option_name == "--session":
         # --session belongs to the top-level group; users naturally type it last.
@@ -120,7 +112,7 @@ def main(argv: list[str] | None = None) -> None:
         e.show()
         sys.exit(e.exit_code)
     except OrchError as e:
-        _print_error(e, as_json)
+        print_error(e, as_json)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)

@@ -5,8 +5,10 @@ click alone costs more than the 35 ms budget of ``orch-hooks --help``
 (docs/ARCHITECTURE.md, performance budgets), so the top-level help, the one text
 an agent reads first, is printed from cli/helptext.py without importing click.
 That text is what click prints at the full 80-column width; on a narrower
-terminal, and for every other argument list, click itself answers.
-tests/cli/test_front.py runs both over many argument lists and compares bytes.
+terminal click itself answers. `lock check`, `lock acquire` and `lock release`,
+which agents call most, are run by cli/lockfront.py without click too; every
+other argument list goes to click. tests/cli/test_front.py runs both over many
+argument lists and compares bytes.
 """
 
 from __future__ import annotations
@@ -51,6 +53,12 @@ def main(argv: list[str] | None = None) -> None:
     code = fast_help(args)
     if code is not None:
         sys.exit(code)
+    if "lock" in args:
+        from orch_core.cli import lockfront
+
+        call = lockfront.parse(args)
+        if call is not None:
+            sys.exit(lockfront.run(call))
     from orch_core.cli.app import main as click_main
 
     click_main(args)

@@ -7,36 +7,18 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from orch_core.cli.common import State, json_option, pass_state, run_method
+from orch_core.cli.output import acquired_text, check_text, lock_line, released_text
 
 if TYPE_CHECKING:
     from orch_core.api.results import (
-        LockAcquired,
         LockCheck,
-        LockJson,
         LockListing,
-        LockReleased,
         LockRenewed,
         SessionClosed,
         SessionJson,
         SessionListing,
         SessionOpened,
     )
-
-
-def _lock_line(lk: LockJson) -> str:
-    task = f" task {lk['task']}" if lk.get("task") else ""
-    state = "" if lk.get("live", True) else " (expired)"
-    return (f"{lk['id']}  {lk['path']:<32} {lk['mode']:<9} {lk['session']} ({lk['owner']})"
-            f"{task}  expires {lk['expires']}{state}")
-
-
-def _acquired_text(r: LockAcquired) -> str:
-    return "\n".join("acquired " + _lock_line(lk) for lk in r["locks"])
-
-
-def _released_text(r: LockReleased) -> str:
-    verb = "force-released " if r["force"] else "released "
-    return "\n".join(verb + _lock_line(lk) for lk in r["released"])
 
 
 def register(main: click.Group) -> None:
@@ -222,7 +204,7 @@ def register(main: click.Group) -> None:
         """Take locks on PATHS, all or nothing."""
         run_method(state, "lock.acquire",
                    {"paths": list(paths), "shared": shared or None, "ttl": ttl, "task": task,
-                    "release_on_land": release_on_land or None}, as_json, _acquired_text)
+                    "release_on_land": release_on_land or None}, as_json, acquired_text)
         return 0
 
     @lock.command("release")
@@ -234,7 +216,7 @@ def register(main: click.Group) -> None:
                      as_json: bool) -> int:
         """Release locks by PATH or LOCK_ID."""
         run_method(state, "lock.release", {"targets": list(targets), "force": force or None},
-                   as_json, _released_text)
+                   as_json, released_text)
         return 0
 
     @lock.command("heartbeat")
@@ -254,7 +236,7 @@ def register(main: click.Group) -> None:
     def lock_list(state: State, all_: bool, as_json: bool) -> int:
         """List live locks."""
         def human(r: LockListing) -> str:
-            lines = [_lock_line(lk) for lk in r["locks"]] or ["no live locks"]
+            lines = [lock_line(lk) for lk in r["locks"]] or ["no live locks"]
             lines += [f"warning: {w}" for w in r.get("warnings", [])]
             return "\n".join(lines)
         run_method(state, "lock.list", {"all": all_ or None}, as_json, human)
@@ -266,10 +248,7 @@ def register(main: click.Group) -> None:
     @pass_state
     def lock_check(state: State, paths: tuple[str, ...], as_json: bool) -> int:
         """Exit 1 if any PATH is locked by another session."""
-        def human(r: LockCheck) -> str:
-            if r["ok"]:
-                return "free: " + ", ".join(p["path"] for p in r["paths"])
-            return "blocked:\n" + str(r["message"])
-        r: LockCheck = run_method(state, "lock.check", {"paths": list(paths)}, as_json, human)
+        r: LockCheck = run_method(state, "lock.check", {"paths": list(paths)}, as_json,
+                                  check_text)
         return 0 if r["ok"] else 1
 

@@ -13,8 +13,6 @@ update-ref) cost less than that import. See docs/ARCHITECTURE.md (performance).
 
 from __future__ import annotations
 
-import hashlib
-import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -140,8 +138,13 @@ class Plumbing:
     def _blobs(self, datas: Sequence[bytes]) -> list[str]:
         """Write blobs, one process for any number of them; those already stored
         (found by their SHA-1 name in one `cat-file --batch-check`) are not rewritten."""
+        if not datas:  # a write that only removes entries (a release) has no blob
+            return []
         if len(datas) == 1:
             return [self._git("hash-object", "-w", "--stdin", input=datas[0]).decode().strip()]
+        import hashlib  # here, not at the top: a one-lock write has one blob
+        import tempfile
+
         names = [hashlib.sha1(b"blob %d\0" % len(d) + d).hexdigest() for d in datas]
         check = self._git("cat-file", "--batch-check", input="".join(
             f"{n}\n" for n in names).encode()).decode().splitlines()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -201,6 +200,8 @@ def update(repo: Repo, store: RefStore, ref: str, attempt: Callable[[Oid | None]
                         tries -= 1
                         time.sleep(0.05)
                     else:
+                        import random  # only under contention
+
                         time.sleep(random.uniform(0.001, 0.01))
                     continue
             return prop.done(prop.commit) if prop.done is not None else prop.result

@@ -6,7 +6,7 @@ see hooks/pre-commit.sh for the reader and docs/ARCHITECTURE.md for the format.
 
 from __future__ import annotations
 
-import secrets
+import os
 from collections.abc import Iterable
 
 from orch_core.locks.table import Lock
@@ -91,7 +91,8 @@ def advance_export(ctx: Context, tip: str | None, commit: str, dropped: list[Loc
 
 
 def _write_export_text(ctx: Context, tip: str | None, lines: list[str], unsafe: int) -> None:
-    text = export_text(tip, lines, ctx.ignore_case, unsafe > 0, secrets.token_hex(8))
+    nonce = os.urandom(8).hex()  # = secrets.token_hex(8), without importing secrets
+    text = export_text(tip, lines, ctx.ignore_case, unsafe > 0, nonce)
     rewrite_in_place(ctx.repo.orch_dir / EXPORT, text.encode())
 
 

@@ -6,14 +6,13 @@ change here is one ``storage.mutate`` (one commit on ``refs/orch/locks``).
 
 from __future__ import annotations
 
-import secrets
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any, Protocol
 
 from orch_core import clock
 from orch_core.errors import Conflict, NotFound, Refused, UsageError
-from orch_core.git import worktree as gitworktree
 
 # The table's ref, its reader and the one writer are part of the service's API.
 from orch_core.locks.storage import REF as REF
@@ -93,6 +92,12 @@ def _from_cwd(ctx: Context, raw: str) -> str:
     return here + raw if here else raw
 
 
+def _token_hex(nbytes: int) -> str:
+    """``secrets.token_hex(nbytes)``, which is exactly this, without importing
+    secrets (base64, hmac, hashlib, random: about 4 ms of every one-shot write)."""
+    return os.urandom(nbytes).hex()
+
+
 def normalise_all(ctx: Context, raw: Iterable[str]) -> list[str]:
     out: list[str] = []
     for p in raw:
@@ -108,6 +113,8 @@ def normalise_all(ctx: Context, raw: Iterable[str]) -> list[str]:
 def acquire(ctx: Context, sess: Session, paths: list[str], shared: bool = False,
             ttl: float | None = None, task: str | None = None,
             release_on_land: bool = False) -> dict[str, Any]:
+    from orch_core.git import worktree as gitworktree  # here: `lock check` needs none
+
     norm = normalise_all(ctx, paths)
     life = float(ttl if ttl is not None else ctx.config.get("locks", "default_ttl"))
     if life <= 0:
@@ -136,7 +143,7 @@ def acquire(ctx: Context, sess: Session, paths: list[str], shared: bool = False,
         keep = [lk for lk in live
                 if not (lk.session == sess.id and lk.path in norm)]
         granted = [
-            Lock(id="L-" + secrets.token_hex(4), path=p, mode=mode, session=sess.id,
+            Lock(id="L-" + _token_hex(4), path=p, mode=mode, session=sess.id,
                  owner=sess.owner, task=task, acquired_at=now, expires_at=now + life,
                  ttl=life, release_on_land=release_on_land, branch=branch)
             for p in norm

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -118,6 +117,8 @@ def _check_type(value: Any, kind: Any) -> bool:
 
 
 def parse(text: str, path: Path) -> Config:
+    import tomllib  # here, not at the top: only a repository with .orch.toml pays it
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

@@ -10,15 +10,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from orch_core import clock
-from orch_core.git import odb as gitodb
 from orch_core.git import refs as gitrefs
 from orch_core.git import repo as gitrepo
-from orch_core.state.config import Config
-from orch_core.state.config import load as load_config
 from orch_core.state.store import Store, open_store
 
 if TYPE_CHECKING:
+    from orch_core.git import odb as gitodb
     from orch_core.git.repo import PyRepository
+    from orch_core.state.config import Config
 
 
 @dataclass
@@ -56,6 +55,9 @@ class Context:
     @property
     def config(self) -> Config:
         if self._config is None:
+            # Imported here: `lock check` and `lock release` read no policy.
+            from orch_core.state.config import load as load_config
+
             self._config = load_config(self.repo.toplevel)
         return self._config
 
@@ -72,6 +74,8 @@ class Context:
         """How orch refs are read and written: in process, unless this is a one-shot
         process that has not opened the repository with pygit2 (yet: a command that
         loads it, e.g. to merge, switches to it for its later writes)."""
+        from orch_core.git import odb as gitodb  # here: `lock check` writes nothing
+
         in_process = not self.one_shot or self._pg is not None
         if self._odb is None or (in_process and not isinstance(self._odb, gitodb.InProcess)):
             self._odb = gitodb.open_odb(self.repo, (lambda: self.pg) if in_process else None)

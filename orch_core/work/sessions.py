@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import sqlite3
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -53,6 +52,8 @@ class Session:
 
 
 def new_id() -> str:
+    import secrets  # here, not at the top: most commands open no session
+
     return "s-" + secrets.token_hex(4)
 
 

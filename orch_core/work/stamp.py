@@ -11,7 +11,6 @@ import contextlib
 import fcntl
 import json
 import os
-import secrets
 import time
 from pathlib import Path
 from typing import Any
@@ -70,7 +69,7 @@ def write_payload_file(ctx: Context, path: Path, data: dict[str, Any]) -> bool:
         nonce, _sp, old_base = lines[0][1:].partition(" ")
         return old_base == base and lines[1] == body and lines[2] == f"end {nonce}"
 
-    nonce = secrets.token_hex(8)
+    nonce = os.urandom(8).hex()  # = secrets.token_hex(8), without importing secrets
     text = f"={nonce} {base}\n{body}\nend {nonce}\n"
     try:
         return rewrite_in_place(path, text.encode(), unchanged)

@@ -10,7 +10,7 @@ from orch_core.api.registry import method, s_bool, s_int, s_str, s_strs
 from orch_core.errors import OrchError
 from orch_core.locks import service as locks
 from orch_core.state.context import Context
-from orch_core.work import journal, sessions, stamp
+from orch_core.work import sessions
 
 if TYPE_CHECKING:
     from orch_core.api.results import (
@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 def session_open(ctx: Context, owner: str | None = None, intent: str = "new_work",
                  ttl: int | None = None, bind: bool | None = None,
                  worktree: bool = False) -> SessionOpened:
+    from orch_core.work import stamp
+
     extra: dict[str, Any] = {}
     if worktree:
         from orch_core.api.methods import agents
@@ -77,6 +79,8 @@ def session_heartbeat(ctx: Context, session: str | None = None) -> SessionJson:
 @method("session.close", "Close the session: release all its locks and unbind its worktree.",
         params={"session": SESSION}, errors=("no_session", "unknown_session"), mutates=True)
 def session_close(ctx: Context, session: str | None = None) -> SessionClosed:
+    from orch_core.work import journal, stamp
+
     sess = need_session(ctx, session)
     released = locks.release_where(ctx, sess.id, f"session {sess.id} closed",
                                    lambda lk: lk.session == sess.id)
@@ -109,6 +113,7 @@ def session_close(ctx: Context, session: str | None = None) -> SessionClosed:
 def lock_acquire(ctx: Context, paths: list[str], shared: bool = False, ttl: int | None = None,
                  task: str | None = None, release_on_land: bool = False,
                  session: str | None = None) -> LockAcquired:
+    _stamps()
     return cast("LockAcquired", locks.acquire(ctx, need_session(ctx, session), paths,
                                             shared=shared, ttl=ttl, task=task,
                                             release_on_land=release_on_land))
@@ -122,6 +127,7 @@ def lock_acquire(ctx: Context, paths: list[str], shared: bool = False, ttl: int 
         required=("targets",), errors=("not_holder", "unknown_lock"), mutates=True)
 def lock_release(ctx: Context, targets: list[str], force: bool = False,
                  session: str | None = None) -> LockReleased:
+    _stamps()
     sess = as_session(ctx, session, required=not force)
     return cast("LockReleased", locks.release(ctx, sess, targets, force=force))
 
@@ -129,6 +135,7 @@ def lock_release(ctx: Context, targets: list[str], force: bool = False,
 @method("lock.heartbeat", "Renew every lease the session holds (and its session heartbeat).",
         params={"session": SESSION}, errors=("no_session",), mutates=True)
 def lock_heartbeat(ctx: Context, session: str | None = None) -> LockRenewed:
+    _stamps()
     sess = need_session(ctx, session)
     sessions.heartbeat(ctx, sess)
     return cast("LockRenewed", locks.heartbeat(ctx, sess))
@@ -146,6 +153,13 @@ def lock_list(ctx: Context, all: bool = False) -> LockListing:
 def lock_check(ctx: Context, paths: list[str], session: str | None = None) -> LockCheck:
     sess = as_session(ctx, session, required=False)
     return cast("LockCheck", locks.check(ctx, sess.id if sess else _implicit(ctx), paths))
+
+
+def _stamps() -> None:
+    """Load work/stamp.py before a lock write: importing it registers the refresh of
+    the checkpoint payload of every session a write touches (locks/storage.py
+    SESSION_CHANGED). Here rather than at the top: `lock check` writes nothing."""
+    from orch_core.work import stamp  # noqa: F401
 
 
 def _implicit(ctx: Context) -> str:
