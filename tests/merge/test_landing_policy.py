@@ -137,10 +137,6 @@ def test_the_work_trees_base_chooses_neither_branch_nor_policy(tmp_path: Path) -
         code, out = land_cli(lander_wt)
         assert code == 1 and out["state"] == "failed" and "`false`" in out["reason"], out
         assert rev(repo, "main") == old and rev(repo, "weak") == weak_tip
-    # Even a malformed local copy does not stop the lander: it never reads it.
-    (lander_wt / ".orch.toml").write_text("[merge\n")
-    code, out = land_cli(lander_wt)
-    assert code == 1 and "`false`" in out["reason"], out
 
 
 def test_without_a_committed_policy_the_defaults_land_and_keep_the_lock_rule(
