@@ -19,7 +19,8 @@ def changed_files(repo: Repo, rev_range: Sequence[str]) -> list[tuple[Oid, list[
     change), not what it brought in from its other parents.
     """
     proc = repo.run("log", "-c", "--no-renames", "--no-ext-diff", "--no-color",
-                    "--no-show-signature", "--format=%x01%H", "--name-only", "-z",
+                    "--no-relative", "--no-show-signature", "--format=%x01%H",
+                    "--name-only", "-z",
                     *rev_range, "--")
     out: list[tuple[Oid, list[str]]] = []
     for chunk in proc.stdout.decode(errors="surrogateescape").split("\x01"):
