@@ -11,6 +11,7 @@ touches that worktree.
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import select
 import signal
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from orch_core.git import repo as gitrepo
+from orch_core.merge import checkrun
 
 TOKEN_ENV = "ORCH_LANDER_TOKEN"
 RECORD = "check.pgid"  # <orch dir>/landing/check.pgid: "PGID START" of the running check
@@ -109,6 +111,13 @@ def _wait_exit(proc: subprocess.Popen[bytes], seconds: float) -> bool:
             os.close(fd)
 
 
+@functools.cache
+def _supervisor() -> str:
+    """merge/checkrun.py as source text: run with ``-I -S -c``, it starts without
+    importing site or orch_core."""
+    return Path(checkrun.__file__).read_text()
+
+
 def run_check(cmd: str, workdir: Path, log: BinaryIO, entry_id: str, timeout: float,
               note: Callable[[str], None]) -> dict[str, Any]:
     """Run ``cmd`` for landing ``entry_id``; the lander's token and the session are not
@@ -120,8 +129,8 @@ def run_check(cmd: str, workdir: Path, log: BinaryIO, entry_id: str, timeout: fl
     landing = workdir.parent
     note(f"$ {cmd}")
     start = time.monotonic()
-    proc = subprocess.Popen([sys.executable, "-P", "-m", "orch_core.merge.checkrun",
-                             f"{timeout:g}", cmd], cwd=workdir, stdin=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _supervisor(), f"{timeout:g}",
+                             cmd], cwd=workdir, stdin=subprocess.PIPE,
                             stdout=log, stderr=subprocess.STDOUT, env=env,
                             start_new_session=True)
     assert proc.stdin is not None
