@@ -159,7 +159,7 @@ def _test(ld: Landing, tip: str, result: str) -> str | None:
     locked = landpolicy.lock_refusal(ctx, ld.entry.author, tip, ld.entry.tip)
     if locked:
         ld.note(f"lock rule: {locked}")
-        return f"{ld.entry.branch} {locked}"
+        return f"{ld.entry.branch}: {locked}"
     bad_policy = landpolicy.merged_policy_error(ctx, ctx.config.base_branch, result)
     if bad_policy:
         ld.note(bad_policy)

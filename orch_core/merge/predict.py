@@ -209,7 +209,7 @@ def request(ctx: Context, sess: Session, branch: str | None,
 
     locked = landpolicy.lock_refusal(ctx, sess.id, base_tip, tip)
     if locked:
-        out["warning"] = (f"{name} {locked}; the lander refuses to land it while those "
+        out["warning"] = (f"{name}: {locked}; the lander refuses to land it while those "
                           "locks are held")
     return out
 
