@@ -84,6 +84,8 @@ def register(main: click.Group) -> None:
             conf = _conflicts(r.get("conflicts"))
             if conf:
                 text += f"\n  predicted conflicts with {conf}"
+            if r.get("warning"):
+                text += f"\n  warning: {r['warning']}"
             if r["state"] == "queued":
                 text += (f"\n  next: another session runs `orch-hooks merge review {r['id']} "
                          "--approve`")

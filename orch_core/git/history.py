@@ -19,7 +19,8 @@ def changed_files(repo: Repo, rev_range: Sequence[str]) -> list[tuple[Oid, list[
     change), not what it brought in from its other parents.
     """
     proc = repo.run("log", "-c", "--no-renames", "--no-ext-diff", "--no-color",
-                    "--no-show-signature", "--format=%x01%H", "--name-only", "-z",
+                    "--no-relative", "--no-show-signature", "--format=%x01%H",
+                    "--name-only", "-z",
                     *rev_range, "--")
     out: list[tuple[Oid, list[str]]] = []
     for chunk in proc.stdout.decode(errors="surrogateescape").split("\x01"):
@@ -60,8 +61,10 @@ def merge_base(repo: Repo, a: str, b: str) -> Oid | None:
 
 # Options for every diff orch parses: user config (diff.noprefix, color.diff,
 # diff.external, textconv drivers, diff.renames) must not change what is read.
+# (diff.relative, which would limit a diff to the current folder, included; git
+# quotes unusual paths whatever core.quotePath says: parsers unquote them).
 DIFF_FIXED = ("--no-color", "--no-ext-diff", "--no-textconv", "--src-prefix=a/",
-              "--dst-prefix=b/", "--no-renames")
+              "--dst-prefix=b/", "--no-renames", "--no-relative")
 
 
 def changed_between(repo: Repo, old: str, new: str) -> list[str] | None:
@@ -138,19 +141,58 @@ def is_ancestor(repo: Repo, ancestor: str, descendant: str) -> bool:
     return proc.returncode == 0
 
 
+def unquote_path(text: str) -> str:
+    """A path as git prints it in a patch header: C-quoted (``"b/caf\\303\\251.py"``,
+    tabs, quotes, newlines) or plain."""
+    if not (len(text) >= 2 and text[0] == '"' and text[-1] == '"'):
+        return text
+    raw = bytearray()
+    body = text[1:-1].encode()
+    simple = {ord("a"): 7, ord("b"): 8, ord("t"): 9, ord("n"): 10, ord("v"): 11,
+              ord("f"): 12, ord("r"): 13, ord('"'): 34, ord("\\"): 92}
+    i = 0
+    while i < len(body):
+        c = body[i]
+        if c != 92 or i + 1 >= len(body):
+            raw.append(c)
+            i += 1
+        elif body[i + 1] in simple:
+            raw.append(simple[body[i + 1]])
+            i += 2
+        elif body[i + 1: i + 4].isdigit():
+            raw.append(int(body[i + 1: i + 4], 8) & 0xFF)
+            i += 4
+        else:
+            raw.append(body[i + 1])
+            i += 2
+    return raw.decode("utf-8", errors="replace")
+
+
 def added_lines(repo: Repo, old: str, new: str) -> list[tuple[str, int, str]]:
-    """(path, line number in ``new``, text) of every line ``new`` adds over ``old``."""
-    proc = repo.run("diff", "-U0", *DIFF_FIXED, old, new, "--")
+    """(path, line number in ``new``, text) of every line ``new`` adds over ``old``.
+
+    Read with fixed options (DIFF_FIXED) and parsed by state: a file's header
+    runs from ``diff --git`` to its first ``@@``, so an added line that reads
+    ``++ x`` (shown as ``+++ x``) is content, and a quoted ``+++ "b/..."`` header
+    (a tab, a quote or a non-ASCII byte in the name) names its file.
+    """
+    proc = repo.run("-c", "core.quotePath=false", "diff", "-U0", *DIFF_FIXED, old, new, "--")
     out: list[tuple[str, int, str]] = []
     path = ""
     line_no = 0
-    for raw in proc.stdout.decode(errors="replace").splitlines():
-        if raw.startswith("+++ "):
-            path = raw[6:] if raw.startswith("+++ b/") else ""
-        elif raw.startswith("@@"):
+    header = False
+    for raw in proc.stdout.decode(errors="replace").split("\n"):
+        if raw.startswith("diff --git "):
+            header, path = True, ""
+        elif header and raw.startswith("+++ "):
+            # git ends the header with a tab when the (unquoted) name holds a space.
+            name = unquote_path(raw[4:]) if raw[4:5] == '"' else raw[4:].removesuffix("\t")
+            path = name[2:] if name.startswith("b/") else ""
+        elif raw.startswith("@@") and (header or path):
+            header = False
             plus = raw.split(" ")[2]  # +start[,count]
             line_no = int(plus[1:].split(",")[0])
-        elif raw.startswith("+") and path:
+        elif not header and raw.startswith("+") and path:
             out.append((path, line_no, raw[1:]))
             line_no += 1
     return out
@@ -229,8 +271,8 @@ def own_change(repo: Repo, base: str, tip: str) -> set[str]:
     What merging ``base`` into the branch brought in is not the branch's own
     change; an unknown ``base`` (no common history) counts every path of ``tip``.
     """
-    proc = repo.run("diff", "--name-only", "--no-renames", "--no-ext-diff", "--no-textconv",
-                    "-z", f"{base}...{tip}", "--", check=False)
+    proc = repo.run("diff", "--name-only", "-z", *DIFF_FIXED, f"{base}...{tip}", "--",
+                    check=False)
     if proc.returncode != 0:
         proc = repo.run("ls-tree", "-r", "--name-only", "-z", tip)
     return {p for p in proc.stdout.decode(errors="surrogateescape").split("\0") if p}

@@ -42,7 +42,8 @@ def rebase_onto(wt: Path, onto: str) -> tuple[Step, list[str], Oid | None]:
     code, out, err = _git(wt, "rebase", "-q", onto, extra_env=committer)
     step = Step(code == 0, (out + err).decode(errors="replace"))
     if code != 0:
-        _c, names, _e = _git(wt, "diff", "--name-only", "-z", "--diff-filter=U")
+        _c, names, _e = _git(wt, "diff", "--name-only", "-z", "--no-relative",
+                               "--diff-filter=U")
         conflicts = [p for p in names.decode(errors="surrogateescape").split("\0") if p]
         _git(wt, "rebase", "--abort")
         return step, conflicts, None
@@ -96,7 +97,8 @@ def undo_partial_fast_forward(wt: Path, target: str) -> list[str]:
         return out if code == 0 else None
 
     status = git("status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames")
-    moved = git("diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", "HEAD", target)
+    moved = git("diff", "--name-only", "-z", "--no-renames", "--no-ext-diff", "--no-relative",
+                "HEAD", target)
     if not status or moved is None:
         return []
     dirty = sorted({f[3:] for f in status.decode(errors="surrogateescape").split("\0") if f})

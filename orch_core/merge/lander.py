@@ -28,10 +28,9 @@ from orch_core.git import objects as gitobjects
 from orch_core.git import repo as gitrepo
 from orch_core.git import worktree as gitworktree
 from orch_core.locks import service as locks
-from orch_core.merge import checks, lease
+from orch_core.merge import checks, landpolicy, lease
 from orch_core.merge import predict as merge
 from orch_core.merge import queue as q
-from orch_core.state import config
 from orch_core.state.context import Context
 from orch_core.work.sessions import Session
 
@@ -108,6 +107,9 @@ def _build(ld: Landing, tip: str) -> tuple[str | None, list[str], str]:
     pg = ctx.pg
     if githistory.is_ancestor(ctx.repo, e.tip, tip):
         return None, [], f"{e.branch} at {e.tip[:12]} is already on {ctx.config.base_branch}"
+    if strategy == "merge" and landpolicy.published(ctx.repo, ctx.config.base_branch, tip,
+                                                     e.tip):
+        return e.tip, [], ""
     if strategy == "ff":
         if not githistory.is_ancestor(ctx.repo, tip, e.tip):
             return None, [], (f"strategy ff: {e.branch} is not based on the tip of "
@@ -154,6 +156,14 @@ def _test(ld: Landing, tip: str, result: str) -> str | None:
     """Rules then checks on the exact merge; the failure reason or None."""
     ctx = ld.ctx
     t0 = time.monotonic()
+    locked = landpolicy.lock_refusal(ctx, ld.entry.author, tip, ld.entry.tip)
+    if locked:
+        ld.note(f"lock rule: {locked}")
+        return f"{ld.entry.branch}: {locked}"
+    bad_policy = landpolicy.merged_policy_error(ctx, ctx.config.base_branch, result)
+    if bad_policy:
+        ld.note(bad_policy)
+        return bad_policy
     findings = merge.rule_findings(ctx, tip, result)
     if findings:
         for f in findings:
@@ -251,7 +261,7 @@ def _cleanup_stale(ctx: Context, keep: str) -> None:
     if not root.is_dir():
         return
     for child in root.iterdir():
-        if child.name != keep:
+        if child.name != keep and child.is_dir():
             gitworktree.land_worktree_remove(ctx.repo, child)
             shutil.rmtree(child, ignore_errors=True)
 
@@ -260,14 +270,15 @@ def _cleanup_stale(ctx: Context, keep: str) -> None:
 
 
 def land(ctx: Context, sess: Session | None) -> dict[str, Any]:
-    """Land the next approved entry under the policy committed on main.
+    """Land the next approved entry under the policy committed on the protected branch.
 
-    The checks, rules and strategy come from ``<base>:.orch.toml`` (reviewed and
-    landed like any change), not from the lander's work tree, where any session
-    could weaken them. The local file must still parse.
+    The branch comes from the list built into the shims at install, the checks,
+    rules and strategy from ``<branch>:.orch.toml`` (reviewed and landed like any
+    change): nothing from the lander's work tree, where any session could
+    weaken them or name another base (merge/landpolicy.py).
     """
-    local = ctx.config  # a malformed local .orch.toml stops here, before anything changes
-    policy = config.load_at(ctx.repo, f"refs/heads/{local.base_branch}", local)
+    _local = ctx.config  # a typo in the local copy is reported, though nothing reads it
+    _base, policy = landpolicy.landing_base(ctx)
     saved = ctx._config
     ctx._config = policy
     try:
@@ -296,6 +307,10 @@ def _land(ctx: Context, sess: Session | None) -> dict[str, Any]:
     if not entry.id:
         return {"landed": False, "recovered": [r.id for r in recovered],
                 "released_locks": released, "reason": "nothing approved to land"}
+    # Holding the lease, nobody else uses the landing worktree: a check a dead lander
+    # left running there goes before anything is checked out (merge/checks.py).
+    landing_dir(ctx).mkdir(parents=True, exist_ok=True)
+    reaped = checks.reap_orphan(landing_dir(ctx))
     _cleanup_stale(ctx, WORKTREE)
     _pause(ctx, "locked")
     logs = ctx.repo.orch_dir / "landing-logs"
@@ -306,6 +321,8 @@ def _land(ctx: Context, sess: Session | None) -> dict[str, Any]:
     with open(log_path, "ab") as fh:
         ld = Landing(ctx, actor, token, entry, workdir, log_path, fh)
         ld.note(f"landing {entry.id}: {entry.branch} at {entry.tip} (strategy {strategy})")
+        if reaped:
+            ld.note(reaped)
         try:
             outcome = _attempts(ld)
         except lease.LostLease:

@@ -204,7 +204,14 @@ def request(ctx: Context, sess: Session, branch: str | None,
                f"priority {entry.priority}")
         return state, msg, q.describe(state, entry, now)
 
-    return q.mutate(ctx, sess.id, "merge.request", fn)
+    out = q.mutate(ctx, sess.id, "merge.request", fn)
+    from orch_core.merge import landpolicy
+
+    locked = landpolicy.lock_refusal(ctx, sess.id, base_tip, tip)
+    if locked:
+        out["warning"] = (f"{name}: {locked}; the lander refuses to land it while those "
+                          "locks are held")
+    return out
 
 
 def review(ctx: Context, sess: Session, entry_id: str, approve: bool,

@@ -21,7 +21,8 @@ ENTRY_ID = s_str("Queue entry id, e.g. 'Q-3' (from merge.request or merge.main.q
         "the session's worktree). The "
         "result has the entry 'id'; another session must approve it with merge.review "
         "before merge.main.land tests and lands it. Re-requesting a queued branch updates "
-        "its tip and resets the review.",
+        "its tip and resets the review. 'warning' names paths the branch changes that "
+        "another session holds locked: the lander refuses it while they are held.",
         params={"branch": s_str("Local branch to queue; default: the branch checked out "
                                 "in the session's worktree."),
                 "priority": s_int("Higher lands first (default 0); ties: first come."),
@@ -65,7 +66,9 @@ def merge_main_queue(ctx: Context, finished: int = 10) -> QueueListing:
 
 
 @method("merge.main.land", "Land the next approved entry: take the global merge lock, build "
-        "the exact merge on main's tip, run the rules and checks on it in a temporary "
+        "the exact merge on main's tip, refuse it if it changes a path another session "
+        "than the author holds locked or carries a malformed policy, run the rules and "
+        "checks of the policy committed on main on it in a temporary "
         "worktree, then move main by compare-and-swap (rebuilding if main moved). "
         "'landed' false means the entry failed or conflicted; 'reason' and 'log_tail' say "
         "why, and the author sees it in resume.next.",
