@@ -1,8 +1,9 @@
 """`make demo`: the whole story on a copy of sample_repo/, with real git and real hooks.
 
 Agents work in their own worktrees; a commit into another agent's locked path is
-refused; a --no-verify commit is caught at push; then the sections added by the
-work-state, merge-queue and agent-interface layers run in turn.
+refused, with --no-verify too (the lock rule holds for every branch update); then
+the sections added by the work-state, merge-queue and agent-interface layers run
+in turn.
 """
 
 from __future__ import annotations
@@ -32,12 +33,15 @@ def locks_story(d: Demo) -> None:
     d.sh(b_wt, "git", "add", "src/api/users.py")
     d.sh(b_wt, "git", "commit", "-m", "b: clear users", expect_fail=True)
 
-    d.step("agent-b bypasses the hook with --no-verify ... and the push is refused")
-    d.sh(b_wt, "git", "commit", "-q", "--no-verify", "-m", "b: clear users (no-verify)")
-    d.sh(b_wt, "git", "push", "-q", "origin", "agent-b/work", expect_fail=True)
+    d.step("agent-b tries --no-verify: reference-transaction refuses the branch update; "
+           "the change stays staged")
+    d.sh(b_wt, "git", "commit", "-q", "--no-verify", "-m", "b: clear users (no-verify)",
+         expect_fail=True)
+    d.sh(b_wt, "git", "status", "--short")
 
-    d.step("agent-b undoes it; agent-a commits its own change and releases the lock")
-    d.sh(b_wt, "git", "reset", "-q", "--hard", "HEAD~1")
+    d.step("agent-b stashes its change for later; agent-a commits its own and releases "
+           "the lock")
+    d.sh(b_wt, "git", "stash", "-q")
     d.write(a_wt, "src/api/users.py",
             '"""User records for the todo service."""\n\nUSERS: dict[int, str] = '
             '{1: "ada", 2: "linus", 3: "grace"}\n\n\ndef name_of(user_id: int) -> str:\n'
