@@ -4,6 +4,10 @@
 ORCH_PY=@PYTHON@
 ORCH_HOOK=@HOOK@
 ORCH_SHARED=@SHARED@
+# The protected refs built in at install. Python's gate reads them from
+# ORCH_SHIM_PROTECTED, which orch_python sets itself right before starting it: a
+# caller's environment cannot choose them.
+ORCH_PROTECTED=@PROTECTED_LIST@
 nl='
 '
 tab='	'
@@ -14,11 +18,29 @@ case $0 in
 *) orch_chained=./$ORCH_HOOK.orch-chained ;;
 esac
 orch_python() {
+    ORCH_SHIM_PROTECTED=$ORCH_PROTECTED
+    export ORCH_SHIM_PROTECTED
     [ -x "$ORCH_PY" ] && exec "$ORCH_PY" -P -m orch_core.hooks.main "$ORCH_HOOK" "$@"
     # The environment orch-hooks was installed from is gone: use the console script
     # on PATH if there is one, else say once how to restore or remove the hooks.
     if command -v orch-hooks >/dev/null 2>&1; then exec orch-hooks hook "$ORCH_HOOK" "$@"; fi
     orch_missing
+}
+# orch_offset: set orch_off to the test clock offset, parsed as orch_core/clock.py
+# parses it: ORCH_CLOCK_OFFSET counts only under the test switch ORCH_TESTING=1 and
+# only as a plain decimal number (-?DIGITS[.DIGITS]); anything else is 0.
+orch_offset() {
+    orch_off=0
+    [ "${ORCH_TESTING:-}" = 1 ] || return 0
+    _v=${ORCH_CLOCK_OFFSET:-}
+    _m=${_v#-}
+    _i=${_m%%.*}
+    _f=${_m#"$_i"}
+    _f=${_f#.}
+    case $_i in ""|*[!0-9]*) return 0 ;; esac
+    case $_m in *.*) case $_f in ""|*[!0-9]*) return 0 ;; esac ;; esac
+    [ "${#_i}" -le 12 ] && [ "${#_f}" -le 9 ] || return 0
+    orch_off=$_v
 }
 orch_missing() {
     echo "orch-hooks: $ORCH_PY is gone; reinstall (\`orch-hooks install\`) or remove the hooks (\`sh ${0%/*}/orch-hooks-uninstall.sh\`)" >&2
@@ -123,7 +145,8 @@ orch_no_others() {
 # line) covered by a live lock of a session other than $sess in the lock index, or
 # nothing. With "strict", a path it cannot read (git quoted it) prints "unsure".
 orch_held_by_others() {
-    awk -v sess="$sess" -v idx="$1" -v strict="${2:-}" -v off="${ORCH_CLOCK_OFFSET:-0}" '
+    orch_offset
+    awk -v sess="$sess" -v idx="$1" -v strict="${2:-}" -v off="$orch_off" '
     BEGIN { FS = "\t"; srand(); now = srand() + off; n = 0; ci = 0 }
     FILENAME == idx {
         if (FNR == 1) { ci = $3; next }

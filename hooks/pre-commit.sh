@@ -33,8 +33,9 @@ if [ -n "$sess" ] && orch_staged_clear "$idx" "$tip" "$packed" "$cfg"; then exit
 # only when the lock index is current and read whole, no staged path is covered by
 # another session's live lock, and no policy needs Python. Anything else goes to
 # Python, which decides and explains.
+orch_offset
 git -c core.quotePath=false diff --cached --name-only --no-renames |
-awk -v sess="$sess" -v tip="$tip" -v off="${ORCH_CLOCK_OFFSET:-0}" \
+awk -v sess="$sess" -v tip="$tip" -v off="$orch_off" \
     -v cfg="$cfg" -v packed="$packed" -v idx="$idx" \
     '@LOCKCHECK_AWK@' "$cfg" "$packed" "$idx" - || orch_python "$@"
 exit 0

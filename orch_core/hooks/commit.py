@@ -68,7 +68,7 @@ def _protected_head(ctx: Context, what: str, branch_ref: str | None = None) -> l
     from orch_core.merge import gate
 
     ref = branch_ref or undo.head_ref(ctx.repo)
-    if ref is None or ref not in ctx.config.protected_refs:
+    if ref is None or ref not in gate.protected_refs(ctx):
         return []
     if gitrefs.read_ref_file(ctx.repo.common_dir, ref) is None:
         return []  # bootstrap: the protected branch does not exist yet

@@ -28,6 +28,7 @@ HOOK_GATES: dict[str, str] = {
 def pre_push(args: list[str]) -> int:
     from orch_core.locks import service as locks
     from orch_core.locks.table import LockIndex
+    from orch_core.merge import gate
 
     ctx = context()
     _journal_sync(ctx)
@@ -61,7 +62,7 @@ def pre_push(args: list[str]) -> int:
         if remote_oid != gitrepo.ZERO_OID and gitrepo.rev_parse(ctx.repo, remote_oid):
             rng.append(remote_oid)
         # Commits already on the protected branches were landed, not authored here.
-        for ref in ctx.config.protected_refs:
+        for ref in gate.protected_refs(ctx):
             if ref != remote_ref and gitrepo.rev_parse(ctx.repo, ref):
                 rng.append(ref)
         for commit, paths in githistory.changed_files(ctx.repo, rng):
@@ -155,9 +156,9 @@ def _branch_lock_refusals(ctx: Context, lines: list[str]) -> list[str]:
     """The lock rule for branch updates made by any command (see locks/branch_rule.py)."""
     from orch_core.git import refs as gitrefs
     from orch_core.locks import branch_rule
-    from orch_core.merge import putback
+    from orch_core.merge import gate, putback
 
-    protected = set(ctx.config.protected_refs)
+    protected = set(gate.protected_refs(ctx))
     sid, _real = session_id(ctx)
     out: list[str] = []
     for line in lines:
