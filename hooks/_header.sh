@@ -43,7 +43,7 @@ orch_offset() {
     orch_off=$_v
 }
 orch_missing() {
-    echo "orch-hooks: $ORCH_PY is gone; reinstall (\`orch-hooks install\`) or remove the hooks (\`sh ${0%/*}/orch-hooks-uninstall.sh\`)" >&2
+    echo "orch-hooks: $ORCH_PY is gone; reinstall (\`orch-hooks install\`) or remove the hooks (\`sh '${0%/*}/orch-hooks-uninstall.sh'\`)" >&2
     # Protected refs stay protected (a hook that was deciding about one refuses);
     # every other hook lets git go on.
     [ -n "${orch_protecting:-}" ] && exit 1

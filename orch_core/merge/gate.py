@@ -12,6 +12,7 @@ module level; orch_core modules are imported when a decision needs them.
 
 from __future__ import annotations
 
+import shlex
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -121,21 +122,22 @@ def _position_lines(ctx: Context, branches: list[str]) -> list[str]:
     out: list[str] = []
     for b in branches[:5]:
         e = queue.entry_for_branch(state, b)
+        qb = shlex.quote(b)  # a branch name may hold `$(...)`: never a command to run
         if e is not None and e.active:
             out.append(f"  position: {b} is #{state.position(e.id)} in the queue "
                        f"({e.id}, {e.state})")
         elif e is not None:
             out.append(f"  position: {b} is not queued (last entry {e.id} is {e.state}); "
-                       f"`orch-hooks merge request {b}`")
+                       f"`orch-hooks merge request {qb}`")
         else:
-            out.append(f"  position: {b} is not queued; `orch-hooks merge request {b}`")
+            out.append(f"  position: {b} is not queued; `orch-hooks merge request {qb}`")
     return out
 
 
 def refusal_lines(ctx: Context, what: str, ref: str, new: str,
                   hint_branch: str | None = None) -> list[str]:
     branches = _branches_of(ctx, new, hint_branch)
-    branch = branches[0] if branches else "BRANCH"
+    branch = shlex.quote(branches[0]) if branches else "BRANCH"
     lines = [f"orch-hooks: {what} refused: {ref} is protected; only the merge queue's lander "
              "moves it (--no-verify does not change that)",
              f"  queue it:  orch-hooks merge request {branch}",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import socket
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -315,19 +316,20 @@ def failures_for_session(ctx: Context, session_id: str) -> list[dict[str, Any]]:
             continue
         if entry_for_branch(state, e.branch) != e:
             continue
+        qb = shlex.quote(e.branch)  # shown as a command: a branch name may hold `$(...)`
         if e.state == CONFLICTED:
             files = sorted({f for c in e.conflicts for f in c.get("files", [])})
             why = e.reason or f"conflicts with main in {', '.join(files)}"
             todo = (f"merge or rebase {e.branch} onto {ctx.config.base_branch}, resolve "
                     f"{', '.join(files) or 'the conflicts'}, commit, then "
-                    f"`orch-hooks merge request {e.branch}`")
+                    f"`orch-hooks merge request {qb}`")
         elif e.state == REJECTED:
             why = f"rejected by {e.reviewer}: {e.review_reason or 'no reason given'}"
-            todo = f"address the review on {e.branch}, then `orch-hooks merge request {e.branch}`"
+            todo = f"address the review on {e.branch}, then `orch-hooks merge request {qb}`"
         else:
             why = e.reason or "landing failed"
             todo = (f"fix {e.branch} (log: {e.log_path or 'see merge queue --json'}), commit, "
-                    f"then `orch-hooks merge request {e.branch}`")
+                    f"then `orch-hooks merge request {qb}`")
         out.append({"id": e.id, "branch": e.branch, "state": e.state, "reason": why,
                      "log_tail": (e.log or "")[-1500:], "log_path": e.log_path,
                      "updated": clock.iso(e.updated_at), "next_action": todo})
