@@ -208,6 +208,8 @@ def check_reference_transaction(ctx: Context, lines: list[str], args: list[str])
     parsed = [ln.split() for ln in lines]
     pending = {p[2]: p[1] for p in parsed if len(p) == 3}
     refusals: list[str] = []
+    if any(len(p) == 3 and p[2] in protected for p in parsed):
+        _say_tampered(ctx, sorted(protected))
     for parts in parsed:
         if len(parts) != 3:
             continue
@@ -222,7 +224,12 @@ def check_reference_transaction(ctx: Context, lines: list[str], args: list[str])
                 refusals += refusal_lines(ctx, "deleting", ref, new)
             continue
         if current is None:
-            continue  # bootstrap: the protected branch does not exist yet
+            from orch_core.merge import tamper
+
+            if tamper.symbolic_target(ctx, ref) is None:
+                continue  # bootstrap: the protected branch does not exist yet
+            refusals += refusal_lines(ctx, "update", ref, new)
+            continue
         if current == new:
             continue  # no-op
         if _lander_may(ctx, new):
@@ -237,6 +244,8 @@ def check_reference_transaction(ctx: Context, lines: list[str], args: list[str])
 def check_pre_push(ctx: Context, lines: list[str], args: list[str]) -> list[str]:
     protected = set(protected_refs(ctx))
     refusals: list[str] = []
+    if any(len(ln.split()) == 4 and ln.split()[2] in protected for ln in lines):
+        _say_tampered(ctx, sorted(protected))
     for line in lines:
         parts = line.split()
         if len(parts) != 4:
@@ -255,6 +264,16 @@ def check_pre_push(ctx: Context, lines: list[str], args: list[str]) -> list[str]
         refusals += refusal_lines(ctx, f"push to {args[0] if args else 'the remote'}",
                              remote_ref, local_oid, hint)
     return refusals
+
+
+def _say_tampered(ctx: Context, refs: list[str]) -> None:
+    """Say so when a protected branch was moved past the gate (merge/tamper.py)."""
+    import sys
+
+    from orch_core.merge import tamper
+
+    for line in tamper.findings(ctx, refs):
+        sys.stderr.write(f"orch-hooks: warning: {line}; `orch-hooks doctor` reports it\n")
 
 
 def _landed(ctx: Context, oid: str) -> bool:
