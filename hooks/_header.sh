@@ -104,6 +104,32 @@ if [ -n "$ORCH_SHARED" ]; then
         exit 0
     fi
 fi
+# orch_policy_clear: true when no policy needs Python: there is no .orch.toml here,
+# or the normalised form Python wrote ($gd/orch-policy, orch_core/hooks/policy.py)
+# was built from this very .orch.toml (compared line by line, no process) and says
+# require_lock is off. The shell never parses TOML.
+orch_policy_clear() {
+    [ -f .orch.toml ] || return 0
+    [ -f "$gd/orch-policy" ] || return 1
+    {
+        IFS= read -r _ph <&9 || return 1
+        case $_ph in "policy${tab}0$tab"?*) ;; *) return 1 ;; esac
+        while :; do
+            IFS= read -r _c <&9 || return 1
+            _s=
+            case $_c in
+            .*) IFS= read -r _s <&8 || return 1; [ "$_s" = "${_c#.}" ] || return 1 ;;
+            !*) IFS= read -r _s <&8 && return 1; [ "$_s" = "${_c#!}" ] || return 1 ;;
+            "end$tab${_ph##*"$tab"}")
+                IFS= read -r _s <&8 && return 1
+                [ -z "$_s" ] || return 1
+                break ;;
+            *) return 1 ;;
+            esac
+        done
+    } 8< .orch.toml 9< "$gd/orch-policy"
+    IFS= read -r _c < "$gd/orch-policy" && [ "$_c" = "$_ph" ]
+}
 # orch_no_others IDX TIP PACKED CFG [full]: true when the lock index is whole and current
 # (header names the ref's tip and is unchanged after the read, trailer repeats tip and
 # nonce, no awk-unsafe lock), every lock in it is $sess's, and CFG does not mention
@@ -125,6 +151,8 @@ orch_no_others() {
     orch_idx_current=
     _ok=
     _mine=1
+    # An index older than the git config may carry a stale core.ignorecase.
+    [ "$cdir/config" -nt "$1" ] && return 1
     {
         read -r _hdr || return 1
         case $_hdr in "tip$tab$_tip$tab"?"${tab}0$tab"?*) ;; *) return 1 ;; esac

@@ -23,8 +23,11 @@ elif [ -f "$cdir/packed-refs" ]; then
 else
     packed=/dev/null
 fi
+# The policy as Python normalised it (orch_policy_clear): the shell reads no TOML.
+# An index older than the git config may carry a stale core.ignorecase.
+orch_policy_clear || orch_python "$@"
+[ "$cdir/config" -nt "$idx" ] && orch_python "$@"
 cfg=/dev/null
-[ -f .orch.toml ] && cfg=.orch.toml
 # Faster still: when the index is current, the policy file does not mention
 # require_lock, and no staged path is under another session's lock (none held: no
 # process beyond this shell; a few: one `git diff --quiet` on them), accept.
