@@ -18,10 +18,9 @@ from orch_core.hooks.push import _stdin_lines
 
 
 def pre_commit(args: list[str]) -> int:
+    from orch_core.hooks import policy
     from orch_core.locks import service as locks
     from orch_core.locks.table import LockIndex
-
-    from orch_core.hooks import policy
 
     ctx = context()
     refusal = _protected_head(ctx, "commit")
