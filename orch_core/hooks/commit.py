@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from orch_core.errors import OrchError
 from orch_core.git import history as githistory
@@ -34,7 +34,7 @@ def pre_commit(args: list[str]) -> int:
         return 0
     sid, real = session_id(ctx)
     snap = locks.snapshot(ctx)
-    _refresh_index(ctx, snap.tip, snap.locks)
+    policy.refresh_index(ctx, snap.tip, snap.locks)
     for w in snap.warnings:
         say(f"orch-hooks: warning: {w}")
     now = ctx.now()
@@ -62,20 +62,6 @@ def pre_commit(args: list[str]) -> int:
             say(f"  session: {who}; take them with `orch-hooks lock acquire PATH...`")
             return 1
     return 0
-
-
-def _refresh_index(ctx: Context, tip: str | None, table: list[Any]) -> None:
-    """Rewrite locks.idx when the git config is newer (core.ignorecase may have changed
-    since it was built): the shims hand such commits to Python until it is current."""
-    from orch_core.locks import export as lockexport
-
-    try:
-        stale = ((ctx.repo.common_dir / "config").stat().st_mtime_ns
-                 >= (ctx.repo.orch_dir / lockexport.EXPORT).stat().st_mtime_ns)
-    except OSError:
-        return
-    if stale:
-        lockexport.write_export(ctx, tip, table)
 
 
 def _protected_head(ctx: Context, what: str, branch_ref: str | None = None) -> list[str]:

@@ -19,6 +19,7 @@ only reads what Python made of it.
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from orch_core import seqfile
 from orch_core.errors import UsageError
@@ -44,6 +45,33 @@ def _body(data: bytes) -> tuple[bytes, bytes]:
     """(header without its nonce, lines between header and trailer)."""
     head, _, rest = data.partition(b"\n")
     return head.rpartition(b"\t")[0], rest.rpartition(b"\nend\t")[0]
+
+
+def index_stale(ctx: Context) -> bool:
+    """Is locks.idx older than the git config (core.ignorecase may have changed since
+    it was built)? The shims then hand every decision to Python."""
+    from orch_core.locks import export as lockexport
+
+    try:
+        return ((ctx.repo.common_dir / "config").stat().st_mtime_ns
+                >= (ctx.repo.orch_dir / lockexport.EXPORT).stat().st_mtime_ns)
+    except OSError:
+        return False
+
+
+def refresh_index(ctx: Context, tip: str | None = None, table: list[Any] | None = None,
+                  ) -> None:
+    """Rewrite locks.idx under the current settings when :func:`index_stale`."""
+    if not index_stale(ctx):
+        return
+    from orch_core.locks import export as lockexport
+
+    if table is None:
+        from orch_core.locks import service as locks
+
+        snap = locks.snapshot(ctx)
+        tip, table = snap.tip, snap.locks
+    lockexport.write_export(ctx, tip, table)
 
 
 def write_cache(ctx: Context) -> None:

@@ -145,6 +145,10 @@ def reference_transaction(args: list[str]) -> int:
     refusals = _gate(ctx, "reference-transaction", lines, args)
     if not refusals:
         refusals = _branch_lock_refusals(ctx, lines)
+    if not refusals:
+        from orch_core.hooks import policy
+
+        policy.refresh_index(ctx)
     if refusals:
         for r in refusals:
             say(r)

@@ -43,6 +43,7 @@ def test_a_landed_main_is_not_reported(tmp_path: Path) -> None:
 def test_branch_copy_onto_main_is_noticed(tmp_path: Path) -> None:
     repo = _landed_repo(tmp_path)
     landed = state_of(repo).get("Q-1").landed_as
+    assert landed
     copy = git(repo, "branch", "-C", "y", "main", check=False)
     assert copy.returncode == 0, copy.stderr  # git runs no hook for it
     assert rev(repo, "main") == rev(repo, "y") != landed
