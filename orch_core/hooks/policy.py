@@ -62,8 +62,8 @@ def index_stale(ctx: Context) -> bool:
 def refresh_index(ctx: Context, tip: str | None = None, table: list[Any] | None = None,
                   ) -> None:
     """Rewrite locks.idx under the current settings when :func:`index_stale`."""
-    if not index_stale(ctx):
-        return
+    if not index_stale(ctx) or not (ctx.repo.orch_dir / "state.db").exists():
+        return  # nothing to refresh, or no state to build it from (never create one here)
     from orch_core.locks import export as lockexport
 
     if table is None:

@@ -145,10 +145,14 @@ def reference_transaction(args: list[str]) -> int:
     refusals = _gate(ctx, "reference-transaction", lines, args)
     if not refusals:
         refusals = _branch_lock_refusals(ctx, lines)
-    if not refusals:
+    if not refusals and any(ln.split()[-1].startswith("refs/heads/") for ln in lines):
+        # Here for the lock rule (the shell found the index older than the git config):
+        # bring the index up to date so the next branch update stays in the shell.
         from orch_core.hooks import policy
+        from orch_core.merge import gate
 
-        policy.refresh_index(ctx)
+        if not set(gate.protected_refs(ctx)) & {ln.split()[-1] for ln in lines}:
+            policy.refresh_index(ctx)
     if refusals:
         for r in refusals:
             say(r)

@@ -206,16 +206,23 @@ def written_by_orch(ctx: Context, tip: str) -> bool:
     Each write records one event naming the commit it made (``state.db``); a
     commit made by hand (``git commit-tree`` + ``git update-ref``) has none.
     """
-    proc = ctx.repo.run("rev-list", tip, "--", check=False)
-    if proc.returncode != 0:
-        return False
-    history = set(proc.stdout.decode().split())
+    from orch_core.git import history as githistory
+
+    history = githistory.commits_of(ctx.repo, tip)
     if not history:
         return False
     rows = ctx.store.conn.execute(
         "SELECT json_extract(data, '$.tip') FROM events WHERE kind LIKE 'merge.%' "
         "AND json_extract(data, '$.tip') IS NOT NULL").fetchall()
     return history <= {r[0] for r in rows}
+
+
+def read_state(ctx: Context) -> tuple[str | None, QueueState]:
+    """The state at the ref tip read from git alone (no state database is opened)."""
+    tip = gitrefs.read_ref_file(ctx.repo.common_dir, REF)
+    if tip is None:
+        return None, QueueState()
+    return tip, parse(gitobjects.cat_blob(ctx.repo, f"{tip}:{FILE}"))
 
 
 def load(ctx: Context) -> tuple[str | None, QueueState]:

@@ -51,7 +51,7 @@ def unlanded(ctx: Context, ref: str) -> str | None:
     tip = gitrefs.read_ref_file(ctx.repo.common_dir, ref)
     if tip is None:
         return None
-    _qtip, state = queue.load(ctx)
+    _qtip, state = queue.read_state(ctx)
     landed = [e for e in state.entries if e.state == queue.LANDED and e.landed_as]
     if not landed:
         return None
