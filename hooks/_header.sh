@@ -4,6 +4,10 @@
 ORCH_PY=@PYTHON@
 ORCH_HOOK=@HOOK@
 ORCH_SHARED=@SHARED@
+# The protected refs built in at install. Python's gate reads them from
+# ORCH_SHIM_PROTECTED, which orch_python sets itself right before starting it: a
+# caller's environment cannot choose them.
+ORCH_PROTECTED=@PROTECTED_LIST@
 nl='
 '
 tab='	'
@@ -14,14 +18,32 @@ case $0 in
 *) orch_chained=./$ORCH_HOOK.orch-chained ;;
 esac
 orch_python() {
+    ORCH_SHIM_PROTECTED=$ORCH_PROTECTED
+    export ORCH_SHIM_PROTECTED
     [ -x "$ORCH_PY" ] && exec "$ORCH_PY" -P -m orch_core.hooks.main "$ORCH_HOOK" "$@"
     # The environment orch-hooks was installed from is gone: use the console script
     # on PATH if there is one, else say once how to restore or remove the hooks.
     if command -v orch-hooks >/dev/null 2>&1; then exec orch-hooks hook "$ORCH_HOOK" "$@"; fi
     orch_missing
 }
+# orch_offset: set orch_off to the test clock offset, parsed as orch_core/clock.py
+# parses it: ORCH_CLOCK_OFFSET counts only under the test switch ORCH_TESTING=1 and
+# only as a plain decimal number (-?DIGITS[.DIGITS]); anything else is 0.
+orch_offset() {
+    orch_off=0
+    [ "${ORCH_TESTING:-}" = 1 ] || return 0
+    _v=${ORCH_CLOCK_OFFSET:-}
+    _m=${_v#-}
+    _i=${_m%%.*}
+    _f=${_m#"$_i"}
+    _f=${_f#.}
+    case $_i in ""|*[!0-9]*) return 0 ;; esac
+    case $_m in *.*) case $_f in ""|*[!0-9]*) return 0 ;; esac ;; esac
+    [ "${#_i}" -le 12 ] && [ "${#_f}" -le 9 ] || return 0
+    orch_off=$_v
+}
 orch_missing() {
-    echo "orch-hooks: $ORCH_PY is gone; reinstall (\`orch-hooks install\`) or remove the hooks (\`sh ${0%/*}/orch-hooks-uninstall.sh\`)" >&2
+    echo "orch-hooks: $ORCH_PY is gone; reinstall (\`orch-hooks install\`) or remove the hooks (\`sh '${0%/*}/orch-hooks-uninstall.sh'\`)" >&2
     # Protected refs stay protected (a hook that was deciding about one refuses);
     # every other hook lets git go on.
     [ -n "${orch_protecting:-}" ] && exit 1
@@ -82,6 +104,32 @@ if [ -n "$ORCH_SHARED" ]; then
         exit 0
     fi
 fi
+# orch_policy_clear: true when no policy needs Python: there is no .orch.toml here,
+# or the normalised form Python wrote ($gd/orch-policy, orch_core/hooks/policy.py)
+# was built from this very .orch.toml (compared line by line, no process) and says
+# require_lock is off. The shell never parses TOML.
+orch_policy_clear() {
+    [ -f .orch.toml ] || return 0
+    [ -f "$gd/orch-policy" ] || return 1
+    {
+        IFS= read -r _ph <&9 || return 1
+        case $_ph in "policy${tab}0$tab"?*) ;; *) return 1 ;; esac
+        while :; do
+            IFS= read -r _c <&9 || return 1
+            _s=
+            case $_c in
+            .*) IFS= read -r _s <&8 || return 1; [ "$_s" = "${_c#.}" ] || return 1 ;;
+            !*) IFS= read -r _s <&8 && return 1; [ "$_s" = "${_c#!}" ] || return 1 ;;
+            "end$tab${_ph##*"$tab"}")
+                IFS= read -r _s <&8 && return 1
+                [ -z "$_s" ] || return 1
+                break ;;
+            *) return 1 ;;
+            esac
+        done
+    } 8< .orch.toml 9< "$gd/orch-policy"
+    IFS= read -r _c < "$gd/orch-policy" && [ "$_c" = "$_ph" ]
+}
 # orch_no_others IDX TIP PACKED CFG [full]: true when the lock index is whole and current
 # (header names the ref's tip and is unchanged after the read, trailer repeats tip and
 # nonce, no awk-unsafe lock), every lock in it is $sess's, and CFG does not mention
@@ -103,6 +151,8 @@ orch_no_others() {
     orch_idx_current=
     _ok=
     _mine=1
+    # An index older than the git config may carry a stale core.ignorecase.
+    [ "$cdir/config" -nt "$1" ] && return 1
     {
         read -r _hdr || return 1
         case $_hdr in "tip$tab$_tip$tab"?"${tab}0$tab"?*) ;; *) return 1 ;; esac
@@ -123,7 +173,8 @@ orch_no_others() {
 # line) covered by a live lock of a session other than $sess in the lock index, or
 # nothing. With "strict", a path it cannot read (git quoted it) prints "unsure".
 orch_held_by_others() {
-    awk -v sess="$sess" -v idx="$1" -v strict="${2:-}" -v off="${ORCH_CLOCK_OFFSET:-0}" '
+    orch_offset
+    awk -v sess="$sess" -v idx="$1" -v strict="${2:-}" -v off="$orch_off" '
     BEGIN { FS = "\t"; srand(); now = srand() + off; n = 0; ci = 0 }
     FILENAME == idx {
         if (FNR == 1) { ci = $3; next }

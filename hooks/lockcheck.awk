@@ -18,7 +18,7 @@
 #       PROGRAM "$cfg" "$packed" "$idx" -
 # sess    the committing session (ORCH_SESSION, else the worktree binding; may be empty)
 # tip     the oid in the loose ref file refs/orch/locks, or "none"
-# off     ORCH_CLOCK_OFFSET (tests shift the clock; orch_core.clock does the same)
+# off     the test clock offset as orch_core/clock.py reads it (0 outside tests)
 # cfg     .orch.toml, or /dev/null when there is none
 # packed  packed-refs when refs/orch/locks has no loose file, else /dev/null
 # idx     <git common dir>/orch/locks.idx

@@ -23,8 +23,11 @@ elif [ -f "$cdir/packed-refs" ]; then
 else
     packed=/dev/null
 fi
+# The policy as Python normalised it (orch_policy_clear): the shell reads no TOML.
+# An index older than the git config may carry a stale core.ignorecase.
+orch_policy_clear || orch_python "$@"
+[ "$cdir/config" -nt "$idx" ] && orch_python "$@"
 cfg=/dev/null
-[ -f .orch.toml ] && cfg=.orch.toml
 # Faster still: when the index is current, the policy file does not mention
 # require_lock, and no staged path is under another session's lock (none held: no
 # process beyond this shell; a few: one `git diff --quiet` on them), accept.
@@ -33,8 +36,9 @@ if [ -n "$sess" ] && orch_staged_clear "$idx" "$tip" "$packed" "$cfg"; then exit
 # only when the lock index is current and read whole, no staged path is covered by
 # another session's live lock, and no policy needs Python. Anything else goes to
 # Python, which decides and explains.
+orch_offset
 git -c core.quotePath=false diff --cached --name-only --no-renames |
-awk -v sess="$sess" -v tip="$tip" -v off="${ORCH_CLOCK_OFFSET:-0}" \
+awk -v sess="$sess" -v tip="$tip" -v off="$orch_off" \
     -v cfg="$cfg" -v packed="$packed" -v idx="$idx" \
     '@LOCKCHECK_AWK@' "$cfg" "$packed" "$idx" - || orch_python "$@"
 exit 0

@@ -26,6 +26,8 @@ def sealed_env(tmp_path_factory: pytest.TempPathFactory,
     monkeypatch.setenv("GIT_COMMITTER_EMAIL", "committer@example.com")
     monkeypatch.setenv("GIT_EDITOR", "false")
     monkeypatch.setenv("PRE_COMMIT_HOME", str(home / ".pre-commit"))
+    # Test-only controls (ORCH_CLOCK_OFFSET) count only under this switch.
+    monkeypatch.setenv("ORCH_TESTING", "1")
     for var in ("ORCH_SESSION", "ORCH_CLOCK_OFFSET", "ORCH_NO_BACKGROUND_SYNC", "GIT_DIR",
                 "GIT_WORK_TREE",
                 "GIT_INDEX_FILE"):

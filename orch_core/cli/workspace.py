@@ -68,7 +68,9 @@ def register(main: click.Group) -> None:
             out = [f"  {h['hook']:<22} {h['action']}" for h in r["hooks"]]
             out += [f"saved: {s['what']} ({s['ref']})" for s in r.get("saved") or []]
             if r.get("bundle"):
-                out.append(f"saved in {r['bundle']} (`git fetch {r['bundle']} "
+                import shlex
+
+                out.append(f"saved in {r['bundle']} (`git fetch {shlex.quote(r['bundle'])} "
                            "'refs/*:refs/*'` brings it back)")
             out += [f"removed: {item}" for item in r.get("removed") or []]
             left = r.get("left") or []

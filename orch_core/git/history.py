@@ -249,6 +249,14 @@ def reflog(repo: Repo, ref: str) -> list[ReflogEntry]:
     return out
 
 
+def commits_of(repo: Repo, rev: str) -> set[Oid] | None:
+    """Every commit reachable from ``rev`` (None when it does not resolve)."""
+    proc = repo.run("rev-list", rev, "--", check=False)
+    if proc.returncode != 0:
+        return None
+    return {Oid(c) for c in proc.stdout.decode().split()}
+
+
 def parents_of(repo: Repo, commit: str) -> list[Oid] | None:
     """The parents of ``commit``, or None if it is not a commit here."""
     proc = repo.run("rev-list", "--parents", "-n", "1", commit, "--", check=False)

@@ -18,6 +18,7 @@ from orch_core.hooks.push import _stdin_lines
 
 
 def pre_commit(args: list[str]) -> int:
+    from orch_core.hooks import policy
     from orch_core.locks import service as locks
     from orch_core.locks.table import LockIndex
 
@@ -27,11 +28,13 @@ def pre_commit(args: list[str]) -> int:
         for line in refusal:
             say(line)
         return 1
+    policy.write_cache(ctx)
     staged = gitworktree.staged_paths(ctx.repo)
     if not staged:
         return 0
     sid, real = session_id(ctx)
     snap = locks.snapshot(ctx)
+    policy.refresh_index(ctx, snap.tip, snap.locks)
     for w in snap.warnings:
         say(f"orch-hooks: warning: {w}")
     now = ctx.now()
@@ -68,7 +71,7 @@ def _protected_head(ctx: Context, what: str, branch_ref: str | None = None) -> l
     from orch_core.merge import gate
 
     ref = branch_ref or undo.head_ref(ctx.repo)
-    if ref is None or ref not in ctx.config.protected_refs:
+    if ref is None or ref not in gate.protected_refs(ctx):
         return []
     if gitrefs.read_ref_file(ctx.repo.common_dir, ref) is None:
         return []  # bootstrap: the protected branch does not exist yet

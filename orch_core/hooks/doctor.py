@@ -177,6 +177,7 @@ def doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
         add("expired leases", True, "none")
     if protected is not None:
         _check_notes(ctx, fix, add)
+    check_protected_branches(ctx, add)
     has_rewrite = "refs/notes/orch" in gitrepo.config_get_all(ctx.repo, "notes.rewriteRef")
     if not has_rewrite and fix:
         ensure_rewrite_ref(ctx)
@@ -194,6 +195,23 @@ def doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
             f"piles checkpoint notes up on one commit; overwrite keeps the newest", fixed)
     healthy = all(f["ok"] or f["fixed"] for f in findings)
     return {"healthy": healthy, "findings": findings}
+
+
+def check_protected_branches(ctx: Context, add: Any) -> None:
+    """A protected branch moved past the gate (`git branch -C`, `git symbolic-ref`:
+    git runs no reference-transaction for them) or made symbolic (merge/tamper.py)."""
+    from orch_core.merge import gate, tamper
+
+    try:
+        said = tamper.findings(ctx, gate.protected_refs(ctx))
+    except OrchError as e:
+        add("protected branches", False, e.message)
+        return
+    for line in said:
+        add("protected branches", False, line + "; restore it to its last landing "
+            "and find out who moved it (`git reflog`)")
+    if not said:
+        add("protected branches", True, "each is where the merge queue landed it")
 
 
 def _check_notes(ctx: Context, fix: bool, add: Any) -> None:

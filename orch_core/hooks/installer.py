@@ -77,6 +77,9 @@ def install(ctx: Context, force: bool = False, shared_hooks: bool = False
         report.append({"hook": hook, "path": str(path), "action": action,
                        "chained": str(chained) if chained.exists() else ""})
     moved = [str(p) for p in _shims_in(hdir) if p.name not in HOOK_NAMES]
+    from orch_core.hooks import policy as fastpolicy
+
+    fastpolicy.write_cache(ctx)  # what the pre-commit fast path reads of .orch.toml
     _write_exec(hdir / UNINSTALLER, uninstaller_script())
     ensure_rewrite_ref(ctx)
     changed = ensure_rewrite_mode(ctx)

@@ -28,6 +28,7 @@ HOOK_GATES: dict[str, str] = {
 def pre_push(args: list[str]) -> int:
     from orch_core.locks import service as locks
     from orch_core.locks.table import LockIndex
+    from orch_core.merge import gate
 
     ctx = context()
     _journal_sync(ctx)
@@ -61,7 +62,7 @@ def pre_push(args: list[str]) -> int:
         if remote_oid != gitrepo.ZERO_OID and gitrepo.rev_parse(ctx.repo, remote_oid):
             rng.append(remote_oid)
         # Commits already on the protected branches were landed, not authored here.
-        for ref in ctx.config.protected_refs:
+        for ref in gate.protected_refs(ctx):
             if ref != remote_ref and gitrepo.rev_parse(ctx.repo, ref):
                 rng.append(ref)
         for commit, paths in githistory.changed_files(ctx.repo, rng):
@@ -144,6 +145,14 @@ def reference_transaction(args: list[str]) -> int:
     refusals = _gate(ctx, "reference-transaction", lines, args)
     if not refusals:
         refusals = _branch_lock_refusals(ctx, lines)
+    if not refusals and any(ln.split()[-1].startswith("refs/heads/") for ln in lines):
+        # Here for the lock rule (the shell found the index older than the git config):
+        # bring the index up to date so the next branch update stays in the shell.
+        from orch_core.hooks import policy
+        from orch_core.merge import gate
+
+        if not set(gate.protected_refs(ctx)) & {ln.split()[-1] for ln in lines}:
+            policy.refresh_index(ctx)
     if refusals:
         for r in refusals:
             say(r)
@@ -155,9 +164,9 @@ def _branch_lock_refusals(ctx: Context, lines: list[str]) -> list[str]:
     """The lock rule for branch updates made by any command (see locks/branch_rule.py)."""
     from orch_core.git import refs as gitrefs
     from orch_core.locks import branch_rule
-    from orch_core.merge import putback
+    from orch_core.merge import gate, putback
 
-    protected = set(ctx.config.protected_refs)
+    protected = set(gate.protected_refs(ctx))
     sid, _real = session_id(ctx)
     out: list[str] = []
     for line in lines:

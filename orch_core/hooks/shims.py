@@ -71,7 +71,8 @@ def render(hook: str, protected_refs: list[str], shared: bool = False) -> str:
         stamp = (tdir / "post-commit.sh").read_text()
         body += stamp[stamp.index(STAMP_MARK):]
     text = (header.replace("@PYTHON@", shlex.quote(sys.executable)).replace("@HOOK@", hook)
-            .replace("@SHARED@", "1" if shared else "''"))
+            .replace("@SHARED@", "1" if shared else "''")
+            .replace("@PROTECTED_LIST@", shlex.quote(" ".join(protected_refs))))
     case = "|".join(shlex.quote(r) for r in protected_refs) or "refs/orch/never-protected"
     globs = " ".join(shlex.quote(f"--glob={r}") for r in protected_refs)
     body = body.replace("@PROTECTED_CASE@", case).replace("@PROTECTED_GLOBS@", globs)

@@ -12,31 +12,95 @@ module level; orch_core modules are imported when a decision needs them.
 
 from __future__ import annotations
 
+import shlex
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from orch_core.state.context import Context
 
 TOKEN_ENV = "ORCH_LANDER_TOKEN"
+# Set by the shim itself right before it starts Python (hooks/_header.sh).
+SHIM_PROTECTED_ENV = "ORCH_SHIM_PROTECTED"
 ZERO = "0" * 40
 
 
+def protected_refs(ctx: Context) -> list[str]:
+    """The refs the gate protects, decided from what a session cannot change unreviewed.
+
+    The list built into the shims at install (``ORCH_SHIM_PROTECTED``; the
+    policy's defaults when Python was not started by a shim), together with the
+    policy committed on each of those branches (``config.load_at`` at its tip).
+    The work tree's ``.orch.toml`` may add refs, never remove one.
+    """
+    from orch_core.git import refs as gitrefs
+    from orch_core.state import config
+
+    shim = ctx.env.get(SHIM_PROTECTED_ENV)
+    base = shim.split() if shim is not None else config.Config().protected_refs
+    refs = dict.fromkeys(base)
+    for ref in base:
+        tip = gitrefs.read_ref_file(ctx.repo.common_dir, ref)
+        if tip is not None and len(tip) == 40:
+            committed = config.load_at(ctx.repo, tip, config.Config())
+            refs.update(dict.fromkeys(committed.protected_refs))
+    refs.update(dict.fromkeys(ctx.config.protected_refs))
+    return list(refs)
+
+
 def _lander_may(ctx: Context, new: str) -> bool:
+    """Is this update made by the live lander, to the merge it tested?
+
+    The queue stores only a hash of the lander's token, and the lease names the
+    lander process (pid and start time, from /proc): the update must carry the
+    token, come from that process or one it started, and the queue's history
+    must be one orch's writer made (a hand-made queue commit is refused).
+    """
     token = ctx.env.get(TOKEN_ENV, "")
     if not token:
         return False
+    import socket
+
     from orch_core.merge import queue
 
-    _tip, lease = queue.read_lease(ctx)
-    return (lease is not None and lease.token == token and lease.target == new
-            and lease.live(ctx.now()))
+    tip, lease = queue.read_lease(ctx)
+    if (tip is None or lease is None or not lease.held_with(token) or lease.target != new
+            or not lease.live(ctx.now())):
+        return False
+    if lease.host != socket.gethostname() or not _is_lander_process(lease.pid, lease.started):
+        return False
+    return queue.written_by_orch(ctx, tip)
+
+
+def _is_lander_process(pid: int, started: str) -> bool:
+    """``pid`` (started at ``started``) is this process or one of its ancestors."""
+    import os
+
+    from orch_core.merge import queue
+
+    if not os.path.exists("/proc/self/stat"):
+        return pid > 0  # no /proc on this host: the token and the queue history decide
+    if not started or queue.proc_start(pid) != started:
+        return False
+    cur = os.getpid()
+    for _ in range(64):
+        if cur == pid:
+            return True
+        if cur <= 1:
+            return False
+        try:
+            with open(f"/proc/{cur}/stat", "rb") as fh:
+                fields = fh.read().decode(errors="replace").rpartition(")")[2].split()
+            cur = int(fields[1])
+        except (OSError, ValueError, IndexError):
+            return False
+    return False
 
 
 def _branches_of(ctx: Context, new: str, hint_branch: str | None) -> list[str]:
     """Which non-protected branches this update is bringing in (for the message)."""
     from orch_core.git import history as githistory
 
-    protected = set(ctx.config.protected)
+    protected = {r.removeprefix("refs/heads/") for r in protected_refs(ctx)}
     if hint_branch and hint_branch not in protected:
         return [hint_branch]
     if new == ZERO:
@@ -58,21 +122,22 @@ def _position_lines(ctx: Context, branches: list[str]) -> list[str]:
     out: list[str] = []
     for b in branches[:5]:
         e = queue.entry_for_branch(state, b)
+        qb = shlex.quote(b)  # a branch name may hold `$(...)`: never a command to run
         if e is not None and e.active:
             out.append(f"  position: {b} is #{state.position(e.id)} in the queue "
                        f"({e.id}, {e.state})")
         elif e is not None:
             out.append(f"  position: {b} is not queued (last entry {e.id} is {e.state}); "
-                       f"`orch-hooks merge request {b}`")
+                       f"`orch-hooks merge request {qb}`")
         else:
-            out.append(f"  position: {b} is not queued; `orch-hooks merge request {b}`")
+            out.append(f"  position: {b} is not queued; `orch-hooks merge request {qb}`")
     return out
 
 
 def refusal_lines(ctx: Context, what: str, ref: str, new: str,
                   hint_branch: str | None = None) -> list[str]:
     branches = _branches_of(ctx, new, hint_branch)
-    branch = branches[0] if branches else "BRANCH"
+    branch = shlex.quote(branches[0]) if branches else "BRANCH"
     lines = [f"orch-hooks: {what} refused: {ref} is protected; only the merge queue's lander "
              "moves it (--no-verify does not change that)",
              f"  queue it:  orch-hooks merge request {branch}",
@@ -139,10 +204,12 @@ def check_reference_transaction(ctx: Context, lines: list[str], args: list[str])
     from orch_core.git import refs as gitrefs
     from orch_core.merge import putback
 
-    protected = set(ctx.config.protected_refs)
+    protected = set(protected_refs(ctx))
     parsed = [ln.split() for ln in lines]
     pending = {p[2]: p[1] for p in parsed if len(p) == 3}
     refusals: list[str] = []
+    if any(len(p) == 3 and p[2] in protected for p in parsed):
+        _say_tampered(ctx, sorted(protected))
     for parts in parsed:
         if len(parts) != 3:
             continue
@@ -157,7 +224,12 @@ def check_reference_transaction(ctx: Context, lines: list[str], args: list[str])
                 refusals += refusal_lines(ctx, "deleting", ref, new)
             continue
         if current is None:
-            continue  # bootstrap: the protected branch does not exist yet
+            from orch_core.merge import tamper
+
+            if tamper.symbolic_target(ctx, ref) is None:
+                continue  # bootstrap: the protected branch does not exist yet
+            refusals += refusal_lines(ctx, "update", ref, new)
+            continue
         if current == new:
             continue  # no-op
         if _lander_may(ctx, new):
@@ -170,8 +242,10 @@ def check_reference_transaction(ctx: Context, lines: list[str], args: list[str])
 
 
 def check_pre_push(ctx: Context, lines: list[str], args: list[str]) -> list[str]:
-    protected = set(ctx.config.protected_refs)
+    protected = set(protected_refs(ctx))
     refusals: list[str] = []
+    if any(len(ln.split()) == 4 and ln.split()[2] in protected for ln in lines):
+        _say_tampered(ctx, sorted(protected))
     for line in lines:
         parts = line.split()
         if len(parts) != 4:
@@ -192,9 +266,23 @@ def check_pre_push(ctx: Context, lines: list[str], args: list[str]) -> list[str]
     return refusals
 
 
+def _say_tampered(ctx: Context, refs: list[str]) -> None:
+    """Say so when a protected branch was moved past the gate (merge/tamper.py)."""
+    import sys
+
+    from orch_core.merge import tamper
+
+    for line in tamper.findings(ctx, refs):
+        sys.stderr.write(f"orch-hooks: warning: {line}; `orch-hooks doctor` reports it\n")
+
+
 def _landed(ctx: Context, oid: str) -> bool:
-    """Publishing what the lander landed (a landed entry's merge) is allowed."""
+    """Publishing what the lander landed (a landed entry's merge) is allowed, when
+    the queue's history is one orch's writer made (a forged entry opens nothing)."""
     from orch_core.merge import queue
 
-    _tip, state = queue.load(ctx)
-    return any(e.state == queue.LANDED and e.landed_as == oid for e in state.entries)
+    tip, state = queue.load(ctx)
+    if tip is None or not any(e.state == queue.LANDED and e.landed_as == oid
+                              for e in state.entries):
+        return False
+    return queue.written_by_orch(ctx, tip)

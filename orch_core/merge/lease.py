@@ -77,9 +77,9 @@ def acquire(ctx: Context, actor: str, token: str) -> tuple[q.Entry, list[q.Entry
                 if waiting else ""), code="nothing_approved",
                 hint="`orch-hooks merge queue` shows the entries; a reviewer runs "
                      "`orch-hooks merge review ID --approve`")
-        new_lease = q.Lease(token=token, holder=actor, pid=os.getpid(),
+        new_lease = q.Lease(token=q.hash_token(token), holder=actor, pid=os.getpid(),
                             host=socket.gethostname(), entry=head.id, acquired_at=now,
-                            expires_at=now + ttl)
+                            expires_at=now + ttl, started=q.proc_start(os.getpid()))
         entry = replace(head, state=q.LANDING, landing_result=None, updated_at=now,
                         reason=None)
         state = replace(state, lease=new_lease).with_entry(entry)
@@ -105,7 +105,7 @@ def with_lease(ctx: Context, actor: str, token: str, kind: str, message: str,
 
     def fn(state: q.QueueState, now: float) -> tuple[q.QueueState, str, dict[str, Any]]:
         lease = state.lease
-        if lease is None or lease.token != token:
+        if lease is None or not lease.held_with(token):
             raise LostLease("the merge lock expired and was taken by another lander",
                             hint="main was not moved by this landing; run it again")
         state = replace(state, lease=replace(lease, expires_at=now + ttl))
@@ -117,7 +117,7 @@ def with_lease(ctx: Context, actor: str, token: str, kind: str, message: str,
 def finish(ctx: Context, actor: str, token: str, entry: q.Entry, message: str) -> None:
     """Record the entry's outcome and release the lease in one CAS."""
     def fn(state: q.QueueState, now: float) -> tuple[q.QueueState, str, dict[str, Any]]:
-        if state.lease is not None and state.lease.token == token:
+        if state.lease is not None and state.lease.held_with(token):
             state = replace(state, lease=None)
         current = state.get(entry.id)
         if current.state != q.LANDING and entry.state != q.LANDED:

@@ -11,8 +11,10 @@ level: the reference-transaction gate reads the lease through this module.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import shlex
 import socket
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -74,9 +76,31 @@ class Entry:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
+def hash_token(token: str) -> str:
+    """What the queue stores of a lander's token: its SHA-256, never the token."""
+    return "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+
+
+def proc_start(pid: int) -> str:
+    """The start time of process ``pid`` (clock ticks since boot, from /proc), or ""."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read().decode(errors="replace")
+    except OSError:
+        return ""
+    fields = stat.rpartition(")")[2].split()
+    return fields[19] if len(fields) > 19 else ""
+
+
 @dataclass(frozen=True)
 class Lease:
-    """The global merge lock: only its holder lands, only until it expires."""
+    """The global merge lock: only its holder lands, only until it expires.
+
+    ``token`` is :func:`hash_token` of the lander's secret (the secret itself
+    lives only in the lander's memory and in the environment of the git command
+    that moves main); ``pid``, ``host`` and ``started`` (:func:`proc_start`) name
+    the live lander process the gate asks for.
+    """
 
     token: str
     holder: str
@@ -86,6 +110,11 @@ class Lease:
     acquired_at: float
     expires_at: float
     target: str | None = None  # the tested merge the holder is about to move main to
+    started: str = ""
+
+    def held_with(self, token: str) -> bool:
+        """Is ``token`` (the clear secret) the one this lease was taken with?"""
+        return bool(token) and self.token == hash_token(token)
 
     def live(self, now: float) -> bool:
         if self.expires_at <= now:
@@ -98,6 +127,8 @@ class Lease:
                 return False
             except PermissionError:
                 return True
+            if self.started and proc_start(self.pid) not in ("", self.started):
+                return False  # the pid was reused by another process
         return True
 
     def to_json(self) -> dict[str, Any]:
@@ -167,6 +198,31 @@ def read_lease(ctx: Context) -> tuple[str | None, Lease | None]:
     if tip is None:
         return None, None
     return tip, parse(gitobjects.cat_blob(ctx.repo, f"{tip}:{FILE}")).lease
+
+
+def written_by_orch(ctx: Context, tip: str) -> bool:
+    """Was every commit of the queue's history up to ``tip`` written by :func:`mutate`?
+
+    Each write records one event naming the commit it made (``state.db``); a
+    commit made by hand (``git commit-tree`` + ``git update-ref``) has none.
+    """
+    from orch_core.git import history as githistory
+
+    history = githistory.commits_of(ctx.repo, tip)
+    if not history:
+        return False
+    rows = ctx.store.conn.execute(
+        "SELECT json_extract(data, '$.tip') FROM events WHERE kind LIKE 'merge.%' "
+        "AND json_extract(data, '$.tip') IS NOT NULL").fetchall()
+    return history <= {r[0] for r in rows}
+
+
+def read_state(ctx: Context) -> tuple[str | None, QueueState]:
+    """The state at the ref tip read from git alone (no state database is opened)."""
+    tip = gitrefs.read_ref_file(ctx.repo.common_dir, REF)
+    if tip is None:
+        return None, QueueState()
+    return tip, parse(gitobjects.cat_blob(ctx.repo, f"{tip}:{FILE}"))
 
 
 def load(ctx: Context) -> tuple[str | None, QueueState]:
@@ -267,19 +323,20 @@ def failures_for_session(ctx: Context, session_id: str) -> list[dict[str, Any]]:
             continue
         if entry_for_branch(state, e.branch) != e:
             continue
+        qb = shlex.quote(e.branch)  # shown as a command: a branch name may hold `$(...)`
         if e.state == CONFLICTED:
             files = sorted({f for c in e.conflicts for f in c.get("files", [])})
             why = e.reason or f"conflicts with main in {', '.join(files)}"
             todo = (f"merge or rebase {e.branch} onto {ctx.config.base_branch}, resolve "
                     f"{', '.join(files) or 'the conflicts'}, commit, then "
-                    f"`orch-hooks merge request {e.branch}`")
+                    f"`orch-hooks merge request {qb}`")
         elif e.state == REJECTED:
             why = f"rejected by {e.reviewer}: {e.review_reason or 'no reason given'}"
-            todo = f"address the review on {e.branch}, then `orch-hooks merge request {e.branch}`"
+            todo = f"address the review on {e.branch}, then `orch-hooks merge request {qb}`"
         else:
             why = e.reason or "landing failed"
             todo = (f"fix {e.branch} (log: {e.log_path or 'see merge queue --json'}), commit, "
-                    f"then `orch-hooks merge request {e.branch}`")
+                    f"then `orch-hooks merge request {qb}`")
         out.append({"id": e.id, "branch": e.branch, "state": e.state, "reason": why,
                      "log_tail": (e.log or "")[-1500:], "log_path": e.log_path,
                      "updated": clock.iso(e.updated_at), "next_action": todo})

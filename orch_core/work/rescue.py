@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -180,7 +181,8 @@ def rescued(ctx: Context) -> dict[str, Any]:
                     meta = {}
         dirty = bool(meta.get("uncommitted"))
         leaf = r["ref"].rsplit("/", 1)[-1]
-        restore = f"git worktree add -b restored-{leaf} ../restored-{leaf} {r['ref']}"
+        restore = shlex.join(["git", "worktree", "add", "-b", f"restored-{leaf}",
+                              f"../restored-{leaf}", r["ref"]])
         out.append({
             "ref": r["ref"], "oid": r["oid"], "date": clock.iso(float(r["date"] or 0)),
             "subject": r["subject"], "path": meta.get("path"), "branch": meta.get("branch"),

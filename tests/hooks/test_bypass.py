@@ -127,3 +127,40 @@ def test_locked_change_inside_a_merge_commit_is_caught_at_push(
     git(wb, "reset", "-q", "--hard", "HEAD~1")
     git(wb, "merge", "-q", "--no-ff", "--no-edit", "side")
     assert git(wb, "push", "origin", "wt-b", check=False).returncode == 0
+
+
+def test_branch_copy_and_symbolic_ref_onto_main_are_noticed(tmp_path: Path) -> None:
+    from tests.merge.test_tamper import _doctor_says, _landed_repo
+
+    repo = _landed_repo(tmp_path)
+    assert git(repo, "branch", "-C", "y", "main", check=False).returncode == 0
+    assert any("never landed" in s for s in _doctor_says(repo))
+    assert git(repo, "symbolic-ref", "refs/heads/main", "refs/heads/y",
+               check=False).returncode == 0
+    assert any("symbolic ref" in s for s in _doctor_says(repo))
+
+
+def test_work_tree_policy_dropping_main_is_refused(
+        setup: tuple[Path, Path, Path, str]) -> None:
+    repo, wa, _wb, _a = setup
+    commit_file(wa, "docs/a.md", "a\n", "a work")
+    before = git(repo, "rev-parse", "main").stdout.strip()
+    (repo / ".orch.toml").write_text('[merge]\nprotected=["x"]\n')
+    proc = git(repo, "update-ref", "refs/heads/main", "wt-a", check=False)
+    assert proc.returncode != 0 and "refs/heads/main is protected" in proc.stderr
+    assert git(repo, "rev-parse", "main").stdout.strip() == before
+
+
+def test_forged_queue_lease_is_refused(tmp_path: Path) -> None:
+    from tests.merge.test_gate_forgery import test_a_forged_lease_does_not_open_the_gate
+
+    test_a_forged_lease_does_not_open_the_gate(tmp_path)
+
+
+def test_clock_offset_outside_tests_is_ignored(
+        setup: tuple[Path, Path, Path, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    _repo, _wa, wb, a = setup
+    monkeypatch.delenv("ORCH_TESTING")
+    monkeypatch.setenv("ORCH_CLOCK_OFFSET", "100000")
+    proc = commit_file(wb, "src/api/users.py", "x\n", "after a fake expiry")
+    assert proc.returncode != 0 and a in proc.stderr

@@ -89,17 +89,23 @@ def test_lander_token_opens_the_gate_only_for_the_tested_merge(tmp_path: Path) -
     try:
         lease = state_of(repo).lease
         assert lease is not None and lease.target
+        # The queue keeps only a hash of the lander's token: what it stores opens nothing,
+        # not even for the tested merge, and not from outside the lander process.
+        assert lease.token.startswith("sha256:")
         env = {"ORCH_LANDER_TOKEN": lease.token}
         other = git(repo, "update-ref", "refs/heads/main", rev(repo, "feat"), old,
                     check=False, env=env)
         assert other.returncode != 0 and rev(repo, "main") == old
-        ok = git(repo, "update-ref", "refs/heads/main", lease.target, old, check=False,
-                 env=env)
-        assert ok.returncode == 0, ok.stderr
+        stored = git(repo, "update-ref", "refs/heads/main", lease.target, old, check=False,
+                     env=env)
+        assert stored.returncode != 0 and rev(repo, "main") == old
     finally:
         stuck.send_signal(signal.SIGKILL)
         stuck.communicate()
-    assert rev(repo, "main") == lease.target
+    # The lander itself (its token, its process) moves main to the merge it tested.
+    landed = orch(repo, "merge", "land", "--json")
+    assert landed.returncode == 0 and json.loads(landed.stdout)["landed"], landed.stderr
+    assert rev(repo, "main") == state_of(repo).get("Q-1").landed_as
 
 
 def test_bootstrap_creates_main_in_an_empty_repo(tmp_path: Path) -> None:

@@ -1,0 +1,94 @@
+"""The normalised policy the shell fast paths read: they never parse TOML.
+
+``<worktree git dir>/orch-policy`` (written by the Python side of pre-commit
+and by install, rewritten in place seqlock-style by ``seqfile``)::
+
+    policy  REQUIRE_LOCK  NONCE        header: 1 when [locks] require_lock is on
+    .LINE                              the .orch.toml it was built from, line by line
+    !LINE                              (its last line, when the file has no final newline)
+    end     NONCE                      trailer
+
+``orch_policy_clear`` in ``hooks/_header.sh`` compares the copy with the work
+tree's ``.orch.toml`` (in the shell, no process): any difference, a torn read
+or a policy that needs Python sends the commit to Python, which decides and
+writes the file again. Whatever TOML spelling sets ``require_lock`` (a dotted
+key, an inline table, a quoted or escaped key) or a malformed value, the shell
+only reads what Python made of it.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from orch_core import seqfile
+from orch_core.errors import UsageError
+from orch_core.state import config
+from orch_core.state.context import Context
+
+CACHE = "orch-policy"
+
+
+def cache_text(source: str, require_lock: bool, nonce: str) -> str:
+    lines = source.split("\n")
+    ends_nl = source.endswith("\n")
+    if ends_nl:
+        lines.pop()
+    out = [f"policy\t{int(require_lock)}\t{nonce}"]
+    for i, line in enumerate(lines):
+        out.append(("!" if i == len(lines) - 1 and not ends_nl else ".") + line)
+    out.append(f"end\t{nonce}")
+    return "\n".join(out) + "\n"
+
+
+def _body(data: bytes) -> tuple[bytes, bytes]:
+    """(header without its nonce, lines between header and trailer)."""
+    head, _, rest = data.partition(b"\n")
+    return head.rpartition(b"\t")[0], rest.rpartition(b"\nend\t")[0]
+
+
+def index_stale(ctx: Context) -> bool:
+    """Is locks.idx older than the git config (core.ignorecase may have changed since
+    it was built)? The shims then hand every decision to Python."""
+    from orch_core.locks import export as lockexport
+
+    try:
+        return ((ctx.repo.common_dir / "config").stat().st_mtime_ns
+                >= (ctx.repo.orch_dir / lockexport.EXPORT).stat().st_mtime_ns)
+    except OSError:
+        return False
+
+
+def refresh_index(ctx: Context, tip: str | None = None, table: list[Any] | None = None,
+                  ) -> None:
+    """Rewrite locks.idx under the current settings when :func:`index_stale`."""
+    if not index_stale(ctx) or not (ctx.repo.orch_dir / "state.db").exists():
+        return  # nothing to refresh, or no state to build it from (never create one here)
+    from orch_core.locks import export as lockexport
+
+    if table is None:
+        from orch_core.locks import service as locks
+
+        snap = locks.snapshot(ctx)
+        tip, table = snap.tip, snap.locks
+    lockexport.write_export(ctx, tip, table)
+
+
+def write_cache(ctx: Context) -> None:
+    """Write the normalised form of this work tree's .orch.toml (nothing when there is
+    none, or when it is not a valid policy: then every commit goes to Python)."""
+    path = ctx.repo.toplevel / config.FILENAME
+    try:
+        text = path.read_bytes().decode("utf-8")
+        policy = config.parse(text, path)
+    except (OSError, UnicodeDecodeError, UsageError):
+        return
+    if "\0" in text:
+        return
+    data = cache_text(text, bool(policy.get("locks", "require_lock")),
+                      secrets.token_hex(8)).encode()
+    try:
+        seqfile.rewrite_in_place(ctx.repo.git_dir / CACHE, data,
+                                 unchanged=lambda cur: _body(cur) == _body(data))
+    except OSError:
+        pass

@@ -1,0 +1,62 @@
+"""The shell fast path of pre-commit never parses TOML: it reads the normalised
+policy Python wrote, and an index built under other git settings is stale."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from testing.repos import add_worktree, commit_file, git, open_session, orch
+
+SPELLINGS = [
+    '[locks]\nrequire_lock = true\n',
+    'locks.require_lock = true\n',
+    'locks = { require_lock = true }\n',
+    '[locks]\n"require_lock" = true\n',
+    '[locks]\n"require\\u005flock" = true\n',
+    "[locks]\n'require_lock' = true # no newline at the end",
+]
+
+
+@pytest.fixture
+def wt(repo: Path) -> Path:
+    w = add_worktree(repo, "wt-b")
+    open_session(w, "agent-b")
+    return w
+
+
+@pytest.mark.parametrize("text", SPELLINGS)
+def test_require_lock_in_any_spelling_reaches_python(wt: Path, text: str) -> None:
+    # A first commit under a plain policy: Python has written the normalised form.
+    assert commit_file(wt, "docs/one.md", "1\n", "one").returncode == 0
+    (wt / ".orch.toml").write_text(text)
+    proc = commit_file(wt, "docs/two.md", "2\n", "two")
+    assert proc.returncode != 0 and "require_lock" in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("text", ['[locks]\nrequire_lock = "yes"\n',
+                                  '[locks]\nrequire_lock = tru\n'])
+def test_a_malformed_policy_is_not_accepted_by_the_shell(wt: Path, text: str) -> None:
+    assert commit_file(wt, "docs/one.md", "1\n", "one").returncode == 0
+    (wt / ".orch.toml").write_text(text)
+    proc = commit_file(wt, "docs/two.md", "2\n", "two")
+    assert proc.returncode != 0 and ".orch.toml" in proc.stderr, proc.stderr
+
+
+def test_a_plain_policy_keeps_the_fast_path(wt: Path) -> None:
+    (wt / ".orch.toml").write_text('[locks]\nrequire_lock = false\ndefault_ttl = 60\n')
+    assert commit_file(wt, "docs/one.md", "1\n", "one").returncode == 0
+    gd = Path(git(wt, "rev-parse", "--absolute-git-dir").stdout.strip())
+    text = (gd / "orch-policy").read_text()
+    assert text.startswith("policy\t0\t") and ".default_ttl = 60\n" in text
+
+
+def test_an_index_built_before_ignorecase_changed_is_stale(repo: Path) -> None:
+    wa, wb = add_worktree(repo, "wt-a"), add_worktree(repo, "wt-b")
+    a = open_session(wa, "agent-a")
+    open_session(wb, "agent-b")
+    orch(wa, "lock", "acquire", "docs/Notes.md", check=True)
+    git(repo, "config", "core.ignorecase", "true")
+    proc = commit_file(wb, "docs/notes.md", "x\n", "the same file where case does not count")
+    assert proc.returncode != 0 and a in proc.stderr, proc.stderr
