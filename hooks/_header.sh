@@ -17,6 +17,7 @@ case $0 in
 */*) orch_chained=${0%/*}/$ORCH_HOOK.orch-chained ;;
 *) orch_chained=./$ORCH_HOOK.orch-chained ;;
 esac
+# @PRELUDE@
 orch_python() {
     ORCH_SHIM_PROTECTED=$ORCH_PROTECTED
     export ORCH_SHIM_PROTECTED

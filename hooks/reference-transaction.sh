@@ -37,10 +37,9 @@ $input
 ORCH_EOF
     return 0
 }
-hit=
-br=
-crt=
-if [ -x "$orch_chained" ]; then
+if [ -n "${orch_pre:-}" ]; then
+    :  # read by the prelude (hooks/reference-transaction.prelude.sh)
+elif [ -x "$orch_chained" ]; then
     input=$(cat)
     printf '%s\n' "$input" | "$orch_chained" "$@" || exit $?
     [ "$1" = prepared ] || exit 0
@@ -61,36 +60,9 @@ $input
 ORCH_EOF
 else
     [ "$1" = prepared ] || exit 0
-    # Read stdin in the shell itself: `$(cat)` would start a process per transaction.
-    input=
-    txo= txn=
-    while read -r old new ref || [ -n "$ref" ]; do
-        input=$input$old' '$new' '$ref$nl
-        [ "$ref" = HEAD ] && txo=$old && txn=$new
-        # A deletion without an expected old value arrives as zeros -> zeros: not a no-op.
-        case $new in *[!0]*) [ "$old" = "$new" ] && continue ;; esac
-        case "$ref" in
-            @PROTECTED_CASE@) hit=1; orch_protecting=1 ;;
-            refs/heads/*)
-                case $new in *[!0]*)
-                    # A new branch is judged after the loop: at HEAD's commit it brings
-                    # nothing new (`git switch -c`, `git worktree add -b`).
-                    case $old in *[!0]*) br=1 ;; *) crt="$crt $new" ;; esac ;;
-                esac ;;
-        esac
-    done
+    orch_tx_read
 fi
-# The old and new HEAD of a commit, for post-commit's merge-base cache (orch_base);
-# not while a merge is concluded (the new commit has a second parent).
-if [ -n "$txn" ] && [ -z "${GIT_DIR:-}" ] && [ -d .git ] && [ ! -e .git/MERGE_HEAD ]; then
-    printf '%s %s\n' "$txo" "$txn" > .git/orch-tx 2>/dev/null
-elif [ -n "$txn" ] && [ -z "${GIT_DIR:-}" ] && [ -f .git ] && read -r gd < .git; then
-    case $gd in
-    "gitdir: /"*)
-        gd=${gd#gitdir: }
-        [ -e "$gd/MERGE_HEAD" ] || printf '%s %s\n' "$txo" "$txn" > "$gd/orch-tx" 2>/dev/null ;;
-    esac
-fi
+[ -n "${orch_pre:-}" ] || orch_tx_note
 # A branch moved by anything but a commit pre-commit has checked (cherry-pick,
 # revert, am, merge, rebase, reset, --no-verify): the lock rule needs Python only
 # when another session holds a lock (docs/ARCHITECTURE.md, "The lock rule on every

@@ -75,6 +75,10 @@ def render(hook: str, protected_refs: list[str], shared: bool = False) -> str:
             .replace("@PROTECTED_LIST@", shlex.quote(" ".join(protected_refs))))
     case = "|".join(shlex.quote(r) for r in protected_refs) or "refs/orch/never-protected"
     globs = " ".join(shlex.quote(f"--glob={r}") for r in protected_refs)
+    # A hook's prelude runs before the header's functions are parsed (its fast exits).
+    prelude_file = tdir / f"{hook}.prelude.sh"
+    prelude = prelude_file.read_text() if prelude_file.is_file() else ""
+    text = text.replace("# @PRELUDE@\n", prelude.replace("@PROTECTED_CASE@", case))
     body = body.replace("@PROTECTED_CASE@", case).replace("@PROTECTED_GLOBS@", globs)
     if "@LOCKCHECK_AWK@" in body:
         # Inlined between single quotes: the shim needs no file beside it and the
