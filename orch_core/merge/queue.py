@@ -200,6 +200,12 @@ def read_lease(ctx: Context) -> tuple[str | None, Lease | None]:
     return tip, parse(gitobjects.cat_blob(ctx.repo, f"{tip}:{FILE}")).lease
 
 
+# meta keys: a queue commit orch's writer made (before its CAS), and the queue tip a
+# rebuilt database trusts (work/journal.py `rebuild` sets it).
+WRITTEN_PREFIX = "queue_written:"
+TRUSTED_TIP = "queue_trusted_tip"
+
+
 def written_by_orch(ctx: Context, tip: str) -> bool:
     """Was every commit of the queue's history up to ``tip`` written by :func:`mutate`?
 
@@ -211,10 +217,19 @@ def written_by_orch(ctx: Context, tip: str) -> bool:
     history = githistory.commits_of(ctx.repo, tip)
     if not history:
         return False
-    rows = ctx.store.conn.execute(
+    # A rebuilt database trusts the queue history it was rebuilt over (its events
+    # come from a journal that may be behind the queue).
+    trusted = ctx.store.meta(TRUSTED_TIP)
+    if trusted and trusted in history:
+        history -= githistory.commits_of(ctx.repo, trusted) or set()
+    conn = ctx.store.conn
+    rows = conn.execute(
         "SELECT json_extract(data, '$.tip') FROM events WHERE kind LIKE 'merge.%' "
         "AND json_extract(data, '$.tip') IS NOT NULL").fetchall()
-    return history <= {r[0] for r in rows}
+    known = {r[0] for r in rows}
+    known |= {r[0][len(WRITTEN_PREFIX):] for r in conn.execute(
+        "SELECT key FROM meta WHERE key LIKE ?", (WRITTEN_PREFIX + "%",)).fetchall()}
+    return history <= known
 
 
 def read_state(ctx: Context) -> tuple[str | None, QueueState]:
@@ -270,6 +285,10 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation) -> dict[str, Any]:
         if new == state:
             return gitrefs.Proposal(result)
         commit = odb.write_snapshot({FILE: new.serialise()}, tip, message, when=now)
+        # Recorded before the compare-and-swap: a writer killed between the ref update
+        # and its event must not leave a queue commit that written_by_orch disowns.
+        with ctx.store.cache_write() as conn:
+            ctx.store.set_meta(conn, f"{WRITTEN_PREFIX}{commit}", "1")
 
         def done(commit: Oid) -> dict[str, Any]:
             event = {k: v for k, v in result.items() if k in ("id", "branch", "state", "reason")}

@@ -311,6 +311,12 @@ def rebuild(ctx: Context, force: bool = False) -> dict[str, Any]:
                 fresh.set_meta(conn, "db_version", str(version))
                 fresh.set_meta(conn, "journal_tip", commit)
                 fresh.set_meta(conn, "journal_version", str(version))
+                # The queue history standing when the database was rebuilt is trusted:
+                # its events may be missing from a journal that is behind (merge/queue.py
+                # `written_by_orch`).
+                qtip = gitrefs.read_ref_file(repo.common_dir, "refs/orch/queue")
+                if qtip:
+                    fresh.set_meta(conn, "queue_trusted_tip", qtip)
                 lineage = _journal_meta(ctx, commit).get(DB_ID)
                 fresh.set_meta(conn, DB_ID, lineage if isinstance(lineage, str) and lineage
                                else secrets.token_hex(8))
