@@ -38,7 +38,8 @@ def stale_git_locks(ctx: Context) -> list[Path]:
     """Git lock files older than the stale age that no live git process can own.
 
     A SIGKILLed git (a commit, a lander's fast-forward, a ref writer) leaves
-    ``<ref>.lock``, ``HEAD.lock`` or ``index.lock`` behind and every later
+    ``<ref>.lock``, ``HEAD.lock`` (or ``ORIG_HEAD.lock`` and the other pseudo-refs)
+    or ``index.lock`` behind and every later
     command in that worktree fails until it is removed. Ref locks are held for
     milliseconds, so age alone decides; ``index.lock`` is held through a whole
     commit (its hooks included), so it also needs no git process running in
@@ -50,8 +51,12 @@ def stale_git_locks(ctx: Context) -> list[Path]:
     candidates = list((cdir / "refs").rglob("*.lock")) if (cdir / "refs").is_dir() else []
     gitdirs = [cdir, *(p for p in (cdir / "worktrees").glob("*") if p.is_dir())]
     for gd in gitdirs:
-        candidates += [gd / name for name in ("HEAD.lock", "index.lock", "packed-refs.lock")
+        candidates += [gd / name for name in ("index.lock", "packed-refs.lock")
                        if (gd / name).exists()]
+        # HEAD and the pseudo-refs a merge or a fast-forward writes (ORIG_HEAD,
+        # MERGE_HEAD, AUTO_MERGE, ...): ref locks too, held for milliseconds.
+        candidates += [p for p in gd.glob("*.lock")
+                       if p.stem == "HEAD" or p.stem.endswith("_HEAD") or p.stem == "AUTO_MERGE"]
     for p in candidates:
         try:
             if now - p.stat().st_mtime < STALE_LOCK_AGE:
