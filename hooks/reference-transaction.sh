@@ -43,21 +43,10 @@ elif [ -x "$orch_chained" ]; then
     input=$(cat)
     printf '%s\n' "$input" | "$orch_chained" "$@" || exit $?
     [ "$1" = prepared ] || exit 0
-    while read -r old new ref; do
-        # A deletion without an expected old value arrives as zeros -> zeros: not a no-op.
-        case $new in *[!0]*) [ "$old" = "$new" ] && continue ;; esac
-        case "$ref" in
-            @PROTECTED_CASE@) hit=1; orch_protecting=1 ;;
-            refs/heads/*)
-                case $new in *[!0]*)
-                    # A new branch is judged after the loop: at HEAD's commit it brings
-                    # nothing new (`git switch -c`, `git worktree add -b`).
-                    case $old in *[!0]*) br=1 ;; *) crt="$crt $new" ;; esac ;;
-                esac ;;
-        esac
-    done <<ORCH_EOF
+    orch_tx_read <<ORCH_EOF
 $input
 ORCH_EOF
+    txn=  # chained: no merge-base cache note (as before)
 else
     [ "$1" = prepared ] || exit 0
     orch_tx_read
