@@ -55,6 +55,11 @@ orch_missing() {
 # from /proc without starting a process; elsewhere the parent).
 orch_gitpid() {
     gitpid=$PPID
+    # The common case first: the parent is git. /proc/PID/comm is a few bytes, and
+    # the shell's `read` takes one byte per system call (each one re-renders a
+    # /proc file), so this costs a tenth of reading the stat line.
+    read -r _comm < "/proc/$gitpid/comm" 2>/dev/null &&
+        case $_comm in git|git-*) return 0 ;; esac
     _i=0
     while [ "$_i" -lt 3 ] && read -r _st < "/proc/$gitpid/stat" 2>/dev/null; do
         _comm=${_st#*\(}
