@@ -145,7 +145,8 @@ def reference_transaction(args: list[str]) -> int:
     refusals = _gate(ctx, "reference-transaction", lines, args)
     if not refusals:
         refusals = _branch_lock_refusals(ctx, lines)
-    if not refusals and any(ln.split()[-1].startswith("refs/heads/") for ln in lines):
+    if not refusals and any(ln.split()[-1].startswith("refs/heads/")
+                            and ln.split()[1] != gitrepo.ZERO_OID for ln in lines):
         # Here for the lock rule (the shell found the index older than the git config):
         # bring the index up to date so the next branch update stays in the shell.
         from orch_core.hooks import policy

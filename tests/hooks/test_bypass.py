@@ -140,6 +140,35 @@ def test_branch_copy_and_symbolic_ref_onto_main_are_noticed(tmp_path: Path) -> N
     assert any("symbolic ref" in s for s in _doctor_says(repo))
 
 
+@pytest.mark.parametrize("how", [["-M"], ["-m", "-f"], ["--move", "--force"]])
+def test_branch_rename_onto_main_is_refused_and_keeps_the_branch(
+        setup: tuple[Path, Path, Path, str], how: list[str]) -> None:
+    """git deletes the old name in a transaction of its own before it replaces main:
+    the refusal comes at that first step, so the branch, its commits and its reflog
+    stay as they were."""
+    repo, wa, _wb, _a = setup
+    commit_file(wa, "docs/a.md", "a\n", "a work")
+    git(wa, "switch", "-q", "--detach")  # a branch checked out cannot be renamed away
+    git(repo, "switch", "-q", "--detach")  # neither can main be replaced while checked out
+    before = {b: git(repo, "rev-parse", b).stdout for b in ("main", "wt-a")}
+    reflog = git(repo, "reflog", "show", "wt-a").stdout
+    proc = git(repo, "branch", *how, "wt-a", "main", check=False)
+    assert proc.returncode != 0 and "renaming wt-a onto refs/heads/main refused" in proc.stderr
+    assert {b: git(repo, "rev-parse", b).stdout for b in before} == before
+    assert git(repo, "reflog", "show", "wt-a").stdout == reflog
+    # The branch checked out, renamed by its new name alone.
+    git(wa, "switch", "-q", "wt-a")
+    proc = git(wa, "branch", *how, "main", check=False)
+    assert proc.returncode != 0 and "renaming wt-a onto refs/heads/main refused" in proc.stderr
+    assert {b: git(repo, "rev-parse", b).stdout for b in before} == before
+    assert git(wa, "branch", "--show-current").stdout.strip() == "wt-a"
+    assert git(repo, "reflog", "show", "wt-a").stdout == reflog
+    git(wa, "switch", "-q", "--detach")
+    # A rename between unprotected names still works.
+    assert git(repo, "branch", "-m", "wt-a", "renamed", check=False).returncode == 0
+    assert git(repo, "rev-parse", "renamed").stdout == before["wt-a"]
+
+
 def test_work_tree_policy_dropping_main_is_refused(
         setup: tuple[Path, Path, Path, str]) -> None:
     repo, wa, _wb, _a = setup
