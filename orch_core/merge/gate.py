@@ -145,6 +145,11 @@ def refusal_lines(ctx: Context, what: str, ref: str, new: str,
              "`orch-hooks merge land` tests and lands it"]
     lines += _position_lines(ctx, branches)
     lines.append("  see the queue: orch-hooks merge queue")
+    from orch_core.merge import tamper
+
+    why = tamper.untrusted_queue(ctx)
+    if why:
+        lines += [f"  note: {why}", f"  {tamper.untrusted_hint(ctx)}"]
     return lines
 
 
