@@ -5,6 +5,7 @@ orch_dirs || exit 0
 { [ -d "$gd/rebase-merge" ] || [ -d "$gd/rebase-apply" ]; } && exit 0
 sess=${ORCH_SESSION:-}
 if [ -z "$sess" ] && [ -f "$gd/orch-session" ]; then read -r sess < "$gd/orch-session"; fi
+orch_foreign_session && orch_python "$@"
 stamp="$cdir/orch/stamp/$sess.json"
 [ -n "$sess" ] || stamp="$gd/orch-stamp-implicit.json"
 # The stamp file is written by orch-hooks whenever the session's state changes:

@@ -71,6 +71,7 @@ if [ -z "$hit" ] && [ -n "$br" ] && orch_dirs; then
     if [ "$chk" != "$gitpid" ]; then
         sess=${ORCH_SESSION:-}
         if [ -z "$sess" ] && [ -f "$gd/orch-session" ]; then read -r sess < "$gd/orch-session"; fi
+        orch_foreign_session && hit=1
         tip=none
         packed=/dev/null
         if [ -f "$cdir/refs/orch/locks" ]; then

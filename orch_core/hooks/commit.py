@@ -13,7 +13,7 @@ from orch_core.state.context import Context
 if TYPE_CHECKING:
     pass
 
-from orch_core.hooks.common import context, say, session_id
+from orch_core.hooks.common import context, foreign_session, say, session_id
 
 
 def pre_commit(args: list[str]) -> int:
@@ -28,6 +28,12 @@ def pre_commit(args: list[str]) -> int:
             say(line)
         return 1
     policy.write_cache(ctx)
+    why = foreign_session(ctx)
+    if why:
+        say(f"orch-hooks: commit refused: ORCH_SESSION names another owner's session: {why}")
+        say("  a commit made as it would use its locks and carry its name; unset "
+            "ORCH_SESSION here, or commit in that session's own worktree")
+        return 1
     staged = gitworktree.staged_paths(ctx.repo)
     if not staged:
         return 0

@@ -47,7 +47,10 @@ def session_open(ctx: Context, owner: str | None = None, intent: str = "new_work
 
         return cast("SessionOpened", agents.worktree_create(
             ctx, owner=owner, intent=intent, ttl=ttl))
+    from orch_core.work import identity
+
     sess, bound = sessions.open_session(ctx, owner, intent, ttl, bind)
+    identity.OPENED_HERE.add(sess.id)
     stamp.refresh(ctx, sess.id)
     if intent == "resume_work":
         from orch_core.work import resume
@@ -128,7 +131,7 @@ def lock_acquire(ctx: Context, paths: list[str], shared: bool = False, ttl: int 
 def lock_release(ctx: Context, targets: list[str], force: bool = False,
                  session: str | None = None) -> LockReleased:
     _stamps()
-    sess = as_session(ctx, session, required=not force)
+    sess = as_session(ctx, session, required=not force, force=force)
     return cast("LockReleased", locks.release(ctx, sess, targets, force=force))
 
 
