@@ -193,3 +193,55 @@ def test_clock_offset_outside_tests_is_ignored(
     monkeypatch.setenv("ORCH_CLOCK_OFFSET", "100000")
     proc = commit_file(wb, "src/api/users.py", "x\n", "after a fake expiry")
     assert proc.returncode != 0 and a in proc.stderr
+
+
+MOVES_OF_MAIN = [
+    ["branch", "-f", "main", "wt-a"],
+    ["checkout", "-B", "main", "wt-a"],
+    ["switch", "-C", "main", "wt-a"],
+    ["worktree", "add", "-B", "main", "WT", "wt-a"],
+    ["fetch", ".", "wt-a:main"],
+    ["push", ".", "wt-a:main"],
+    ["push", "--no-verify", ".", "wt-a:main"],
+    ["update-ref", "--no-deref", "refs/heads/main", "wt-a"],
+    ["update-ref", "-d", "refs/heads/main"],
+]
+
+
+@pytest.mark.parametrize("argv", MOVES_OF_MAIN, ids=lambda a: " ".join(a))
+def test_every_local_move_of_main_is_refused(
+        setup: tuple[Path, Path, Path, str], argv: list[str]) -> None:
+    """Each git command that can move main in this clone, with main not checked out
+    (so git itself does not refuse first): refused, main and the work tree unchanged."""
+    repo, wa, _wb, _a = setup
+    commit_file(wa, "docs/a.md", "a\n", "a work")
+    git(repo, "switch", "-q", "--detach")
+    head = git(repo, "rev-parse", "HEAD").stdout
+    before = git(repo, "rev-parse", "main").stdout
+    argv = [str(repo.parent / "new-wt") if a == "WT" else a for a in argv]
+    proc = git(repo, *argv, check=False)
+    assert proc.returncode != 0 and "refs/heads/main is protected" in proc.stderr, proc.stderr
+    assert git(repo, "rev-parse", "main").stdout == before
+    assert git(repo, "rev-parse", "HEAD").stdout == head
+    assert git(repo, "status", "--porcelain").stdout == ""
+
+
+def test_ref_file_edited_by_hand_is_noticed(tmp_path: Path) -> None:
+    """No git command, no hook: main's ref file (loose or in packed-refs) written by
+    hand. Doctor reports it, and the lander refuses to build on it."""
+    from tests.merge.test_tamper import _doctor_says, _landed_repo
+
+    repo = _landed_repo(tmp_path)
+    y = git(repo, "rev-parse", "y").stdout.strip()
+    git(repo, "pack-refs", "--all")
+    packed = repo / ".git" / "packed-refs"
+    main = git(repo, "rev-parse", "main").stdout.strip()
+    packed.write_text(packed.read_text().replace(f"{main} refs/heads/main",
+                                                 f"{y} refs/heads/main"))
+    assert git(repo, "rev-parse", "main").stdout.strip() == y
+    assert any("never landed" in s for s in _doctor_says(repo))
+    (repo / ".git" / "refs" / "heads").mkdir(parents=True, exist_ok=True)
+    (repo / ".git" / "refs" / "heads" / "main").write_text(y + "\n")
+    assert any("never landed" in s for s in _doctor_says(repo))
+    proc = orch(repo, "merge", "land")
+    assert proc.returncode == 1 and "never landed" in proc.stderr
