@@ -50,8 +50,8 @@ def race(repo: Path, rounds: int, amenders: int = 2, committers: int = 1) -> dic
             git(wt, "add", "amend.txt")
             git(wt, "commit", "-q", "-m", f"amended by worker {i}")
         workers.append((kind, wt, sid))
-    for kind, wt, _sid in workers:
-        procs.append((wt, subprocess.Popen(["sh", "-c", _loop(kind, rounds, go, sid)], cwd=wt,
+    for kind, wt, other in workers:
+        procs.append((wt, subprocess.Popen(["sh", "-c", _loop(kind, rounds, go, other)], cwd=wt,
                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)))
     time.sleep(0.2)
     go.touch()
