@@ -62,6 +62,8 @@ class Entry:
     landing_result: str | None = None
     landed_as: str | None = None
     landed_on: str | None = None
+    # One per approving owner: {"session", "owner", "at"} (merge/approval.py).
+    approvals: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def active(self) -> bool:
@@ -284,6 +286,11 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation) -> dict[str, Any]:
         new, message, result = fn(state, now)
         if new == state:
             return gitrefs.Proposal(result)
+        if new.predicted_at is not None and new.predicted_at == state.predicted_at \
+                and _shape(new) != _shape(state):
+            # The entries ahead of others changed and fn did not predict again: the
+            # next read does (merge/predict.py `refresh`), for every entry behind.
+            new = replace(new, predicted_at=None)
         commit = odb.write_snapshot({FILE: new.serialise()}, tip, message, when=now)
         # Recorded before the compare-and-swap: a writer killed between the ref update
         # and its event must not leave a queue commit that written_by_orch disowns.
@@ -300,6 +307,10 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation) -> dict[str, Any]:
         return gitrefs.Proposal(result, commit, message.splitlines()[0], done)
 
     return gitrefs.update(ctx.repo, odb, REF, attempt, writer="queue")
+
+
+def _shape(state: QueueState) -> list[tuple[str, str, str, int]]:
+    return [(e.id, e.state, e.tip, e.priority) for e in state.ordered()]
 
 
 def describe(state: QueueState, e: Entry, now: float) -> dict[str, Any]:
