@@ -72,8 +72,7 @@ class Front:
         if self.kind == "jsonl":
             if self._served is None:
                 self._served = Served(self.repo, {"ORCH_SESSION": ""})
-            resp = self._served.call(method, full)
-            return ("error" not in resp), resp.get("result", resp.get("error"))
+            return _answer(self._served.call(method, full))
         if self._mcp is None:
             self._mcp = _McpThread(self.repo)
         return self._mcp.call(mcp_server.tool_name(method), full)
@@ -84,8 +83,7 @@ class Front:
         if self.kind == "jsonl":
             if self._served is None:
                 self._served = Served(self.repo, {"ORCH_SESSION": ""})
-            resp = self._served.call(method, params)
-            return ("error" not in resp), resp.get("result", resp.get("error"))
+            return _answer(self._served.call(method, params))
         if self._mcp is None:
             self._mcp = _McpThread(self.repo)
         return self._mcp.call(mcp_server.tool_name(method), params)
@@ -95,6 +93,13 @@ class Front:
             self._served.close()
         if self._mcp is not None:
             self._mcp.close()
+
+
+def _answer(resp: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
+    if "error" in resp:
+        return False, dict(resp["error"])
+    result = resp["result"]
+    return True, result if isinstance(result, dict) else {"result": result}
 
 
 class _McpThread:
