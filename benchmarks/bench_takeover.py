@@ -37,19 +37,19 @@ WORKER = textwrap.dedent("""
     from orch_core.state.context import Context
 
     c = Context(cwd=Path(sys.argv[1]), env={})
-    sid = api.call(c, "session.open", {"owner": "worker", "bind": False, "ttl": %d})
+    sid = api.call(c, "session.open", {"owner": "worker", "bind": False, "ttl": int(sys.argv[2])})
     api.call(c, "lock.acquire", {"paths": ["src/pkg000/"], "session": sid["session_id"]})
     print(sid["session_id"], flush=True)
     while True:
         api.call(c, "session.heartbeat", {"session": sid["session_id"]})
         time.sleep(0.1)
-""" % TTL)
+""")
 
 
 def one_round(repo: Path, other: Path, me: str, n: int) -> tuple[float, int, bool]:
     """(seconds from the kill to the accepted commit, refused attempts, first refused?)"""
     root = Path(__file__).resolve().parent.parent
-    proc = subprocess.Popen([sys.executable, "-c", WORKER, str(repo)], cwd=root,
+    proc = subprocess.Popen([sys.executable, "-c", WORKER, str(repo), str(TTL)], cwd=root,
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     sid = proc.stdout.readline().strip()
