@@ -111,7 +111,7 @@ def refresh(ctx: Context, actor: str) -> q.QueueState:
             return st, "", {}
         return apply_predictions(ctx, st, tip, now), f"predict conflicts at {tip[:12]}", {}
 
-    q.mutate(ctx, actor, "merge.predict", fn)
+    q.mutate(ctx, actor, "merge.predict", fn, predicts=True)
     return q.load(ctx)[1]
 
 
@@ -206,7 +206,7 @@ def request(ctx: Context, sess: Session, branch: str | None,
                f"priority {entry.priority}")
         return state, msg, q.describe(state, entry, now)
 
-    out = q.mutate(ctx, sess.id, "merge.request", fn)
+    out = q.mutate(ctx, sess.id, "merge.request", fn, predicts=True)
     from orch_core.merge import landpolicy
 
     locked = landpolicy.lock_refusal(ctx, sess.id, base_tip, tip)
@@ -253,7 +253,7 @@ def review(ctx: Context, sess: Session, entry_id: str, approve: bool,
                               f"{e.tip[:12]} is what lands")
         return state, f"{verb} {e.id} ({e.branch}) by {sess.id} ({sess.owner}){why}", out
 
-    out = q.mutate(ctx, sess.id, "merge.review", fn)
+    out = q.mutate(ctx, sess.id, "merge.review", fn, predicts=True)
     out["needs"] = approval.needed(ctx, q.Entry.from_json(out), tip) if out.get("tip") else []
     return out
 
@@ -280,7 +280,7 @@ def cancel(ctx: Context, sess: Session | None, entry_id: str, force: bool) -> di
         return state, f"cancel {e.id} ({e.branch}) by {who or 'force'}", \
             q.describe(state, new, now)
 
-    return q.mutate(ctx, who or "force", "merge.cancel", fn)
+    return q.mutate(ctx, who or "force", "merge.cancel", fn, predicts=True)
 
 
 def listing(ctx: Context, include_finished: int = 10) -> dict[str, Any]:

@@ -124,3 +124,25 @@ def test_the_dead_are_reaped_with_an_event_naming_them(repo: Path) -> None:
     assert kinds(repo, "lock.acquire")[-1][1]["dead"] == [dead]
     log = git(repo, "log", "-1", "--format=%B", "refs/orch/locks").stdout
     assert f"dead session(s) {dead}" in log
+
+
+def test_an_index_in_the_old_format_is_stale_and_rebuilt(repo: Path) -> None:
+    holder = open_session(repo, "holder")
+    orch(repo, "lock", "acquire", "src/api/", session=holder, check=True)
+    wt = add_worktree(repo, "wt-me")
+    me = open_session(wt, "me")
+    idx = repo / ".git" / "orch" / lockexport.EXPORT
+    lines = idx.read_text().splitlines()
+    head = lines[0].split("\t")
+    # The format before the deadline: no VERSION field, and the lease end as EXPIRY.
+    old = ["\t".join(head[:4] + head[5:])] + lines[1:]
+    idx.write_text("\n".join(old) + "\n")
+    got = commit_file(wt, "src/api/users.py", "# mine\n", "mine", env={"ORCH_SESSION": me})
+    assert got.returncode != 0 and holder in got.stderr  # never read as "no locks"
+    git(wt, "reset", "-q", "HEAD")
+    git(wt, "checkout", "-q", "--", "src/api/users.py")
+    assert idx.read_text().split("\n")[0].split("\t")[4] == lockexport.VERSION
+    idx.write_text("\n".join(old) + "\n")
+    got = commit_file(wt, "docs/free.md", "free\n", "free", env={"ORCH_SESSION": me})
+    assert got.returncode == 0, got.stderr
+    assert idx.read_text().split("\n")[0].split("\t")[4] == lockexport.VERSION
