@@ -227,7 +227,7 @@ def review(ctx: Context, sess: Session, entry_id: str, approve: bool,
             mine = ("your session" if e.author == sess.id
                     else f"session {e.author} of your owner")
             raise Refused(f"{e.id} ({e.branch}) was requested by {mine} {e.owner}; "
-                          "the reviewer must be a different owner",
+                          "the reviewer must be a different session, of another owner",
                           code="self_review",
                           hint="ask another agent or a person to run "
                                f"`orch-hooks merge review {e.id} --approve`")

@@ -127,12 +127,14 @@ def begin(ctx: Context, sess: Session, case_id: str, contract: str | None = None
 
 
 def set_status(ctx: Context, actor: str, task_id: str, status: str, reason: str | None,
-               force: bool = False) -> Task:
+               force: bool = False, as_session: bool = True) -> Task:
     """tasks.set_status, with the case rules: a case held by another live session needs
-    ``force``; the holder's checkpoint payload follows at once."""
+    ``force`` when the caller is a session (``as_session``); the holder's checkpoint
+    payload follows at once."""
     task = get(ctx.store.conn, task_id)
     holder = task.holder if task.level == "case" else None
-    if holder and holder != actor and _holder_alive(ctx, holder) and not force:
+    if holder and holder != actor and as_session and _holder_alive(ctx, holder) \
+            and not force:
         other = sessions.get(ctx, holder)
         raise Refused(f"case {task.id} is held by live session {other.id} ({other.owner})",
                       code="case_held", hint="ask the holder, or pass --force (journaled)")

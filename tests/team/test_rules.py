@@ -71,7 +71,7 @@ def test_roles_and_same_owner_review(repo: Path, front: Front) -> None:
     qid = entry["id"]
     # A second session of the same owner is still the author.
     refused(front.call("merge.review", {"id": qid, "approve": True}, alice2), "self_review",
-            "different owner")
+            "of another owner")
     # merge-reviewer: sam does not hold it; the refusal names the role and its holders.
     err = refused(front.call("merge.review", {"id": qid, "approve": True}, sam),
                   "role_required", "merge-reviewer", "rita, alice")

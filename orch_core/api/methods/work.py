@@ -57,7 +57,9 @@ def task_get(ctx: Context, id: str) -> TaskDetail:
         required=("id", "status"), errors=("unknown_task", "case_held"), mutates=True)
 def task_set_status(ctx: Context, id: str, status: str, reason: str | None = None,
                     force: bool = False, session: str | None = None) -> TaskJson:
-    task = cases.set_status(ctx, _actor(ctx, session), id, status, reason, force)
+    sess = as_session(ctx, session, required=False)
+    task = cases.set_status(ctx, sess.id if sess else ctx.actor_hint, id, status, reason,
+                            force, as_session=sess is not None)
     return cast("TaskJson", task.to_json())
 
 
