@@ -135,7 +135,7 @@ def test_an_index_in_the_old_format_is_stale_and_rebuilt(repo: Path) -> None:
     lines = idx.read_text().splitlines()
     head = lines[0].split("\t")
     # The format before the deadline: no VERSION field, and the lease end as EXPIRY.
-    old = ["\t".join(head[:4] + head[5:])] + lines[1:]
+    old = ["\t".join(head[:4] + head[5:]), *lines[1:]]
     idx.write_text("\n".join(old) + "\n")
     got = commit_file(wt, "src/api/users.py", "# mine\n", "mine", env={"ORCH_SESSION": me})
     assert got.returncode != 0 and holder in got.stderr  # never read as "no locks"
