@@ -175,7 +175,7 @@ orch_no_others() {
     [ "$cdir/config" -nt "$1" ] && return 1
     {
         read -r _hdr || return 1
-        case $_hdr in "tip$tab$_tip$tab"?"${tab}0$tab"?*) ;; *) return 1 ;; esac
+        case $_hdr in "tip$tab$_tip$tab"?"${tab}0${tab}2$tab"?*) ;; *) return 1 ;; esac
         while IFS=$tab read -r _p _a _b _rest; do
             if [ "$_p" = end ] && [ -z "$_rest" ]; then
                 [ "$_a" = "$_tip" ] && [ "$_b" = "${_hdr##*"$tab"}" ] && _ok=1
@@ -245,7 +245,7 @@ orch_staged_clear() {
     set --
     {
         read -r _hdr || return 1
-        case $_hdr in "tip$tab$_tip${tab}0${tab}0$tab"?*) ;; *) return 1 ;; esac
+        case $_hdr in "tip$tab$_tip${tab}0${tab}0${tab}2$tab"?*) ;; *) return 1 ;; esac
         while IFS=$tab read -r _p _a _b _rest; do
             if [ "$_p" = end ] && [ -z "$_rest" ]; then
                 [ "$_a" = "$_tip" ] && [ "$_b" = "${_hdr##*"$tab"}" ] && _ok=1
@@ -282,7 +282,7 @@ orch_diff_locked() {
         done
     } < "$_idx"
     [ "$#" -gt 0 ] || return 1
-    case $_hdr in "tip$tab"*"${tab}0${tab}0$tab"*) ;; *) return 0 ;; esac
+    case $_hdr in "tip$tab"*"${tab}0${tab}0${tab}2$tab"*) ;; *) return 0 ;; esac
     ! git diff --quiet --no-renames "$_old" "$_new" -- "$@" 2>/dev/null
 }
 # orch_base BASEREF: set base to `git merge-base HEAD BASEREF`, without starting git

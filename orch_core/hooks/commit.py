@@ -43,7 +43,7 @@ def pre_commit(args: list[str]) -> int:
     for w in snap.warnings:
         say(f"orch-hooks: warning: {w}")
     now = ctx.now()
-    index = LockIndex(snap.locks, ctx.ignore_case)
+    index = snap.index(ctx.ignore_case)
     found = index.check(staged, sid, now)
     if found:
         say("orch-hooks: commit refused: staged paths are locked by another session")

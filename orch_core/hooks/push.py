@@ -27,7 +27,6 @@ HOOK_GATES: dict[str, str] = {
 
 def pre_push(args: list[str]) -> int:
     from orch_core.locks import service as locks
-    from orch_core.locks.table import LockIndex
     from orch_core.merge import gate
 
     ctx = context()
@@ -48,7 +47,7 @@ def pre_push(args: list[str]) -> int:
     sid, _real = session_id(ctx)
     snap = locks.snapshot(ctx)
     now = ctx.now()
-    index = LockIndex(snap.locks, ctx.ignore_case)
+    index = snap.index(ctx.ignore_case)
     notes_cache: dict[str, str | None] = {}
     for fields in lines:
         if len(fields) != 4:
