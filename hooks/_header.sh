@@ -43,6 +43,25 @@ orch_offset() {
     [ "${#_i}" -le 12 ] && [ "${#_f}" -le 9 ] || return 0
     orch_off=$_v
 }
+# orch_foreign_session: true when ORCH_SESSION names a session that may belong to
+# another owner than the session bound to this worktree (it would borrow that
+# session's locks and put its name on the checkpoint): set, the worktree bound to
+# another session, and the two stamp payloads do not name the same owner. Python
+# decides (orch_core/work/identity.py).
+orch_foreign_session() {
+    [ -n "${ORCH_SESSION:-}" ] || return 1
+    _fb=
+    [ -f "$gd/orch-session" ] && read -r _fb < "$gd/orch-session"
+    [ -n "$_fb" ] && [ "$_fb" != "$ORCH_SESSION" ] || return 1
+    _o1= _o2=
+    { read -r _x && read -r _o1; } < "$cdir/orch/stamp/$ORCH_SESSION.json" 2>/dev/null
+    { read -r _x && read -r _o2; } < "$cdir/orch/stamp/$_fb.json" 2>/dev/null
+    case $_o1 in *'"owner":"'*) ;; *) return 0 ;; esac
+    case $_o1$_o2 in *\\*) return 0 ;; esac
+    _o1=${_o1#*\"owner\":\"}
+    _o2=${_o2#*\"owner\":\"}
+    [ "${_o1%%\"*}" != "${_o2%%\"*}" ]
+}
 orch_missing() {
     echo "orch-hooks: $ORCH_PY is gone; reinstall (\`orch-hooks install\`) or remove the hooks (\`sh '${0%/*}/orch-hooks-uninstall.sh'\`)" >&2
     # Protected refs stay protected (a hook that was deciding about one refuses);
@@ -161,7 +180,7 @@ orch_no_others() {
     [ "$cdir/config" -nt "$1" ] && return 1
     {
         read -r _hdr || return 1
-        case $_hdr in "tip$tab$_tip$tab"?"${tab}0$tab"?*) ;; *) return 1 ;; esac
+        case $_hdr in "tip$tab$_tip$tab"?"${tab}0${tab}2$tab"?*) ;; *) return 1 ;; esac
         while IFS=$tab read -r _p _a _b _rest; do
             if [ "$_p" = end ] && [ -z "$_rest" ]; then
                 [ "$_a" = "$_tip" ] && [ "$_b" = "${_hdr##*"$tab"}" ] && _ok=1
@@ -231,7 +250,7 @@ orch_staged_clear() {
     set --
     {
         read -r _hdr || return 1
-        case $_hdr in "tip$tab$_tip${tab}0${tab}0$tab"?*) ;; *) return 1 ;; esac
+        case $_hdr in "tip$tab$_tip${tab}0${tab}0${tab}2$tab"?*) ;; *) return 1 ;; esac
         while IFS=$tab read -r _p _a _b _rest; do
             if [ "$_p" = end ] && [ -z "$_rest" ]; then
                 [ "$_a" = "$_tip" ] && [ "$_b" = "${_hdr##*"$tab"}" ] && _ok=1
@@ -268,7 +287,7 @@ orch_diff_locked() {
         done
     } < "$_idx"
     [ "$#" -gt 0 ] || return 1
-    case $_hdr in "tip$tab"*"${tab}0${tab}0$tab"*) ;; *) return 0 ;; esac
+    case $_hdr in "tip$tab"*"${tab}0${tab}0${tab}2$tab"*) ;; *) return 0 ;; esac
     ! git diff --quiet --no-renames "$_old" "$_new" -- "$@" 2>/dev/null
 }
 # orch_base BASEREF: set base to `git merge-base HEAD BASEREF`, without starting git

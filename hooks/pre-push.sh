@@ -39,7 +39,7 @@ orch_push_ok() {
     many=
     set --
     if [ -n "$others" ]; then
-        case $_hdr in "tip$tab"*"${tab}0${tab}0$tab"*) ;; *) many=1 ;; esac
+        case $_hdr in "tip$tab"*"${tab}0${tab}0${tab}2$tab"*) ;; *) many=1 ;; esac
         n=0
         {
             read -r _l

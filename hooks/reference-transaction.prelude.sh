@@ -18,6 +18,7 @@ orch_tx_read() {
                     # A new branch is judged after the loop: at HEAD's commit it brings
                     # nothing new (`git switch -c`, `git worktree add -b`).
                     case $old in *[!0]*) br=1 ;; *) crt="$crt $new" ;; esac ;;
+                *) hit=1 ;;  # a deletion: Python sees whether it starts a rename onto a protected branch
                 esac ;;
         esac
     done

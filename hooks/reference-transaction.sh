@@ -17,7 +17,7 @@ orch_branches_clear() {
     set --
     {
         read -r _hdr || return 1
-        case $_hdr in "tip$tab"*"${tab}0${tab}0$tab"*) ;; *) return 1 ;; esac
+        case $_hdr in "tip$tab"*"${tab}0${tab}0${tab}2$tab"*) ;; *) return 1 ;; esac
         while IFS=$tab read -r _p _a _b _rest; do
             [ "$_p" = end ] && [ -z "$_rest" ] && break
             [ "$_b" = "$sess" ] && continue
@@ -71,6 +71,7 @@ if [ -z "$hit" ] && [ -n "$br" ] && orch_dirs; then
     if [ "$chk" != "$gitpid" ]; then
         sess=${ORCH_SESSION:-}
         if [ -z "$sess" ] && [ -f "$gd/orch-session" ]; then read -r sess < "$gd/orch-session"; fi
+        orch_foreign_session && hit=1
         tip=none
         packed=/dev/null
         if [ -f "$cdir/refs/orch/locks" ]; then

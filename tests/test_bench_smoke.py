@@ -17,6 +17,7 @@ from benchmarks import (
     bench_conflict,
     bench_locks,
     bench_startup,
+    bench_takeover,
     run_all,
 )
 
@@ -89,6 +90,14 @@ def test_bench_startup_small() -> None:
                          ("lock acquire", "<= 60 ms"), ("lock release", "<= 60 ms")):
         assert figs[name]["budget"] == budget and figs[name]["value"] > 0
         assert f"{name} minus baseline" in figs
+
+
+def test_bench_takeover_one_round() -> None:
+    figs = _figures(bench_takeover.main(rounds=1))
+    # Structure and correctness only: the first commit after the kill was refused and a
+    # later one went through with no manual step.
+    assert _find(figs, "refused before the deadline")["ok"] is True
+    assert _find(figs, "worst")["value"] > 0
 
 
 def test_run_all_collects_every_module(monkeypatch: pytest.MonkeyPatch,

@@ -25,6 +25,7 @@ class LockJson(TypedDict):
     live: bool
     expires: str
     expires_in: int
+    holder_dead: NotRequired[bool]  # lock.list: a live lease of a dead session
 
 
 class ConflictJson(TypedDict):
@@ -91,8 +92,11 @@ class SessionJson(TypedDict):
     current_case: str | None
     acked_version: int
     release_on_land: bool
+    grace: float
     alive: bool
+    dead: bool
     heartbeat_expires: str
+    dead_at: str
 
 
 class SessionOpened(SessionJson):
@@ -171,10 +175,12 @@ class QueueEntryJson(TypedDict):
     landing_result: str | None
     landed_as: str | None
     landed_on: str | None
+    approvals: list[dict[str, Any]]
     position: int | None
     created: str
     updated: str
     warning: NotRequired[str]
+    needs: NotRequired[list[dict[str, Any]]]  # approvals still needed ([[approval]])
 
 
 class MergeLease(TypedDict):
@@ -229,3 +235,4 @@ class Resume(TypedDict):
     next_action: str
     merge_failures: list[dict[str, Any]]
     attached: NotRequired[dict[str, Any]]
+    mirror_requests: NotRequired[list[dict[str, Any]]]

@@ -27,11 +27,19 @@ touch paths locked by another session, so follow these steps.
    `orch-hooks step check STEP-ID`; at the end
    `orch-hooks case complete CASE-ID --next "what comes next"`.
    Commit often: each commit carries your checkpoint (git log --notes=orch).
+   A case waits for its unfinished blockers and you run one case at a time
+   (`--force` overrides both, and is journaled).
 4. Lost your context (compaction, crash, new terminal)? `orch-hooks resume next`
    says what you were doing and what to do next. From a fresh session:
    `orch-hooks resume candidates`, then `orch-hooks resume attach SESSION`.
+   Keep `orch-hooks session heartbeat` going: a session silent for its ttl
+   plus the grace is dead, its locks stop counting for everyone and its case
+   goes back to `orch-hooks task ready` (its checkpoint kept) for others to take.
 5. Done: `orch-hooks merge request` queues your branch for main. Never push to
-   main yourself; another reviewer approves and the lander merges.
+   main yourself; a reviewer of another owner approves (the roles and the risky
+   paths that need more approvals are in .orch.toml on main: `orch-hooks merge
+   queue` shows what an entry still needs) and the lander merges.
+   `orch-hooks mirror request` asks the doc-mirror manager for a refresh.
 6. `orch-hooks session close` releases your locks when you stop.
 Tools instead of a shell: `orch-hooks mcp` (MCP; session_open, lock_acquire, ...)
 or `orch-hooks serve` (JSON lines; rpc.describe lists every method and schema).

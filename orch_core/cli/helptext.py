@@ -16,6 +16,8 @@ Usage: orch-hooks [OPTIONS] COMMAND [ARGS]...
 Options:
   --session ID  Act as this session (default: ORCH_SESSION, then the
                 worktree's session).
+  --act-for     Let --session or ORCH_SESSION name a session of another owner
+                (journaled with both names; README, "Identity").
   -C DIRECTORY  Run as if started in this directory.
   --version     Show the version and exit.
   -h, --help    Show this message and exit.

@@ -13,8 +13,7 @@ from orch_core.state.context import Context
 if TYPE_CHECKING:
     pass
 
-from orch_core.hooks.common import context, say, session_id
-from orch_core.hooks.push import _stdin_lines
+from orch_core.hooks.common import context, foreign_session, say, session_id
 
 
 def pre_commit(args: list[str]) -> int:
@@ -29,6 +28,12 @@ def pre_commit(args: list[str]) -> int:
             say(line)
         return 1
     policy.write_cache(ctx)
+    why = foreign_session(ctx)
+    if why:
+        say(f"orch-hooks: commit refused: ORCH_SESSION names another owner's session: {why}")
+        say("  a commit made as it would use its locks and carry its name; unset "
+            "ORCH_SESSION here, or commit in that session's own worktree")
+        return 1
     staged = gitworktree.staged_paths(ctx.repo)
     if not staged:
         return 0
@@ -38,7 +43,7 @@ def pre_commit(args: list[str]) -> int:
     for w in snap.warnings:
         say(f"orch-hooks: warning: {w}")
     now = ctx.now()
-    index = LockIndex(snap.locks, ctx.ignore_case)
+    index = snap.index(ctx.ignore_case)
     found = index.check(staged, sid, now)
     if found:
         say("orch-hooks: commit refused: staged paths are locked by another session")
@@ -119,13 +124,22 @@ def post_commit(args: list[str]) -> int:
 
 
 def post_rewrite(args: list[str]) -> int:
-    """After `commit --amend` git copied the old note over post-commit's checkpoint:
-    stamp the new commit again (a rebase keeps the copied notes: one per commit)."""
-    _stdin_lines()
-    if not args or args[0] != "amend":
+    """Carry the notes of rewritten commits (stdin: "OLD NEW" lines) to their copies,
+    under the notes writer lock; git does not copy refs/notes/orch itself. After an
+    amend outside a rebase, post-commit has already stamped the new commit."""
+    import sys
+
+    from orch_core.work import stamp
+
+    mapping = sys.stdin.read()
+    if not args or args[0] not in ("amend", "rebase") or not mapping.strip():
         return 0
     ctx = context()
-    for name in ("rebase-merge", "rebase-apply"):
-        if (ctx.repo.git_dir / name).is_dir():
-            return 0
-    return post_commit([])
+    in_rebase = any((ctx.repo.git_dir / n).is_dir() for n in ("rebase-merge", "rebase-apply"))
+    if args[0] == "amend" and not in_rebase:
+        return 0
+    try:
+        stamp.copy_notes(ctx, args[0], mapping)
+    except OrchError as e:
+        say(f"orch-hooks: warning: checkpoint notes not copied: {e.message}")
+    return 0

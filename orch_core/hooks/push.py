@@ -27,7 +27,6 @@ HOOK_GATES: dict[str, str] = {
 
 def pre_push(args: list[str]) -> int:
     from orch_core.locks import service as locks
-    from orch_core.locks.table import LockIndex
     from orch_core.merge import gate
 
     ctx = context()
@@ -48,7 +47,7 @@ def pre_push(args: list[str]) -> int:
     sid, _real = session_id(ctx)
     snap = locks.snapshot(ctx)
     now = ctx.now()
-    index = LockIndex(snap.locks, ctx.ignore_case)
+    index = snap.index(ctx.ignore_case)
     notes_cache: dict[str, str | None] = {}
     for fields in lines:
         if len(fields) != 4:
@@ -145,7 +144,8 @@ def reference_transaction(args: list[str]) -> int:
     refusals = _gate(ctx, "reference-transaction", lines, args)
     if not refusals:
         refusals = _branch_lock_refusals(ctx, lines)
-    if not refusals and any(ln.split()[-1].startswith("refs/heads/") for ln in lines):
+    if not refusals and any(ln.split()[-1].startswith("refs/heads/")
+                            and ln.split()[1] != gitrepo.ZERO_OID for ln in lines):
         # Here for the lock rule (the shell found the index older than the git config):
         # bring the index up to date so the next branch update stays in the shell.
         from orch_core.hooks import policy

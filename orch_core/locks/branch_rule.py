@@ -14,7 +14,7 @@ from __future__ import annotations
 from orch_core.git import history as githistory
 from orch_core.git.repo import ZERO_OID
 from orch_core.locks import service as locks
-from orch_core.locks.table import Lock, LockIndex
+from orch_core.locks.table import Lock
 from orch_core.state.context import Context
 
 
@@ -38,12 +38,12 @@ def update_conflicts(ctx: Context, session: str, base: str, old: str,
     """Paths of the update locked by a live session other than ``session``."""
     snap = locks.snapshot(ctx)
     now = ctx.now()
-    if not any(lk.session != session and lk.live(now) for lk in snap.locks):
+    if not any(lk.session != session and snap.counts(lk, now) for lk in snap.locks):
         return {}
     paths = new_paths(ctx, base, old, new)
     if not paths:
         return {}
-    return LockIndex(snap.locks, ctx.ignore_case).check(sorted(paths), session, now)
+    return snap.index(ctx.ignore_case).check(sorted(paths), session, now)
 
 
 def refusal_lines(what: str, found: dict[str, list[Lock]], now: float) -> list[str]:

@@ -250,23 +250,28 @@ def transfer(ctx: Context, from_session: str, to: Session) -> dict[str, Any]:
             "from": from_session, "to": to.id, "ids": [lk.id for lk in moved],
             "locks": [describe(lk, now) for lk in moved]}
 
-    return mutate(ctx, to.id, "lock.transfer", fn)
+    return mutate(ctx, to.id, "lock.transfer", fn, keep=frozenset({from_session}))
 
 
 def listing(ctx: Context, include_expired: bool = False) -> dict[str, Any]:
     snap = snapshot(ctx)
     now = ctx.now()
-    rows = [lk for lk in snap.locks if include_expired or lk.live(now)]
+    rows = [lk for lk in snap.locks if include_expired or snap.counts(lk, now)]
     rows.sort(key=lambda lk: (lk.path, lk.id))
-    return {"tip": snap.tip, "locks": [describe(lk, now) for lk in rows],
-            "warnings": snap.warnings}
+    out = [describe(lk, now) for lk in rows]
+    for row, lk in zip(out, rows, strict=True):
+        row["live"] = snap.counts(lk, now)
+        row["holder_dead"] = lk.live(now) and not row["live"]
+    return {"tip": snap.tip, "locks": out, "warnings": snap.warnings}
 
 
 def check(ctx: Context, session_id: str, paths: list[str]) -> dict[str, Any]:
     norm = normalise_all(ctx, paths)
     snap = snapshot(ctx)
     now = ctx.now()
-    found = index_at(ctx, snap.tip, snap.locks).check(norm, session_id, now)
+    index = index_at(ctx, snap.tip, snap.locks)
+    index.deadlines = snap.deadlines
+    found = index.check(norm, session_id, now)
     return {
         "session": session_id,
         "ok": not found,

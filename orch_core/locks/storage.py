@@ -9,15 +9,15 @@ docs/ARCHITECTURE.md (where a lock is written).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from orch_core.errors import GitFailed, OrchError
 from orch_core.git import objects as gitobjects
 from orch_core.git import refs as gitrefs
 from orch_core.git import repo as gitrepo
-from orch_core.locks.export import advance_export, write_export
+from orch_core.locks.export import advance_export, session_deadlines, write_export
 from orch_core.locks.table import (
     LEGACY_TABLE,
     Lock,
@@ -55,6 +55,15 @@ class Snapshot:
     tip: gitrepo.Oid | None
     locks: list[Lock]
     warnings: list[str]
+    # Holder session -> when it is dead; its locks stop counting then (LockIndex).
+    deadlines: Mapping[str, float] = field(default_factory=dict)
+
+    def index(self, ignore_case: bool) -> LockIndex:
+        return LockIndex(self.locks, ignore_case, self.deadlines)
+
+    def counts(self, lk: Lock, now: float) -> bool:
+        """Does ``lk`` still block others: a live lease of a session not dead?"""
+        return lk.expires_at > now and self.deadlines.get(lk.session, now + 1) > now
 
 
 def _rows_to_locks(rows: Iterable[Any]) -> list[Lock]:
@@ -138,7 +147,9 @@ def index_for(ctx: Context, live: list[Lock]) -> LockIndex:
     pending = ctx.cache.get(_PENDING)
     if pending is None:
         return LockIndex(live, ctx.ignore_case)
-    return index_at(ctx, *pending)
+    index = index_at(ctx, pending[0], pending[1])
+    index.deadlines = pending[2]
+    return index
 
 
 def _advance_index(ctx: Context, tip: str | None, commit: str, dropped: list[Lock],
@@ -183,10 +194,10 @@ def snapshot(ctx: Context) -> Snapshot:
         _no_ref(repo)
     cached = _cached_at(ctx, tip)
     if cached is not None:
-        return Snapshot(tip, cached, [])
+        return Snapshot(tip, cached, [], session_deadlines(ctx))
     locks, warnings = read_table(repo, tip) if tip else ([], [])
     refresh_cache(ctx, tip, locks)
-    return Snapshot(tip, locks, warnings)
+    return Snapshot(tip, locks, warnings, session_deadlines(ctx))
 
 
 def refresh_cache(ctx: Context, tip: str | None, locks: list[Lock]) -> None:
@@ -278,11 +289,13 @@ def readable(repo: gitrepo.Repo, commit: str) -> bool:
 Mutation = Callable[[list[Lock], float], tuple[list[Lock], str, dict[str, Any]]]
 
 
-def mutate(ctx: Context, actor: str, kind: str, fn: Mutation) -> dict[str, Any]:
+def mutate(ctx: Context, actor: str, kind: str, fn: Mutation,
+           keep: frozenset[str] = frozenset()) -> dict[str, Any]:
     """Read tip, apply ``fn`` to the live locks, CAS the ref; retry if it moved.
 
     ``fn`` raises to refuse (nothing is written) or returns the new table, the
-    commit message and the result. Expired leases are reaped on the way.
+    commit message and the result. Expired leases are reaped on the way, and so
+    are the locks of dead sessions (but those in ``keep``: a takeover moves them).
     """
     def recovered() -> None:
         with ctx.store.write("orch-hooks", "recover.stale_ref_lock", {"ref": REF}):
@@ -291,9 +304,14 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation) -> dict[str, Any]:
     def attempt(tip: gitrepo.Oid | None) -> gitrefs.Proposal[dict[str, Any]]:
         locks, cached = _load_at(ctx, tip)
         now = ctx.now()
+        dl = session_deadlines(ctx)
+        dead = sorted({lk.session for lk in locks if dl.get(lk.session, now + 1) <= now
+                       and lk.session not in keep and lk.expires_at > now})
         live = [lk for lk in locks if lk.expires_at > now]  # Lock.live, inlined
+        if dead:
+            live = [lk for lk in live if lk.session not in dead]
         reaped = len(locks) - len(live)
-        ctx.cache[_PENDING] = (tip, locks)
+        ctx.cache[_PENDING] = (tip, locks, dl)
         try:
             new, message, result = fn(live, now)
         finally:
@@ -302,6 +320,8 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation) -> dict[str, Any]:
             return gitrefs.Proposal(result)
         if reaped:
             message += f"\n\nreaped {reaped} expired lease(s)"
+        if dead:
+            message += f" and every lock of dead session(s) {', '.join(dead)}"
         old_ids = {lk.id: lk for lk in locks}
         new_ids = {lk.id: lk for lk in new}
         # Identity first (inline, no call per lock): with 1,000 locks held by
@@ -324,6 +344,8 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation) -> dict[str, Any]:
             ctx.cache[_LAYOUT_OK] = commit
             data = dict(result)
             data["tip"] = commit
+            if dead:
+                data["dead"] = dead
             with ctx.store.write(actor, kind, _event_data(data)) as conn:
                 if cached:
                     gone = [i for i in old_ids if i not in new_ids]
@@ -357,7 +379,8 @@ def _refresh_stamps(ctx: Context, session_ids: Iterable[str]) -> None:
 
 
 def _event_data(result: dict[str, Any]) -> dict[str, Any]:
-    keep = ("paths", "ids", "session", "force", "tip", "released", "renewed", "from", "to")
+    keep = ("paths", "ids", "session", "force", "tip", "released", "renewed", "from", "to",
+            "dead")
     return {k: v for k, v in result.items() if k in keep}
 
 

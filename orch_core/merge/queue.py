@@ -62,6 +62,8 @@ class Entry:
     landing_result: str | None = None
     landed_as: str | None = None
     landed_on: str | None = None
+    # One per approving owner: {"session", "owner", "at"} (merge/approval.py).
+    approvals: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def active(self) -> bool:
@@ -270,11 +272,14 @@ def _cache(ctx: Context, conn: Any, tip: str | None, state: QueueState) -> None:
 Mutation = Callable[[QueueState, float], tuple[QueueState, str, dict[str, Any]]]
 
 
-def mutate(ctx: Context, actor: str, kind: str, fn: Mutation) -> dict[str, Any]:
+def mutate(ctx: Context, actor: str, kind: str, fn: Mutation,
+           predicts: bool = False) -> dict[str, Any]:
     """Read the tip, apply ``fn``, CAS the ref; retry if it moved (git/refs.py ``update``).
 
     ``fn`` raises to refuse (nothing is written) or returns the new state, the
-    commit message and the result. An unchanged state writes nothing.
+    commit message and the result. An unchanged state writes nothing. Unless
+    ``fn`` ``predicts`` conflicts again itself, a change of the active entries
+    clears ``predicted_at``, so the next read predicts for every entry behind.
     """
     odb = ctx.odb
 
@@ -284,6 +289,8 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation) -> dict[str, Any]:
         new, message, result = fn(state, now)
         if new == state:
             return gitrefs.Proposal(result)
+        if not predicts and new.predicted_at is not None and _shape(new) != _shape(state):
+            new = replace(new, predicted_at=None)  # merge/predict.py `refresh` predicts
         commit = odb.write_snapshot({FILE: new.serialise()}, tip, message, when=now)
         # Recorded before the compare-and-swap: a writer killed between the ref update
         # and its event must not leave a queue commit that written_by_orch disowns.
@@ -300,6 +307,10 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation) -> dict[str, Any]:
         return gitrefs.Proposal(result, commit, message.splitlines()[0], done)
 
     return gitrefs.update(ctx.repo, odb, REF, attempt, writer="queue")
+
+
+def _shape(state: QueueState) -> list[tuple[str, str, str, int]]:
+    return [(e.id, e.state, e.tip, e.priority) for e in state.ordered()]
 
 
 def describe(state: QueueState, e: Entry, now: float) -> dict[str, Any]:

@@ -112,6 +112,10 @@ MIGRATIONS: list[str] = [
         data TEXT NOT NULL
     );
     """,
+    # 2: a session's grace after its heartbeat lapses (docs/ARCHITECTURE.md, "Dead sessions")
+    """
+    ALTER TABLE sessions ADD COLUMN grace REAL NOT NULL DEFAULT 60;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

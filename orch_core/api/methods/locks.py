@@ -35,10 +35,12 @@ if TYPE_CHECKING:
             "bind": s_bool("Bind to the current worktree (default: when it has no live "
                            "session)."),
             "worktree": s_bool("Create a session-root worktree on a new branch for it."),
+            "fingerprint": s_str("An opaque id of the agent's terminal or process, kept in "
+                                 "the journal with the opening (proves nothing)."),
         }, errors=("bad_param",), mutates=True)
 def session_open(ctx: Context, owner: str | None = None, intent: str = "new_work",
                  ttl: int | None = None, bind: bool | None = None,
-                 worktree: bool = False) -> SessionOpened:
+                 worktree: bool = False, fingerprint: str | None = None) -> SessionOpened:
     from orch_core.work import stamp
 
     extra: dict[str, Any] = {}
@@ -47,7 +49,10 @@ def session_open(ctx: Context, owner: str | None = None, intent: str = "new_work
 
         return cast("SessionOpened", agents.worktree_create(
             ctx, owner=owner, intent=intent, ttl=ttl))
-    sess, bound = sessions.open_session(ctx, owner, intent, ttl, bind)
+    from orch_core.work import identity
+
+    sess, bound = sessions.open_session(ctx, owner, intent, ttl, bind, fingerprint=fingerprint)
+    identity.OPENED_HERE.add(sess.id)
     stamp.refresh(ctx, sess.id)
     if intent == "resume_work":
         from orch_core.work import resume
@@ -128,7 +133,7 @@ def lock_acquire(ctx: Context, paths: list[str], shared: bool = False, ttl: int 
 def lock_release(ctx: Context, targets: list[str], force: bool = False,
                  session: str | None = None) -> LockReleased:
     _stamps()
-    sess = as_session(ctx, session, required=not force)
+    sess = as_session(ctx, session, required=not force, force=force)
     return cast("LockReleased", locks.release(ctx, sess, targets, force=force))
 
 
