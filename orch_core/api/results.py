@@ -175,6 +175,7 @@ class QueueEntryJson(TypedDict):
     created: str
     updated: str
     warning: NotRequired[str]
+    reviewer_dispatch: NotRequired[dict[str, Any]]
 
 
 class MergeLease(TypedDict):
@@ -229,3 +230,4 @@ class Resume(TypedDict):
     next_action: str
     merge_failures: list[dict[str, Any]]
     attached: NotRequired[dict[str, Any]]
+    mail: NotRequired[dict[str, Any]]

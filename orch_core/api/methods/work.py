@@ -144,7 +144,12 @@ def case_fail(ctx: Context, id: str, reason: str, session: str | None = None,
 def resume_next(ctx: Context, session: str | None = None) -> Resume:
     # Reading what a closed session left behind is allowed when it is named.
     sess = sessions.get(ctx, session) if session else need_session(ctx, None)
-    return cast("Resume", resume.next_for(ctx, sess, queue.failures_for_session))
+    out = resume.next_for(ctx, sess, queue.failures_for_session)
+    from orch_core.team import mail  # unread mail belongs to what comes next
+
+    box = mail.inbox(ctx, sess, unread_only=True)
+    out["mail"] = {"unread": box["unread"], "messages": box["messages"][-5:]}
+    return cast("Resume", out)
 
 
 @method("resume.candidates.list", "Interrupted sessions (heartbeat expired) that left work "
