@@ -119,9 +119,11 @@ def _check_started(ctx: Context, srv: tmux.Server, row_id: int, out: dict[str, A
     deadline = time.monotonic() + grace
     while True:
         state, status = tmux.pane_state(srv, out["window"])
-        if state != "running":
+        # tmux may mark the pane dead a moment before it has the exit status
+        if state == "gone" or (state == "exited" and (
+                status is not None or time.monotonic() >= deadline + 0.5)):
             break
-        if time.monotonic() >= deadline:
+        if state == "running" and time.monotonic() >= deadline:
             return
         time.sleep(0.05)
     tail = tmux.capture(srv, out["window"])
