@@ -71,6 +71,9 @@ Build = Callable[[Oid | None, dict[str, bytes]],
                  tuple[dict[str, bytes | None], str, dict[str, Any]]]
 
 
+Changes = tuple[dict[str, bytes | None], str, dict[str, Any]]
+
+
 def _write(ctx: Context, actor: str, kind: str, build: Build) -> dict[str, Any]:
     """Run ``build(tip, files) -> (changes, message, result)`` in the CAS loop."""
     def attempt(tip: Oid | None) -> gitrefs.Proposal[dict[str, Any]]:
@@ -106,7 +109,7 @@ def send(ctx: Context, sess: Session, to: str, subject: str, body: str = "",
                          hint="send a path or a commit instead of the content")
     kind, name = roster.resolve(ctx, to)
 
-    def build(tip: Oid | None, files: dict[str, bytes]) -> tuple[dict[str, bytes | None], str, dict[str, Any]]:
+    def build(tip: Oid | None, files: dict[str, bytes]) -> Changes:
         nums = [int(m.group(1)) for m in map(_MSG.match, files) if m]
         if re_id is not None and f"{re_id}.json" not in files:
             raise NotFound(f"no message {re_id!r} to reply to", code="unknown_message",
@@ -125,7 +128,7 @@ def send(ctx: Context, sess: Session, to: str, subject: str, body: str = "",
 def ack(ctx: Context, sess: Session, ids: list[str]) -> dict[str, Any]:
     reader = sess.owner
 
-    def build(tip: Oid | None, files: dict[str, bytes]) -> tuple[dict[str, bytes | None], str, dict[str, Any]]:
+    def build(tip: Oid | None, files: dict[str, bytes]) -> Changes:
         unknown = [i for i in ids if f"{i}.json" not in files]
         if unknown:
             raise NotFound(f"no message {unknown[0]!r}", code="unknown_message",

@@ -11,8 +11,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.monitor.conftest import Monitor, start_monitor, stop_monitor
 from testing.repos import ROOT, commit_file, git, open_session, orch, orch_json
+from tests.monitor.conftest import Monitor, start_monitor, stop_monitor
 
 
 def _get(url: str, host: str | None = None) -> tuple[int, bytes]:

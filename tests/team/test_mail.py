@@ -18,7 +18,7 @@ def _two_agents(repo: Path) -> tuple[Path, str, Path, str]:
 
 
 def test_mail_between_two_worktrees(repo: Path) -> None:
-    wa, sa, wb, sb = _two_agents(repo)
+    wa, _sa, wb, sb = _two_agents(repo)
     sent = orch_json(wb, "mail", "send", "--to", "alice", "--subject", "may I have src/?",
                      "--body", "I need it for the parser")
     assert sent["to_kind"] == "owner" and sent["from_session"] == sb
@@ -71,11 +71,10 @@ def test_bad_mail_is_a_usage_error_and_changes_nothing(repo: Path) -> None:
 def test_mail_to_a_role_and_resume_next_shows_unread(repo: Path) -> None:
     sa = open_session(repo, "alice")
     sb = open_session(repo, "bob")
-    with _ctx(repo) as ctx:
-        with ctx.store.write(sb, "test.role") as conn:
-            conn.execute("INSERT INTO team(name, session, owner, role, window, tmux, command,"
-                         " status, created_at) VALUES ('bob', ?, 'bob', 'reviewer', NULL, '{}',"
-                         " 'true', 'stopped', 0)", (sb,))
+    with _ctx(repo) as ctx, ctx.store.write(sb, "test.role") as conn:
+        conn.execute("INSERT INTO team(name, session, owner, role, window, tmux, command,"
+                     " status, created_at) VALUES ('bob', ?, 'bob', 'reviewer', NULL, '{}',"
+                     " 'true', 'stopped', 0)", (sb,))
     orch(repo, "mail", "send", "--to", "reviewer", "--subject", "please review Q-1",
          session=sa, check=True)
     nxt = orch_json(repo, "resume", "next", session=sb)
