@@ -5,7 +5,7 @@ and ``acks-<reader>.json`` per reader (the ids that reader acknowledged). The
 reader is the owner of the acting session, so read state follows an agent
 across its sessions and worktrees, and travels with the ref to every clone.
 Written only through the compare-and-swap loop of git/refs.py (``update``); see
-docs/ARCHITECTURE.md, "The mailbox".
+docs/ARCHITECTURE.md, "The team".
 """
 
 from __future__ import annotations
