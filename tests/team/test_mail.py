@@ -100,9 +100,15 @@ def test_lock_conflict_names_the_command_to_ask_the_holder(repo: Path) -> None:
     sa = open_session(repo, "alice")
     sb = open_session(repo, "bob")
     orch(repo, "lock", "acquire", "src/", session=sa, check=True)
-    proc = orch(repo, "lock", "acquire", "src/app.py", session=sb)
+    proc = orch(repo, "lock", "acquire", "src/api/users.py", session=sb)
     assert proc.returncode == 1
     assert f"orch-hooks mail send --to {sa}" in proc.stderr
+    # a refused commit says the same
+    wb = Path(orch_json(repo, "session", "open", "--owner", "carol", "--worktree")["path"])
+    (wb / "src" / "api" / "users.py").write_text("changed = True\n")
+    git(wb, "add", "src/api/users.py")
+    proc = git(wb, "commit", "-q", "-m", "change", check=False)
+    assert proc.returncode != 0 and f"orch-hooks mail send --to {sa}" in proc.stderr
 
 
 def test_mail_methods_over_the_registry(repo: Path) -> None:
