@@ -11,7 +11,7 @@ from orch_core.demo.base import Demo, DemoFailed
 
 def run(d: Demo) -> None:
     d.step("agent-m needs src/web/, which agent-n holds: the refusal names who to ask")
-    m_sid, m_wt = d.add_agent("agent-m")
+    _m_sid, m_wt = d.add_agent("agent-m")
     n_sid, n_wt = d.add_agent("agent-n")
     d.orch(n_wt, "lock", "acquire", "src/web/", "--task", "restyle")
     d.orch(m_wt, "lock", "acquire", "src/web/pages.py", expect_fail=True)
