@@ -48,8 +48,10 @@ class Watcher:
             stale = time.monotonic() - self.built_at >= overview.REFRESH_SECONDS
             if key == self.key and not force and not stale:
                 return self.latest, False
-            text = json.dumps(overview.build(self.ctx), sort_keys=True, default=str)
+            # Recorded first: a build that fails is tried again on the next change (or
+            # after REFRESH_SECONDS), not on every poll.
             self.key, self.built_at = key, time.monotonic()
+            text = json.dumps(overview.build(self.ctx), sort_keys=True, default=str)
             changed = text != self.latest
             self.latest = text
             return text, changed
@@ -58,8 +60,9 @@ class Watcher:
         while not self.stopping.is_set():
             try:
                 text, changed = self.refresh()
-            except Exception as e:  # a damaged state: show it, keep watching
-                text, changed = json.dumps({"error": f"{type(e).__name__}: {e}"}), True
+            except Exception as e:  # a damaged state: show it once, keep watching
+                text = json.dumps({"error": f"{type(e).__name__}: {e}"})
+                changed, self.latest = text != self.latest, text
             if changed:
                 self._publish(text)
             self.stopping.wait(POLL)
