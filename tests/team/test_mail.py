@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from orch_core.api import dispatch as api
 from orch_core.state.context import Context
@@ -132,3 +133,24 @@ def test_mail_methods_over_the_registry(repo: Path) -> None:
     proc = subprocess.run([ORCH, "serve"], cwd=repo,
                           input=line + "\n", capture_output=True, text=True, check=True)
     assert json.loads(proc.stdout)["result"]["messages"][0]["id"] == sent["id"]
+
+
+def test_mail_and_the_overview_over_mcp(repo: Path) -> None:
+    from tests.servers.test_mcp import call, with_client
+
+    async def body(s: Any) -> None:
+        ok, a = await call(s, "session_open", {"owner": "mcp-a", "bind": False})
+        ok2, _b = await call(s, "session_open", {"owner": "mcp-b", "bind": False})
+        assert ok and ok2
+        ok, sent = await call(s, "mail_send", {"to": "mcp-b", "subject": "hello",
+                                               "session": a["session_id"]})
+        assert ok and sent["id"] == "M-1"
+        ok, err = await call(s, "mail_send", {"to": "nobody", "subject": "x",
+                                              "session": a["session_id"]})
+        assert not ok and err["error"]["code"] == "unknown_recipient"
+        ok, ov = await call(s, "status_overview", {})
+        assert ok and ov["unread_mail"] == {"mcp-b": 1}
+        ok, feed = await call(s, "events_list", {"kind": "mail"})
+        assert ok and [e["kind"] for e in feed["events"]] == ["mail.send"]
+
+    with_client(repo, body)
