@@ -39,9 +39,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("locks", ("orch_core.locks",)),
     ("work", ("orch_core.work",)),
     ("merge", ("orch_core.merge",)),
+    ("team", ("orch_core.team",)),
     ("hooks", ("orch_core.hooks", "orch_core.hookmain")),
     ("api", ("orch_core.api",)),
-    ("cli, servers", ("orch_core.cli", "orch_core.servers")),
+    ("cli, servers, monitor", ("orch_core.cli", "orch_core.servers", "orch_core.monitor")),
     ("demo", ("orch_core.demo",)),
 ]
 

@@ -181,6 +181,7 @@ class QueueEntryJson(TypedDict):
     updated: str
     warning: NotRequired[str]
     needs: NotRequired[list[dict[str, Any]]]  # approvals still needed ([[approval]])
+    reviewer_dispatch: NotRequired[dict[str, Any]]
 
 
 class MergeLease(TypedDict):
@@ -236,3 +237,4 @@ class Resume(TypedDict):
     merge_failures: list[dict[str, Any]]
     attached: NotRequired[dict[str, Any]]
     mirror_requests: NotRequired[list[dict[str, Any]]]
+    mail: NotRequired[dict[str, Any]]

@@ -50,7 +50,7 @@ def pre_commit(args: list[str]) -> int:
         for line in locks.conflict_lines(found, now):
             say(line)
         say("  what to do: unstage them (`git restore --staged PATH`), wait for the "
-             "release, or ask the holder;")
+             f"release, or ask the holder ({locks.ask_hint(found)});")
         say("  see `orch-hooks lock list`; a holder that is gone can be overridden with "
              "`orch-hooks lock release --force LOCK_ID` (journaled)")
         return 1

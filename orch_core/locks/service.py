@@ -79,6 +79,16 @@ def conflict_lines(found: dict[str, list[Lock]], now: float) -> list[str]:
     return lines
 
 
+def ask_command(session_id: str) -> str:
+    """The command that asks a lock holder for its paths (the mailbox, team/mail.py)."""
+    return f"orch-hooks mail send --to {session_id} --subject 'may I have PATH?'"
+
+
+def ask_hint(found: dict[str, list[Lock]]) -> str:
+    holders = sorted({lk.session for v in found.values() for lk in v})
+    return "; ".join(f"`{ask_command(h)}`" for h in holders[:3])
+
+
 # A lease longer than this is a typo (and overflows the clock's dates).
 MAX_TTL = 10 * 365 * 86400
 
@@ -135,7 +145,8 @@ def acquire(ctx: Context, sess: Session, paths: list[str], shared: bool = False,
         if found:
             raise Conflict(
                 "lock conflict; nothing was acquired:\n" + "\n".join(conflict_lines(found, now)),
-                hint="wait for the holder to release, ask them, or see `orch-hooks lock list`; "
+                hint=f"wait for the holder to release, ask them ({ask_hint(found)}), or see "
+                     "`orch-hooks lock list`; "
                      "`orch-hooks lock release --force LOCK_ID` overrides (journaled)",
                 details={"conflicts": [conflict_entry(p, lk, now)
                                        for p, v in found.items() for lk in v]},
