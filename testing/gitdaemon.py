@@ -24,7 +24,7 @@ def free_port() -> int:
 
 def make_bare(path: Path) -> Path:
     """An empty bare repository that takes pushes from the daemon."""
-    git(path.parent, "init", "-q", "--bare", str(path))
+    git(path.parent, "init", "-q", "--bare", "-b", "main", str(path))
     # The daemon serves it only with this file (or --export-all, which we pass too).
     (path / "git-daemon-export-ok").write_text("")
     return path

@@ -35,6 +35,8 @@ FAMILIES: dict[str, str] = {
     "merge": "orch_core.api.methods.merge",
     "worktree": "orch_core.api.methods.agents",
     "scheduler": "orch_core.api.methods.agents",
+    "remote": "orch_core.api.methods.remote",
+    "server": "orch_core.api.methods.remote",
 }
 METHOD_MODULES = tuple(dict.fromkeys(FAMILIES.values()))
 _loaded = False

@@ -25,6 +25,7 @@ class LockJson(TypedDict):
     live: bool
     expires: str
     expires_in: int
+    offline: NotRequired[bool]
 
 
 class ConflictJson(TypedDict):
@@ -44,6 +45,10 @@ class LockAcquired(TypedDict):
     session: str
     paths: list[str]
     locks: list[LockJson]
+    offline: NotRequired[bool]
+    warnings: NotRequired[list[str]]
+    reconciled: NotRequired[list[str]]
+    offline_conflicts: NotRequired[list[dict[str, Any]]]
 
 
 class LockReleased(TypedDict):

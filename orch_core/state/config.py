@@ -38,6 +38,9 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
     "worktrees": {
         "root": (str, ""),
     },
+    "remote": {
+        "name": (str, ""),
+    },
     "scheduler": {
         "threshold": (float, 1.0),
         "w_files": (float, 0.05),

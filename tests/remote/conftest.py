@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from testing.gitdaemon import Daemon, daemon, make_bare
-from testing.repos import git, make_repo
+from testing.repos import git, make_repo, orch
 
 
 @dataclass
@@ -29,11 +29,22 @@ def git_daemon(tmp_path: Path) -> Iterator[Daemon]:
 
 
 def _seed(tmp_path: Path, url: str) -> Path:
-    """The first clone: the sample project, pushed to the server's main."""
-    seed = make_repo(tmp_path / "seed")
+    """The first clone: the sample project with ``[remote] name = "origin"`` committed
+    in its policy, pushed to the server's main."""
+    seed = make_repo(tmp_path / "seed", install=False)
+    policy = seed / ".orch.toml"
+    policy.write_text(policy.read_text() + '\n[remote]\nname = "origin"\n')
+    git(seed, "commit", "-q", "-am", "remote mode through origin")
     git(seed, "remote", "add", "origin", url)
     git(seed, "push", "-q", "origin", "main")
     return seed
+
+
+def clone(server: Server, where: Path) -> Path:
+    """A clone of the team's remote with orch installed (remote mode from its policy)."""
+    git(where.parent, "clone", "-q", server.url, str(where))
+    orch(where, "install", check=True)
+    return where
 
 
 @pytest.fixture(params=["daemon", "path"])
