@@ -348,3 +348,26 @@ def server_config(repo: Repo, key: str, value: str | None) -> None:
         _server_git(repo, "config", "--unset", key)
     else:
         _server_git(repo, "config", key, value, check=True)
+
+
+def fetch_notes(repo: Repo, remote: str, ref: str) -> Oid | None:
+    """Fetch the remote's ``ref`` notes into the tracking ref; its oid there (None:
+    the remote has none)."""
+    dst = f"{TRACKING}/{remote}/notes"
+    code, _out, err = _git(repo, "-c", "core.hooksPath=/dev/null", "fetch", "--quiet",
+                           "--no-tags", "--no-write-fetch-head", remote, f"+{ref}:{dst}")
+    if code != 0:
+        if "couldn't find remote ref" in err:
+            git_in(repo.toplevel, "update-ref", "-d", dst, check=False)
+            return None
+        raise _unreachable(remote, err)
+    return gitrefs.read_ref_file(repo.common_dir, dst)
+
+
+def merge_notes(repo: Repo, ref: str, other: str) -> bool:
+    """Merge the notes of commit ``other`` into ``ref`` keeping every line of both
+    (``cat_sort_uniq``: a checkpoint note is one JSON object per line). False when
+    git could not merge them."""
+    proc = git_in(repo.toplevel, "-c", "core.hooksPath=/dev/null", "notes", f"--ref={ref}",
+                  "merge", "-q", "-s", "cat_sort_uniq", other, check=False)
+    return proc.returncode == 0

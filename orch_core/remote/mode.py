@@ -71,7 +71,28 @@ def remote_name(ctx: Context) -> str | None:
     if not name:
         name = str(ctx.config.get("remote", "name") or "")
     ctx.cache[_KEY] = name
+    _mark(ctx, name)
     return name or None
+
+
+MARKER = "remote-mode"
+
+
+def _mark(ctx: Context, name: str) -> None:
+    """``<orch dir>/remote-mode`` holds the remote's name in remote mode (empty
+    otherwise): the pre-push shim hands a push to Python when it is not empty."""
+    path = ctx.repo.orch_dir / MARKER
+    try:
+        if path.read_text().strip() == name:
+            return
+    except OSError:
+        if not name:
+            return
+    try:
+        ctx.repo.orch_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(name + "\n" if name else "")
+    except OSError:
+        pass
 
 
 def _worktree_protected(ctx: Context) -> list[str]:

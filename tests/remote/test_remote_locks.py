@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from testing.gitdaemon import free_port
-from testing.repos import git, open_session, orch, orch_json
+from testing.repos import commit_file, git, open_session, orch, orch_json
 from tests.remote.conftest import Server, clone
 
 
@@ -102,3 +102,36 @@ def test_offline_lease_that_conflicts_is_dropped_and_named(server: Server,
     assert out["offline_conflicts"][0]["held_by"][0]["session"] == sb
     listed = orch_json(a, "lock", "list")["locks"]
     assert [lk["session"] for lk in listed] == [sb]
+
+
+def test_pre_push_checks_the_remote_table_not_the_last_fetch(server: Server,
+                                                             tmp_path: Path) -> None:
+    a, b = clone(server, tmp_path / "a"), clone(server, tmp_path / "b")
+    sa, sb = open_session(a, "alice"), open_session(b, "bob")
+    git(b, "switch", "-q", "-c", "bob-work")
+    # A locks after B last fetched: B's commit hook (no network) lets the commit in.
+    orch(a, "lock", "acquire", "src/app.py", session=sa, check=True)
+    made = commit_file(b, "src/app.py", "print('b')\n", "bob edits", env={"ORCH_SESSION": sb})
+    assert made.returncode == 0, made.stderr
+    push = git(b, "push", "origin", "bob-work", check=False, env={"ORCH_SESSION": sb})
+    assert push.returncode != 0
+    assert "src/app.py" in push.stderr and sa in push.stderr
+    # Now B's table is the remote's: the commit hook refuses, naming the fetch's age.
+    (b / "src" / "app.py").write_text("print('b2')\n")
+    git(b, "add", "src/app.py")
+    again = git(b, "commit", "-q", "-m", "again", check=False, env={"ORCH_SESSION": sb})
+    assert again.returncode != 0 and "fetched from origin" in again.stderr
+
+
+def test_notes_of_several_clones_merge_on_the_remote(server: Server, tmp_path: Path) -> None:
+    a, b = clone(server, tmp_path / "a"), clone(server, tmp_path / "b")
+    sa, sb = open_session(a, "alice"), open_session(b, "bob")
+    for repo, sess, name in ((a, sa, "a"), (b, sb, "b")):
+        git(repo, "switch", "-q", "-c", f"{name}-work")
+        made = commit_file(repo, f"docs/{name}.md", f"{name}\n", f"{name} writes",
+                           env={"ORCH_SESSION": sess})
+        assert made.returncode == 0, made.stderr
+        git(repo, "push", "-q", "origin", f"{name}-work", env={"ORCH_SESSION": sess})
+    for name, sess in (("a", sa), ("b", sb)):
+        note = git(server.bare, "notes", "--ref=orch", "show", f"{name}-work").stdout
+        assert sess in note

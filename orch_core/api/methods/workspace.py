@@ -20,17 +20,23 @@ from orch_core.state.context import Context
 def workspace_init(ctx: Context, force: bool = False, shared_hooks: bool = False,
                    remote: str | None = None) -> dict[str, Any]:
     from orch_core.hooks import installer
+    from orch_core.remote import mode
 
     remote_info: dict[str, Any] = {}
     if remote is not None:
-        from orch_core.remote import mode
-
-        remote_info = {"remote": remote, "remote_policy_written": mode.write_policy(ctx, remote)}
+        remote_info["remote_policy_written"] = mode.write_policy(ctx, remote)
     out = installer.install(ctx, force=force, shared_hooks=shared_hooks)
-    if remote is not None:
+    name = mode.remote_name(ctx)
+    if name is not None:
+        from orch_core.errors import OrchError
         from orch_core.locks import remotesync
+        from orch_core.work import stamp  # noqa: F401  (a reconcile refreshes payloads)
 
-        remote_info["remote_status"] = remotesync.adopt(ctx)
+        remote_info["remote"] = name
+        try:
+            remote_info["remote_status"] = remotesync.adopt(ctx)
+        except OrchError as e:
+            remote_info["warnings"] = [f"remote {name}: {e.message} ({e.hint})"]
     return {**out, **remote_info}
 
 
