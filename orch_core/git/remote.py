@@ -371,3 +371,13 @@ def merge_notes(repo: Repo, ref: str, other: str) -> bool:
     proc = git_in(repo.toplevel, "-c", "core.hooksPath=/dev/null", "notes", f"--ref={ref}",
                   "merge", "-q", "-s", "cat_sort_uniq", other, check=False)
     return proc.returncode == 0
+
+
+def fetch_branches(repo: Repo, remote: str, branch: str) -> Oid | None:
+    """`git fetch REMOTE` (its branches into refs/remotes/REMOTE/); the remote's
+    ``branch`` as fetched (None: it has none)."""
+    code, _out, err = _git(repo, "fetch", "--quiet", "--no-tags", remote,
+                           f"+refs/heads/*:refs/remotes/{remote}/*")
+    if code != 0:
+        raise _unreachable(remote, err)
+    return gitrefs.read_ref_file(repo.common_dir, f"refs/remotes/{remote}/{branch}")

@@ -26,7 +26,8 @@ class RemoteStore:
     """``tip``/``cas`` against ``remote``; objects are read and written locally."""
 
     def __init__(self, repo: Repo, local: gitrefs.RefStore, remote: str, *,
-                 keep_local: bool = False) -> None:
+                 keep_local: bool = False,
+                 extra: tuple[gitremote.Update, ...] = ()) -> None:
         self.repo = repo
         self.local = local
         self.remote = remote
@@ -34,6 +35,9 @@ class RemoteStore:
         # fetch must not replace it before they are reconciled.
         self.keep_local = keep_local
         self.fetched: dict[str, Oid] = {}
+        # Refs pushed in the same atomic push as every compare-and-swap (the lander's
+        # move of main with the queue record of it), each with its own lease.
+        self.extra = extra
 
     def tip(self, ref: str) -> Oid | None:
         self.fetched = gitremote.fetch_orch(self.repo, self.remote)
@@ -43,9 +47,17 @@ class RemoteStore:
         return theirs
 
     def cas(self, ref: str, new: Oid, old: Oid | None, message: str) -> None:
-        res = gitremote.push(self.repo, self.remote, [gitremote.Update(ref, new, old)])
+        res = gitremote.push(self.repo, self.remote,
+                             [gitremote.Update(ref, new, old), *self.extra])
         if res.refused:
             raise gitremote.refused_error(res)
+        moved = [s for s in res.stale if s.split()[0] in {u.ref for u in self.extra}]
+        if moved:
+            from orch_core.errors import Refused
+
+            raise Refused(f"{moved[0].split()[0]} moved on {self.remote} since it was "
+                          "fetched; nothing was pushed", code="remote_moved",
+                          hint="`git fetch` and bring the branch up to date, then retry")
         if not res.ok:
             time.sleep(random.uniform(*JITTER))
             raise gitrefs.CasMismatch("; ".join(res.stale))
