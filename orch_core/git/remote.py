@@ -173,6 +173,10 @@ def push(repo: Repo, remote: str, updates: Sequence[Update], *,
     return parse_push(remote, code, out, err)
 
 
+_SERVER_RACES = ("failed to update ref", "failed to lock", "cannot lock ref",
+                 "incorrect old value", "atomic transaction failed")
+
+
 def parse_push(remote: str, code: int, out: str, err: str) -> PushResult:
     status = [ln for ln in out.splitlines() if "\t" in ln and ln[:1] in "=*+-! "]
     server = [ln[len("remote: "):].rstrip() for ln in err.splitlines()
@@ -188,7 +192,11 @@ def parse_push(remote: str, code: int, out: str, err: str) -> PushResult:
         parts = ln.split("\t")
         ref = parts[1].partition(":")[2] if len(parts) > 1 else "?"
         why = parts[2] if len(parts) > 2 else ""
-        if "remote rejected" in why or "hook declined" in why:
+        if any(race in why for race in _SERVER_RACES):
+            # Another push moved the ref between the server's check and its update:
+            # a compare-and-swap that lost, like a stale lease.
+            res.stale.append(f"{ref} {why}")
+        elif "remote rejected" in why or "hook declined" in why:
             res.refused.append(f"{ref} {why}")
         elif "atomic push failed" in why:
             continue

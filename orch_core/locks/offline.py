@@ -15,8 +15,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from orch_core.git import refs as gitrefs
 from orch_core.locks.table import Lock, LockIndex
+from orch_core.remote.store import RemoteStore
 from orch_core.state.context import Context
 
 OFFLINE_ID = "L-offline-"
@@ -30,8 +30,7 @@ def pending(locks: list[Lock]) -> list[Lock]:
 
 
 def route(ctx: Context, remote: str, fn: Mutation, offline: list[Lock],
-          drop_index: Callable[[], object]) -> tuple[gitrefs.RefStore, Mutation]:
-    from orch_core.remote.store import RemoteStore
+          drop_index: Callable[[], object]) -> tuple[RemoteStore, Mutation]:
 
     store = RemoteStore(ctx.repo, ctx.odb, remote, keep_local=bool(offline))
     if not offline:

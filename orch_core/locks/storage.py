@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orch_core.errors import GitFailed, OrchError
 from orch_core.git import objects as gitobjects
@@ -28,6 +28,9 @@ from orch_core.locks.table import (
     serialise,
 )
 from orch_core.state.context import Context
+
+if TYPE_CHECKING:
+    from orch_core.remote.store import RemoteStore
 
 REF = "refs/orch/locks"
 # The first layout's whole-table blob; see locks/table.py for the per-session layout.
@@ -350,13 +353,12 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation) -> dict[str, Any]:
         return gitrefs.update(ctx.repo, ctx.odb, REF, attempt, on_recover=recovered)
     from orch_core.remote.store import MAX_ATTEMPTS
 
-    return gitrefs.update(ctx.repo, store, REF, attempt, on_recover=recovered,
-                          max_attempts=MAX_ATTEMPTS,
-                          gave_up=f"{REF} kept moving on the remote; gave up",
-                          hint="retry (many clones are writing the lock table)")
+    return store.update(REF, attempt, on_recover=recovered, max_attempts=MAX_ATTEMPTS,
+                        gave_up=f"{REF} kept moving on the remote; gave up",
+                        hint="retry (many clones are writing the lock table)")
 
 
-def _route(ctx: Context, fn: Mutation) -> tuple[gitrefs.RefStore | None, Mutation]:
+def _route(ctx: Context, fn: Mutation) -> tuple[RemoteStore | None, Mutation]:
     """Where this write goes: the local ref (None), or in remote mode the team's
     remote, with this clone's offline leases carried onto its table (locks/offline.py)."""
     from orch_core.remote import mode

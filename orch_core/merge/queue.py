@@ -327,8 +327,7 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation) -> dict[str, Any]:
     # Remote mode: the queue is the remote's (docs/ARCHITECTURE.md, remote mode); a
     # landing pushes main with the record of it (lander.py sets PUSH_WITH).
     store = RemoteStore(ctx.repo, odb, name, extra=tuple(ctx.cache.pop(PUSH_WITH, ())))
-    return gitrefs.update(ctx.repo, store, REF, attempt, writer="queue",
-                          max_attempts=MAX_ATTEMPTS)
+    return store.update(REF, attempt, writer="queue", max_attempts=MAX_ATTEMPTS)
 
 
 PUSH_WITH = "remote.push_with"
