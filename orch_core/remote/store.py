@@ -80,11 +80,12 @@ class RemoteStore:
     def tip(self, ref: str) -> Oid | None:
         if self.guess:
             self.guess = False
-            known = gitremote.tracked(self.repo, self.remote) \
+            known = gitrefs.read_ref_file(self.repo.common_dir,
+                                          gitremote.tracking_ref(self.remote, ref)) \
                 if gitremote.last_fetched(self.repo) is not None else None
-            if known is not None and ref in known:
+            if known is not None:
                 self.guessed = True
-                return self._adopt(ref, known[ref])
+                return self._adopt(ref, known)
         self.guessed = False
         self.fetched = gitremote.fetch_orch(self.repo, self.remote)
         return self._adopt(ref, self.fetched.get(ref))
