@@ -103,3 +103,52 @@ def test_uninstall_restores_a_foreign_hook(server: Server, tmp_path: Path) -> No
     assert hook.read_text() == "#!/bin/sh\nexit 0\n"
     bad = orch(server.bare.parent, "server", "install", str(tmp_path))
     assert bad.returncode == 2 and "not a bare git repository" in bad.stderr
+
+
+def test_bypass_rows_are_caught_at_the_server(server: Server, tmp_path: Path) -> None:
+    """`push --no-verify`, a libgit2 writer, and a hand-made queue commit."""
+    import json
+
+    import pygit2
+
+    _install(server)
+    a, b = clone(server, tmp_path / "a"), clone(server, tmp_path / "b")
+    sa, sb = open_session(a, "alice"), open_session(b, "bob")
+    orch(a, "lock", "acquire", "src/app.py", session=sa, check=True)
+    # A libgit2 writer makes a commit on a branch: no client hook runs at all.
+    pg = pygit2.Repository(str(b))
+    blob = pg.create_blob(b"print('libgit2')\n")
+    builder = pg.TreeBuilder(pg.revparse_single("HEAD^{tree}"))
+    src = pg.revparse_single("HEAD:src")
+    sub = pg.TreeBuilder(src)
+    sub.insert("app.py", blob, pygit2.GIT_FILEMODE_BLOB)
+    builder.insert("src", sub.write(), pygit2.GIT_FILEMODE_TREE)
+    sig = pygit2.Signature("Bob", "bob@example.com")
+    head = pg.revparse_single("HEAD").id
+    pg.create_commit("refs/heads/lib-work", sig, sig, "libgit2 edit", builder.write(), [head])
+    push = git(b, "push", "--no-verify", "origin", "lib-work", check=False,
+               env={"ORCH_SESSION": sb})
+    assert push.returncode != 0 and "src/app.py" in push.stderr and sa in push.stderr
+    # A hand-made queue commit marking a self-reviewed entry landed.
+    git(b, "switch", "-q", "-c", "feat")
+    made = commit_file(b, "docs/feat.md", "x\n", "feat", env={"ORCH_SESSION": sb})
+    assert made.returncode == 0, made.stderr
+    git(b, "push", "-q", "origin", "feat", env={"ORCH_SESSION": sb})
+    entry = orch_json(b, "merge", "request", session=sb)["id"]
+    orch(b, "remote", "fetch", check=True)
+    tip = git(b, "rev-parse", "refs/orch/queue").stdout.strip()
+    data = json.loads(git(b, "show", f"{tip}:queue.json").stdout)
+    for e in data["entries"]:
+        if e["id"] == entry:
+            e.update(state="landed", reviewer=sb, landed_as=e["tip"])
+    oid = git(b, "hash-object", "-w", "--stdin", input=json.dumps(data)).stdout.strip()
+    tree = git(b, "mktree", input=f"100644 blob {oid}\tqueue.json\n").stdout.strip()
+    forged = git(b, "commit-tree", tree, "-p", tip, "-m", "landed").stdout.strip()
+    push = git(b, "push", "--no-verify", "--atomic", "origin", f"{forged}:refs/orch/queue",
+               f"{made_tip(b)}:refs/heads/main", check=False)
+    assert push.returncode != 0
+    assert "without a review by another session" in push.stderr
+
+
+def made_tip(repo: Path) -> str:
+    return git(repo, "rev-parse", "feat").stdout.strip()
