@@ -118,9 +118,8 @@ def test_bypass_rows_are_caught_at_the_server(server: Server, tmp_path: Path) ->
     # A libgit2 writer makes a commit on a branch: no client hook runs at all.
     pg = pygit2.Repository(str(b))
     blob = pg.create_blob(b"print('libgit2')\n")
-    builder = pg.TreeBuilder(pg.revparse_single("HEAD^{tree}"))
-    src = pg.revparse_single("HEAD:src")
-    sub = pg.TreeBuilder(src)
+    builder = pg.TreeBuilder(pg.revparse_single("HEAD^{tree}").id)
+    sub = pg.TreeBuilder(pg.revparse_single("HEAD:src").id)
     sub.insert("app.py", blob, pygit2.GIT_FILEMODE_BLOB)
     builder.insert("src", sub.write(), pygit2.GIT_FILEMODE_TREE)
     sig = pygit2.Signature("Bob", "bob@example.com")
