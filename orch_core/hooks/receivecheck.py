@@ -271,9 +271,12 @@ def check_branch(repo: Repo, u: Update, table_tip: str | None, notes_tip: str | 
             who = ""  # a session of another user does not vouch for this push
         for path, held in index.check(paths, who, now).items():
             lk = held[0]
+            fix = FIX_LOCK if who else (
+                "the push names no session (no checkpoint note on the commit): if the "
+                "lock is yours, push with `-o orch-session=ID`, else " + FIX_LOCK)
             out.append(f"{u.ref}: commit {commit[:12]} changes {path}, locked by session "
                        f"{lk.session} ({lk.owner}, lock {lk.id} on {lk.path}, expires "
-                       f"{clock.iso(lk.expires_at)}); {FIX_LOCK}")
+                       f"{clock.iso(lk.expires_at)}); {fix}")
     return out
 
 
