@@ -37,6 +37,9 @@ while [ "$i" -lt "${GIT_PUSH_OPTION_COUNT:-0}" ]; do
     esac
     i=$((i + 1))
 done
+# A server that authenticated the pusher names it: whether the session named above
+# is that user's, Python decides (orch_core/hooks/receivecheck.py AUTH_VARS).
+[ -n "${GITEA_PUSHER_NAME:-}${GL_USERNAME:-}${GITOLITE_USER:-}${REMOTE_USER:-}" ] && sess=
 news=
 nl='
 '

@@ -26,7 +26,7 @@ PROBE = "orch-probe"
 SESSION_OPTION = "orch-session="
 # Variables a git server sets to the user it authenticated (Gitea/Forgejo, GitLab,
 # gitolite, Apache/nginx smart HTTP); git daemon and plain ssh set none.
-AUTH_VARS = ("GITEA_PUSHER_NAME", "GL_USERNAME", "GL_ID", "GITOLITE_USER", "REMOTE_USER")
+AUTH_VARS = ("GITEA_PUSHER_NAME", "GL_USERNAME", "GITOLITE_USER", "REMOTE_USER")
 
 
 @dataclass(frozen=True)

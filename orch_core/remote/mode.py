@@ -63,12 +63,15 @@ def remote_name(ctx: Context) -> str | None:
     if hit is not None:
         return str(hit) or None
     name = ""
-    for branch in dict.fromkeys(["main", *_worktree_protected(ctx)]):
+    # A work tree whose policy never says "remote" adds nothing: the lock commands
+    # of a clone in local mode parse no TOML for this (docs/ARCHITECTURE.md).
+    local = ctx._config is not None or _mentions_remote(ctx)
+    for branch in dict.fromkeys(["main", *(_worktree_protected(ctx) if local else [])]):
         found = _committed(ctx, branch)
         if found:
             name = found
             break
-    if not name:
+    if not name and local:
         name = str(ctx.config.get("remote", "name") or "")
     ctx.cache[_KEY] = name
     _mark(ctx, name)
@@ -93,6 +96,17 @@ def _mark(ctx: Context, name: str) -> None:
         path.write_text(name + "\n" if name else "")
     except OSError:
         pass
+
+
+def _mentions_remote(ctx: Context) -> bool:
+    from orch_core.errors import UsageError
+    from orch_core.state import config
+
+    try:
+        raw = config._read_policy(ctx.repo.toplevel / config.FILENAME)
+    except UsageError:
+        return True  # a device or FIFO: the full read says what is wrong
+    return raw is not None and b"remote" in raw
 
 
 def _worktree_protected(ctx: Context) -> list[str]:

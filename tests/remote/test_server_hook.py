@@ -151,3 +151,22 @@ def test_bypass_rows_are_caught_at_the_server(server: Server, tmp_path: Path) ->
 
 def made_tip(repo: Path) -> str:
     return git(repo, "rev-parse", "feat").stdout.strip()
+
+
+def test_an_authenticated_user_cannot_push_as_another_users_session(
+        server: Server, tmp_path: Path) -> None:
+    if server.daemon is not None:
+        return  # git daemon authenticates nobody; a file path runs receive-pack as us
+    _install(server)
+    a, b = clone(server, tmp_path / "a"), clone(server, tmp_path / "b")
+    sa = open_session(a, "alice")
+    orch(a, "lock", "acquire", "src/", session=sa, check=True)
+    git(b, "switch", "-q", "-c", "mallory-work")
+    _raw_commit(b, "src/app.py", "print('m')\n")
+    # The server says who authenticated (as smart HTTP does with REMOTE_USER).
+    push = git(b, *NO_HOOKS, "push", "-o", f"orch-session={sa}", "origin", "mallory-work",
+               check=False, env={"REMOTE_USER": "mallory"})
+    assert push.returncode != 0 and "names no session" in push.stderr
+    ok = git(a, *NO_HOOKS, "push", "-o", f"orch-session={sa}", "origin",
+             "HEAD:refs/heads/alice-work", check=False, env={"REMOTE_USER": "alice"})
+    assert ok.returncode == 0, ok.stderr
