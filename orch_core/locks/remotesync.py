@@ -52,7 +52,14 @@ def adopt(ctx: Context) -> dict[str, Any]:
                 gitremote.set_local(ctx.repo, {storage.REF: theirs})
         snap = storage.snapshot(ctx)  # refreshes the caches and locks.idx
         out["tip"] = snap.tip
+    with gitrefs.writer_lock(ctx.repo, "queue"):
+        queue = gitremote.tracked(ctx.repo, name).get(QUEUE)
+        if gitrefs.read_ref_file(ctx.repo.common_dir, QUEUE) != queue:
+            gitremote.set_local(ctx.repo, {QUEUE: queue})
     return out
+
+
+QUEUE = "refs/orch/queue"  # merge/queue.py's ref (a layer above: named, not imported)
 
 
 def fetched_age(ctx: Context) -> float | None:

@@ -21,7 +21,10 @@ def test_landing_from_another_clone_moves_main_on_the_remote(server: Server,
     assert made.returncode == 0, made.stderr
     git(a, "push", "-q", "origin", "feat", env={"ORCH_SESSION": sa})
     entry = orch_json(a, "merge", "request", session=sa)["id"]
-    # B sees the entry the remote holds, reviews it and lands it.
+    # B sees the entry the remote holds after a fetch, reviews it and lands it.
+    orch(b, "remote", "fetch", check=True)
+    listed = orch_json(b, "merge", "queue")
+    assert entry in json.dumps(listed)
     orch(b, "merge", "review", entry, "--approve", session=sb, check=True)
     before = git(server.bare, "rev-parse", "main").stdout.strip()
     out = orch_json(b, "merge", "land", session=sb)
