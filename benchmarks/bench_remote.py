@@ -85,10 +85,33 @@ def latency(spec: dict[str, Any], ops: int) -> dict[str, float]:
             subprocess.run([ORCH, "--session", me["session"], "lock", verb, f"cli/f{i}.txt"],
                            cwd=env_clone, capture_output=True, check=True)
             cli.append(time.perf_counter() - t0)
+    base = baseline_push(env_clone, ops)
     both = acq + rel
-    return {"p50": median(both), "p95": percentile(both, 95), "p50_acquire": median(acq),
+    return {"p50_push": median(base), "p50": median(both), "p95": percentile(both, 95),
+            "p50_acquire": median(acq),
             "p50_release": median(rel), "p50_100": median(many), "p50_cli": median(cli),
             "p95_cli": percentile(cli, 95)}
+
+
+def baseline_push(clone: Path, ops: int) -> list[float]:
+    """The git work alone, in the same run: push a one-commit update of a ref with a
+    lease on its old tip, through the same daemon (no orch code at all)."""
+    ref = "refs/orch/bench-baseline"
+    tree = git(clone, "rev-parse", "HEAD^{tree}").strip()
+    old = ""
+    times: list[float] = []
+    for i in range(ops + 2):
+        args = ["-p", old] if old else []
+        new = git(clone, "commit-tree", tree, *args, "-m", f"baseline {i}").strip()
+        t0 = time.perf_counter()
+        git(clone, "push", "-q", "--atomic", "--porcelain", "--no-verify", "origin",
+            f"--force-with-lease={ref}:{old}", f"{new}:{ref}")
+        if i >= 2:
+            times.append(time.perf_counter() - t0)
+        old = new
+    git(clone, "push", "-q", "--no-verify", "origin", f"--force-with-lease={ref}:{old}",
+        f":{ref}")
+    return times
 
 
 def hook_overhead(base: Path, rounds: int) -> dict[str, float]:
@@ -165,6 +188,10 @@ def main(duration: float = 30.0, trials: int = 100, ops: int = 40,
                f"< {P50_BUDGET_MS:g} ms", ms(lat["p50"]) < P50_BUDGET_MS),
         figure("remote: acquire/release p95", ms(lat["p95"]), "ms",
                f"< {P95_BUDGET_MS:g} ms", ms(lat["p95"]) < P95_BUDGET_MS),
+        figure("remote: baseline, a bare git push with a lease, p50 (same run)",
+               ms(lat["p50_push"]), "ms"),
+        figure("remote: acquire/release p50 / baseline push p50",
+               round(lat["p50"] / lat["p50_push"], 2), "x"),
         figure("remote: acquire p50", ms(lat["p50_acquire"]), "ms"),
         figure("remote: release p50", ms(lat["p50_release"]), "ms"),
         figure("remote: console script lock acquire/release p50", ms(lat["p50_cli"]), "ms"),
