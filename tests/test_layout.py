@@ -36,6 +36,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                 "orch_core.jsonlines", "orch_core.seqfile")),
     ("git", ("orch_core.git",)),
     ("state", ("orch_core.state",)),
+    ("remote", ("orch_core.remote",)),
     ("locks", ("orch_core.locks",)),
     ("work", ("orch_core.work",)),
     ("merge", ("orch_core.merge",)),

@@ -39,6 +39,8 @@ FAMILIES: dict[str, str] = {
     "events": "orch_core.api.methods.team",
     "team": "orch_core.api.methods.team",
     "status": "orch_core.api.methods.team",
+    "remote": "orch_core.api.methods.remote",
+    "server": "orch_core.api.methods.remote",
 }
 METHOD_MODULES = tuple(dict.fromkeys(FAMILIES.values()))
 _loaded = False

@@ -26,6 +26,7 @@ class LockJson(TypedDict):
     expires: str
     expires_in: int
     holder_dead: NotRequired[bool]  # lock.list: a live lease of a dead session
+    offline: NotRequired[bool]
 
 
 class ConflictJson(TypedDict):
@@ -45,6 +46,10 @@ class LockAcquired(TypedDict):
     session: str
     paths: list[str]
     locks: list[LockJson]
+    offline: NotRequired[bool]
+    warnings: NotRequired[list[str]]
+    reconciled: NotRequired[list[str]]
+    offline_conflicts: NotRequired[list[dict[str, Any]]]
 
 
 class LockReleased(TypedDict):

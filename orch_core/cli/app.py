@@ -29,6 +29,7 @@ CLI_MODULES: dict[str, tuple[str, ...]] = {
                            "rebuild"),
     "orch_core.cli.merge": ("merge",),
     "orch_core.cli.team": ("mail", "events", "spawn", "team", "status", "monitor"),
+    "orch_core.cli.remote": ("remote", "server"),
 }
 COMMANDS = {cmd: mod for mod, cmds in CLI_MODULES.items() for cmd in cmds}
 

@@ -63,7 +63,8 @@ def lock_line(lk: LockJson) -> str:
 
 
 def acquired_text(r: LockAcquired) -> str:
-    return "\n".join("acquired " + lock_line(lk) for lk in r["locks"])
+    lines = ["acquired " + lock_line(lk) for lk in r["locks"]]
+    return "\n".join(lines + [f"warning: {w}" for w in r.get("warnings", [])])
 
 
 def released_text(r: LockReleased) -> str:

@@ -56,6 +56,9 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
         "tmux_session": (str, "orch"),
         "startup_grace": (float, 1.0),
     },
+    "remote": {
+        "name": (str, ""),
+    },
     "scheduler": {
         "threshold": (float, 1.0),
         "w_files": (float, 0.05),

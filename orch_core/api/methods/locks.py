@@ -112,16 +112,21 @@ def session_close(ctx: Context, session: str | None = None) -> SessionClosed:
             "ttl": s_int("Lease length in seconds (renew with lock.heartbeat).", minimum=1),
             "task": s_str("Task or case id this lock is for."),
             "release_on_land": s_bool("Release when the session's branch lands on main."),
+            "offline": s_bool("Remote mode only: take the lease in this clone when the "
+                              "remote is unreachable, marked offline (reconciled later)."),
             "session": SESSION,
-        }, required=("paths",), errors=("lock_conflict", "bad_path", "no_session"),
+        }, required=("paths",),
+        errors=("lock_conflict", "bad_path", "no_session", "remote_unreachable",
+                "remote_refused"),
         mutates=True)
 def lock_acquire(ctx: Context, paths: list[str], shared: bool = False, ttl: int | None = None,
                  task: str | None = None, release_on_land: bool = False,
-                 session: str | None = None) -> LockAcquired:
+                 offline: bool = False, session: str | None = None) -> LockAcquired:
     _stamps()
     return cast("LockAcquired", locks.acquire(ctx, need_session(ctx, session), paths,
                                             shared=shared, ttl=ttl, task=task,
-                                            release_on_land=release_on_land))
+                                            release_on_land=release_on_land,
+                                            offline=offline))
 
 
 @method("lock.release", "Release locks by path or lock id. Only the holder may release, "
