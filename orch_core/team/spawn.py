@@ -188,13 +188,14 @@ def status(ctx: Context) -> dict[str, Any]:
 
 
 def liveness(sess: sessions.Session | None, now: float, pane: str | None = None) -> str:
-    """alive, interrupted (heartbeat expired, may resume), dead (its process is gone) or
-    closed. A spawned agent whose window still runs is alive."""
+    """alive, interrupted (heartbeat expired, within its grace), dead (past its grace:
+    its locks no longer count; or its window's process is gone) or closed. A spawned
+    agent whose window still runs is alive until its grace runs out."""
     if sess is None:
         return "dead"
     if sess.status == "closed":
         return "closed"
-    if sess.status != "open" or pane in ("exited", "gone"):
+    if sess.status != "open" or pane in ("exited", "gone") or sess.dead(now):
         return "dead"
     if pane == "running" or sess.alive(now):
         return "alive"
