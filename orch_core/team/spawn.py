@@ -126,7 +126,12 @@ def _check_started(ctx: Context, srv: tmux.Server, row_id: int, out: dict[str, A
         if state == "running" and time.monotonic() >= deadline:
             return
         time.sleep(0.05)
-    tail = tmux.capture(srv, out["window"])
+    # tmux may note the exit before it has read the last output from the terminal
+    for _ in range(10):
+        tail = tmux.capture(srv, out["window"])
+        if any(not ln.startswith("Pane is dead") for ln in tail.splitlines()):
+            break
+        time.sleep(0.05)
     tmux.kill_window(srv, out["window"])
     close_session(ctx, out["session_id"], "its command exited at once")
     _set_status(ctx, row_id, out["session_id"], FAILED)
