@@ -32,7 +32,7 @@ from benchmarks.common import Figure, figure, table  # noqa: E402
 # them. Anything not listed runs after these, in name order.
 FIRST = ("bench_startup", "bench_conflict", "bench_commit", "bench_everyday", "bench_locks",
          "bench_server",
-         "bench_resume", "bench_merge")
+         "bench_resume", "bench_takeover", "bench_merge")
 
 
 def _order(name: str) -> tuple[int, str]:

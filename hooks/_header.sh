@@ -74,6 +74,11 @@ orch_missing() {
 # from /proc without starting a process; elsewhere the parent).
 orch_gitpid() {
     gitpid=$PPID
+    # The common case first: the parent is git. /proc/PID/comm is a few bytes, and
+    # the shell's `read` takes one byte per system call (each one re-renders a
+    # /proc file), so this costs a tenth of reading the stat line.
+    read -r _comm < "/proc/$gitpid/comm" 2>/dev/null &&
+        case $_comm in git|git-*) return 0 ;; esac
     _i=0
     while [ "$_i" -lt 3 ] && read -r _st < "/proc/$gitpid/stat" 2>/dev/null; do
         _comm=${_st#*\(}
@@ -175,7 +180,7 @@ orch_no_others() {
     [ "$cdir/config" -nt "$1" ] && return 1
     {
         read -r _hdr || return 1
-        case $_hdr in "tip$tab$_tip$tab"?"${tab}0$tab"?*) ;; *) return 1 ;; esac
+        case $_hdr in "tip$tab$_tip$tab"?"${tab}0${tab}2$tab"?*) ;; *) return 1 ;; esac
         while IFS=$tab read -r _p _a _b _rest; do
             if [ "$_p" = end ] && [ -z "$_rest" ]; then
                 [ "$_a" = "$_tip" ] && [ "$_b" = "${_hdr##*"$tab"}" ] && _ok=1
@@ -245,7 +250,7 @@ orch_staged_clear() {
     set --
     {
         read -r _hdr || return 1
-        case $_hdr in "tip$tab$_tip${tab}0${tab}0$tab"?*) ;; *) return 1 ;; esac
+        case $_hdr in "tip$tab$_tip${tab}0${tab}0${tab}2$tab"?*) ;; *) return 1 ;; esac
         while IFS=$tab read -r _p _a _b _rest; do
             if [ "$_p" = end ] && [ -z "$_rest" ]; then
                 [ "$_a" = "$_tip" ] && [ "$_b" = "${_hdr##*"$tab"}" ] && _ok=1
@@ -282,7 +287,7 @@ orch_diff_locked() {
         done
     } < "$_idx"
     [ "$#" -gt 0 ] || return 1
-    case $_hdr in "tip$tab"*"${tab}0${tab}0$tab"*) ;; *) return 0 ;; esac
+    case $_hdr in "tip$tab"*"${tab}0${tab}0${tab}2$tab"*) ;; *) return 0 ;; esac
     ! git diff --quiet --no-renames "$_old" "$_new" -- "$@" 2>/dev/null
 }
 # orch_base BASEREF: set base to `git merge-base HEAD BASEREF`, without starting git

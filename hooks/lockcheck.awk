@@ -26,19 +26,20 @@
 #
 # locks.idx (written by orch_core/locks/ after every change of the lock table;
 # fields are TABs):
-#   line 1    tip  TIP  CI  UNSAFE  NONCE
+#   line 1    tip  TIP  CI  UNSAFE  VERSION  NONCE
 #             TIP: the commit of refs/orch/locks the index was built from
 #             ("none" when the ref does not exist); CI: 1 when paths compare
 #             case-insensitively (core.ignorecase); UNSAFE: 1 when some lock
 #             path or session holds a TAB, newline, quote or backslash (the
-#             fields could shift, so every commit goes to Python); NONCE: new
-#             random text on every write.
+#             fields could shift, so every commit goes to Python); VERSION: 2
+#             (any other format is stale); NONCE: new random text on every write.
 #   then      KEY  PREFIX  SESSION  MODE  EXPIRY      (one line per lock)
 #             KEY: the lock path without its trailing "/" (case-folded when
 #             CI); PREFIX: 1 for a prefix lock (src/api/), 0 for a file;
-#             EXPIRY: whole seconds, the lease end rounded UP, so this program
-#             can only think a lease lives longer than it does (never accept
-#             early). MODE is not read: a commit is an exclusive change, so a
+#             EXPIRY: whole seconds, when the lock stops counting: the lease
+#             end, or its holder's death (heartbeat + ttl + grace) when that
+#             comes first; rounded UP, so this program can only think a lock
+#             lives longer than it does (never accept early). MODE is not read: a commit is an exclusive change, so a
 #             shared lock of another session blocks it just as an exclusive one.
 #   last line end  TIP  NONCE
 #
@@ -79,8 +80,8 @@ FILENAME == packed {
 # exactly that path; pre[KEY]: a prefix lock, which also covers everything below.
 FILENAME == idx {
     if (FNR == 1) {
-        hdr = $0; nonce = $5; ci = $3
-        if ($1 != "tip" || $2 != tip || $4 != 0 || NF != 5 || nonce == "") stale = 1
+        hdr = $0; nonce = $6; ci = $3
+        if ($1 != "tip" || $2 != tip || $4 != 0 || NF != 6 || $5 != 2 || nonce == "") stale = 1
         next
     }
     if (fin) { stale = 1; next }

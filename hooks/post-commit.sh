@@ -39,14 +39,15 @@ if [ -n "$head" ]; then
     esac
     # Serialised with every other orch writer of refs/notes/orch: concurrent
     # `git notes add` loses notes (docs/ARCHITECTURE.md, "Compare-and-swap for refs").
+    # The note goes in as -m, not through a pipe: no shell is forked for the pipe's
+    # writer (git stores the same bytes: the message plus a newline).
     noted=
     if [ -n "$skip" ]; then
-        printf '%s,"base":"%s"}\n' "$payload" "$base" |
-            flock "$cdir/orch/notes.flock" git -c core.hooksPath=/dev/null \
-                notes --ref=orch add -f -F - HEAD 2>/dev/null && noted=1
+        flock "$cdir/orch/notes.flock" git -c core.hooksPath=/dev/null \
+            notes --ref=orch add -f -m "$payload,\"base\":\"$base\"}" HEAD 2>/dev/null && noted=1
     else
-        printf '%s,"base":"%s"}\n' "$payload" "$base" |
-            flock "$cdir/orch/notes.flock" git notes --ref=orch add -f -F - HEAD 2>/dev/null &&
+        flock "$cdir/orch/notes.flock" \
+            git notes --ref=orch add -f -m "$payload,\"base\":\"$base\"}" HEAD 2>/dev/null &&
             noted=1
     fi
     if [ -n "$noted" ]; then

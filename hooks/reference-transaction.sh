@@ -17,7 +17,7 @@ orch_branches_clear() {
     set --
     {
         read -r _hdr || return 1
-        case $_hdr in "tip$tab"*"${tab}0${tab}0$tab"*) ;; *) return 1 ;; esac
+        case $_hdr in "tip$tab"*"${tab}0${tab}0${tab}2$tab"*) ;; *) return 1 ;; esac
         while IFS=$tab read -r _p _a _b _rest; do
             [ "$_p" = end ] && [ -z "$_rest" ] && break
             [ "$_b" = "$sess" ] && continue
@@ -51,7 +51,7 @@ else
     [ "$1" = prepared ] || exit 0
     orch_tx_read
 fi
-[ -n "${orch_pre:-}" ] || orch_tx_note
+[ -n "${orch_pre:-}" ] || { orch_tx_gd; orch_tx_note; }
 # A branch moved by anything but a commit pre-commit has checked (cherry-pick,
 # revert, am, merge, rebase, reset, --no-verify): the lock rule needs Python only
 # when another session holds a lock (docs/ARCHITECTURE.md, "The lock rule on every

@@ -2,12 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
-from collections.abc import Callable
+from _thread import get_ident
+from collections.abc import Callable, Iterator
+
+# Files this thread holds the writers' flock of (see :func:`held`): (thread, path) -> fd.
+_HELD: dict[tuple[int, str], int] = {}
 
 
-def rewrite_in_place(path: os.PathLike[str] | str, data: bytes,
+@contextlib.contextmanager
+def held(path: os.PathLike[str] | str) -> Iterator[None]:
+    """Hold the writers' flock of ``path`` across several steps (re-entrant in this
+    process: :func:`rewrite_in_place` inside uses it instead of taking it again)."""
+    name = (get_ident(), os.fspath(path))
+    if name in _HELD:
+        yield
+        return
+    fd = os.open(name[1], os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        _HELD[name] = fd
+        yield
+    finally:
+        _HELD.pop(name, None)
+        os.close(fd)
+
+
+def rewrite_in_place(path: os.PathLike[str] | str, data: bytes | Callable[[], bytes],
                      unchanged: Callable[[bytes], bool] | None = None) -> bool:
     """Overwrite ``path`` with ``data`` without creating or renaming a file.
 
@@ -21,10 +44,16 @@ def rewrite_in_place(path: os.PathLike[str] | str, data: bytes,
     take flock(2) on the file, so they never interleave.
 
     ``unchanged(current bytes)`` True skips the write; returns whether it wrote.
+    ``data`` may be a function, called under the flock (what it reads is then read
+    in the same order as the writes).
     """
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    mine = _HELD.get((get_ident(), os.fspath(path)))
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644) if mine is None else mine
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        if mine is None:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        if callable(data):
+            data = data()
         size = os.fstat(fd).st_size
         if unchanged is not None and size and unchanged(os.pread(fd, size + 1, 0)):
             return False
@@ -35,7 +64,8 @@ def rewrite_in_place(path: os.PathLike[str] | str, data: bytes,
         _pwrite_all(fd, data[:1], 0)
         return True
     finally:
-        os.close(fd)  # also drops the flock
+        if mine is None:
+            os.close(fd)  # also drops the flock
 
 
 def _pwrite_all(fd: int, data: bytes, offset: int) -> None:

@@ -17,6 +17,8 @@ from benchmarks import (
     bench_conflict,
     bench_locks,
     bench_startup,
+    bench_takeover,
+    bench_team,
     run_all,
 )
 
@@ -91,6 +93,14 @@ def test_bench_startup_small() -> None:
         assert f"{name} minus baseline" in figs
 
 
+def test_bench_takeover_one_round() -> None:
+    figs = _figures(bench_takeover.main(rounds=1))
+    # Structure and correctness only: the first commit after the kill was refused and a
+    # later one went through with no manual step.
+    assert _find(figs, "refused before the deadline")["ok"] is True
+    assert _find(figs, "worst")["value"] > 0
+
+
 def test_run_all_collects_every_module(monkeypatch: pytest.MonkeyPatch,
                                        capsys: pytest.CaptureFixture[str]) -> None:
     names = run_all.discover([])
@@ -110,3 +120,11 @@ def test_run_all_collects_every_module(monkeypatch: pytest.MonkeyPatch,
     assert "within budget" in out and "bench_commit figure" in out and "NO" in out
     with pytest.raises(SystemExit):
         run_all.discover(["nonexistent"])
+
+
+def test_bench_team_small() -> None:
+    out = bench_team.main(rounds=2, viewers=2)
+    figs = _figures(out)
+    assert _find(figs, "events --follow sees a lock, p50")["value"] > 0
+    assert _find(figs, "monitor stream delivers a lock, p50")["value"] > 0
+    assert _find(figs, "2 stream viewers")["value"] > 0

@@ -102,6 +102,44 @@ def test_awk_fast_path_never_accepts_what_python_refuses(
         assert proc.returncode in (1, 3)
 
 
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(st.tuples(LOCK_PATH, MODE, SESSION, st.sampled_from([5.0, 1e12])), max_size=12),
+    st.dictionaries(SESSION, st.sampled_from([5.0, time.time() - 2, time.time() + 0.4,
+                                              1e12]), max_size=3),
+    st.lists(AWK_PATHS, min_size=1, max_size=8),
+)
+def test_awk_with_holders_deadlines_never_accepts_what_python_refuses(
+        held: list[tuple[str, str, str, float]], deadlines: dict[str, float],
+        staged: list[str]) -> None:
+    """Dead holders (docs/ARCHITECTURE.md, "Dead sessions"): the index's EXPIRY is the
+    earlier of lease end and deadline; the awk may still only accept what Python does."""
+    program = shims.awk_program("lockcheck")
+    table = [_lock(i, p, m, s, e) for i, (p, m, s, e) in enumerate(held)]
+    with tempfile.TemporaryDirectory() as tmp:
+        idx = Path(tmp) / "locks.idx"
+        idx.write_text(lockexport.export_text(
+            "T", [lockexport.export_line(lk, False, deadlines.get(lk.session))
+                  for lk in table], False, False, "n0"))
+        proc = subprocess.run(
+            ["awk", "-v", "sess=s1", "-v", "tip=T", "-v", "off=0", "-v", "cfg=/dev/null",
+             "-v", "packed=/dev/null", "-v", f"idx={idx}", program, "/dev/null", "/dev/null",
+             str(idx), "-"],
+            input="\n".join(staged) + "\n", capture_output=True, text=True)
+    python_refuses = bool(LockIndex(table, False, deadlines).check(staged, "s1", time.time()))
+    if proc.returncode == 0:
+        assert not python_refuses
+    else:
+        assert proc.returncode in (1, 3)
+    # And it learns a death without Python: with every holder dead or its lease over
+    # (a whole second ago), it accepts.
+    gone = time.time() - 1
+    if all(lk.session == "s1" or lk.expires_at < gone or deadlines.get(lk.session, 1e13) < gone
+           for lk in table):
+        assert proc.returncode == 0
+
+
 TOML_VALUES = st.one_of(st.integers(), st.booleans(), st.text(max_size=5),
                         st.lists(st.text(max_size=3), max_size=2), st.floats(allow_nan=False))
 

@@ -117,6 +117,8 @@ def check(m: Method, params: Any) -> dict[str, Any]:
     """The parameters to call ``m`` with; a UsageError carrying the schema if invalid."""
     if params is None:
         params = {}
+    if isinstance(params, dict) and m.aliases:
+        params = resolve_aliases(m, params)
     if isinstance(params, dict):
         given: dict[str, Any] = {k: v for k, v in params.items()
                                  if v is not None or k not in m.params}
@@ -132,6 +134,42 @@ def check(m: Method, params: Any) -> dict[str, Any]:
     raise UsageError(f"{m.name}: {_message(m, params, err)}", code="invalid_params",
                      hint="see details.schema for the expected parameters",
                      details={"schema": m.schema})
+
+
+def resolve_aliases(m: Method, params: dict[str, Any]) -> dict[str, Any]:
+    """Rename the seeds' parameter names to the method's own (registry.ALIASES).
+
+    A single value given for a list parameter becomes a one-item list, and a
+    one-item list for a string parameter its item. A name and its alias with
+    different values is a usage error."""
+    out: dict[str, Any] = {}
+    seen: dict[str, str] = {}
+    for key, value in params.items():
+        canon = m.aliases.get(key)
+        if canon is None:
+            if key in seen and value is not None and out.get(key) != value:
+                raise _clash(m, key, seen[key])
+            if key not in seen or value is not None:
+                out[key] = value
+            continue
+        kind = m.params[canon].get("type")
+        if kind == "array" and isinstance(value, str):
+            value = [value]
+        elif kind == "string" and isinstance(value, list) and len(value) == 1:
+            value = value[0]
+        if canon in out and out[canon] is not None and value is not None \
+                and out[canon] != value:
+            raise _clash(m, canon, key)
+        if value is not None or canon not in out:
+            out[canon] = value
+        seen[canon] = key
+    return out
+
+
+def _clash(m: Method, name: str, alias: str) -> UsageError:
+    return UsageError(f"{m.name}: parameter {name!r} and its alias {alias!r} have different "
+                      "values", code="invalid_params", hint="give one of them",
+                      details={"schema": m.schema, "aliases": m.aliases})
 
 
 def call(ctx: Context, name: str, params: Any = None) -> Any:

@@ -12,6 +12,44 @@ from typing import Any
 
 Handler = Callable[..., Any]
 
+# The seeds' parameter names, accepted as documented aliases (docs/ARCHITECTURE.md,
+# "Parameter aliases"): alias -> (parameter, method-name prefixes it applies to,
+# none = every method that has the parameter). The dispatcher resolves them, so the
+# CLI-less JSON lines and MCP accept both; rpc.describe lists them per method.
+ALIASES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("session_id", "session", ()),
+    ("owner_or_session", "owner", ()),
+    ("terminal_fingerprint", "fingerprint", ()),
+    ("task_id", "id", ("task.", "case.", "step.")),
+    ("task_id", "task", ("lock.",)),
+    ("case_id", "id", ("case.",)),
+    ("case_id", "task", ("lock.",)),
+    ("step_id", "id", ("step.",)),
+    ("feature_id", "parent", ("task.create",)),
+    ("feature_id", "id", ("task.get", "task.set_status")),
+    ("parent_id", "parent", ("task.create",)),
+    ("lock_id", "targets", ("lock.release",)),
+    ("lock_ids", "targets", ("lock.release",)),
+    ("target", "targets", ("lock.release",)),
+    ("path", "paths", ("lock.", "scheduler.")),
+    ("entry_id", "id", ("merge.",)),
+    ("request_id", "id", ("merge.",)),
+    ("source_branch", "branch", ("merge.request",)),
+    ("source_worktrees", "child", ("worktree.merge_to_parent",)),
+    ("source_worktree", "child", ("worktree.merge_to_parent",)),
+    ("from_session_id", "from_session", ("resume.",)),
+    ("blocker_id", "blocker", ("plan.dep.",)),
+    ("blocked_id", "blocked", ("plan.dep.",)),
+)
+
+
+def aliases_for(name: str, params: dict[str, dict[str, Any]]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for alias, canon, prefixes in ALIASES:
+        if canon in params and alias not in params and alias not in out \
+                and (not prefixes or name.startswith(prefixes)):
+            out[alias] = canon
+    return out
 
 
 @dataclass(frozen=True)
@@ -24,6 +62,7 @@ class Method:
     errors: tuple[str, ...] = ()
     mutates: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
 
     @property
     def schema(self) -> dict[str, Any]:
@@ -36,7 +75,8 @@ class Method:
 
     def describe(self) -> dict[str, Any]:
         return {"name": self.name, "summary": self.summary, "params": self.schema,
-                "errors": list(self.errors), "mutates": self.mutates}
+                "aliases": dict(self.aliases), "errors": list(self.errors),
+                "mutates": self.mutates}
 
 
 REGISTRY: dict[str, Method] = {}
@@ -60,7 +100,7 @@ def method(name: str, summary: str, *, params: dict[str, dict[str, Any]] | None 
             handler = _acting_for(fn)
         REGISTRY[name] = Method(name, summary, schema, required, handler,
                                 (*errors, "usage", "not_a_repo", "not_your_session"),
-                                mutates)
+                                mutates, aliases=aliases_for(name, params or {}))
         return fn
     return deco
 

@@ -25,6 +25,8 @@ class LockJson(TypedDict):
     live: bool
     expires: str
     expires_in: int
+    holder_dead: NotRequired[bool]  # lock.list: a live lease of a dead session
+    offline: NotRequired[bool]
 
 
 class ConflictJson(TypedDict):
@@ -44,6 +46,10 @@ class LockAcquired(TypedDict):
     session: str
     paths: list[str]
     locks: list[LockJson]
+    offline: NotRequired[bool]
+    warnings: NotRequired[list[str]]
+    reconciled: NotRequired[list[str]]
+    offline_conflicts: NotRequired[list[dict[str, Any]]]
 
 
 class LockReleased(TypedDict):
@@ -91,8 +97,11 @@ class SessionJson(TypedDict):
     current_case: str | None
     acked_version: int
     release_on_land: bool
+    grace: float
     alive: bool
+    dead: bool
     heartbeat_expires: str
+    dead_at: str
 
 
 class SessionOpened(SessionJson):
@@ -171,10 +180,13 @@ class QueueEntryJson(TypedDict):
     landing_result: str | None
     landed_as: str | None
     landed_on: str | None
+    approvals: list[dict[str, Any]]
     position: int | None
     created: str
     updated: str
     warning: NotRequired[str]
+    needs: NotRequired[list[dict[str, Any]]]  # approvals still needed ([[approval]])
+    reviewer_dispatch: NotRequired[dict[str, Any]]
 
 
 class MergeLease(TypedDict):
@@ -229,3 +241,5 @@ class Resume(TypedDict):
     next_action: str
     merge_failures: list[dict[str, Any]]
     attached: NotRequired[dict[str, Any]]
+    mirror_requests: NotRequired[list[dict[str, Any]]]
+    mail: NotRequired[dict[str, Any]]

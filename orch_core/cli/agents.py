@@ -21,17 +21,26 @@ touch paths locked by another session, so follow these steps.
 2. Lock before you edit; a path ending in / locks the whole folder:
      orch-hooks lock check src/api/users.py
      orch-hooks lock acquire src/api/ --task CASE-ID
-   A conflict names the holder, the task and the expiry: wait or pick other
-   work. Renew long leases with `orch-hooks lock heartbeat`.
+   A conflict names the holder, the task and the expiry: wait, pick other
+   work, or ask the holder (`orch-hooks mail send --to HOLDER --subject ...`).
+   Renew long leases with `orch-hooks lock heartbeat`.
 3. Walk your case: `orch-hooks case begin CASE-ID`; after each step
    `orch-hooks step check STEP-ID`; at the end
    `orch-hooks case complete CASE-ID --next "what comes next"`.
    Commit often: each commit carries your checkpoint (git log --notes=orch).
+   A case waits for its unfinished blockers and you run one case at a time
+   (`--force` overrides both, and is journaled).
 4. Lost your context (compaction, crash, new terminal)? `orch-hooks resume next`
-   says what you were doing and what to do next. From a fresh session:
+   says what you were doing, what to do next and your unread mail. From a fresh session:
    `orch-hooks resume candidates`, then `orch-hooks resume attach SESSION`.
+   Keep `orch-hooks session heartbeat` going: a session silent for its ttl
+   plus the grace is dead, its locks stop counting for everyone and its case
+   goes back to `orch-hooks task ready` (its checkpoint kept) for others to take.
 5. Done: `orch-hooks merge request` queues your branch for main. Never push to
-   main yourself; another reviewer approves and the lander merges.
+   main yourself; a reviewer of another owner approves (the roles and the risky
+   paths that need more approvals are in .orch.toml on main: `orch-hooks merge
+   queue` shows what an entry still needs) and the lander merges.
+   `orch-hooks mirror request` asks the doc-mirror manager for a refresh.
 6. `orch-hooks session close` releases your locks when you stop.
 Tools instead of a shell: `orch-hooks mcp` (MCP; session_open, lock_acquire, ...)
 or `orch-hooks serve` (JSON lines; rpc.describe lists every method and schema).

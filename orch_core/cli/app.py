@@ -28,6 +28,8 @@ CLI_MODULES: dict[str, tuple[str, ...]] = {
     "orch_core.cli.work": ("task", "case", "step", "resume", "work", "mirror", "sync",
                            "rebuild"),
     "orch_core.cli.merge": ("merge",),
+    "orch_core.cli.team": ("mail", "events", "spawn", "team", "status", "monitor"),
+    "orch_core.cli.remote": ("remote", "server"),
 }
 COMMANDS = {cmd: mod for mod, cmds in CLI_MODULES.items() for cmd in cmds}
 

@@ -67,6 +67,11 @@ def _resume_text(r: Resume) -> str:
                      + ", ".join(base["changed_held_paths"][:10])
                      + f" (rebase onto {base['main']} before going on)")
     lines += [f"  warning: {w}" for w in r.get("warnings", [])]
+    box = r.get("mail") or {}
+    if box.get("unread"):
+        lines.append(f"  unread mail: {box['unread']} (`orch-hooks mail inbox --unread`)")
+        lines += [f"    {m['id']} from {m['from_owner']}: {m['subject']}"
+                  for m in box.get("messages", [])]
     return "\n".join(lines)
 
 
@@ -136,13 +141,16 @@ def register(main: click.Group) -> None:
     @click.argument("status", type=click.Choice(["queued", "running", "succeeded", "failed",
                                                  "blocked", "canceled"]))
     @click.option("--reason")
+    @click.option("--force", is_flag=True,
+                  help="Change a case another live session holds (journaled).")
     @json_option
     @pass_state
     def task_set_status(state: State, task_id: str, status: str, reason: str | None,
-                        as_json: bool) -> int:
+                        force: bool, as_json: bool) -> int:
         """Set a task's status."""
         run_method(state, "task.set_status", {"id": task_id, "status": status,
-                                              "reason": reason}, as_json, _task_line)
+                                              "reason": reason, "force": force or None},
+                   as_json, _task_line)
         return 0
 
     @task.group("dep")
@@ -195,15 +203,18 @@ def register(main: click.Group) -> None:
     @click.option("--fixture", "fixtures", multiple=True, metavar="PATH")
     @click.option("--lock", "lock_paths", multiple=True, metavar="PATH",
                   help="Lock PATH for this case in the same step (all or none).")
+    @click.option("--force", is_flag=True, help="Begin despite unfinished blockers or "
+                  "another running case of your session (journaled).")
     @json_option
     @pass_state
     def case_begin(state: State, case_id: str, contract: str | None,
-                   fixtures: tuple[str, ...], lock_paths: tuple[str, ...],
+                   fixtures: tuple[str, ...], lock_paths: tuple[str, ...], force: bool,
                    as_json: bool) -> int:
         """Take case ID for your session."""
         run_method(state, "case.begin", {"id": case_id, "contract": contract,
                                          "fixtures": list(fixtures) or None,
-                                         "locks": list(lock_paths) or None},
+                                         "locks": list(lock_paths) or None,
+                                         "force": force or None},
                    as_json, _case_text)
         return 0
 
@@ -340,6 +351,16 @@ def register(main: click.Group) -> None:
         """Write the Markdown snapshot."""
         run_method(state, "mirror.refresh", {"out": out}, as_json,
                    lambda r: f"wrote {r['path']} (md_version {r['md_version']})")
+        return 0
+
+    @mirror.command("request")
+    @click.option("--reason", metavar="TEXT", help="What changed, or why it is needed.")
+    @json_option
+    @pass_state
+    def mirror_request(state: State, reason: str | None, as_json: bool) -> int:
+        """Ask the doc-mirror manager to refresh the mirror (shown in their `resume next`)."""
+        run_method(state, "mirror.request", {"reason": reason}, as_json,
+                   lambda r: f"refresh requested ({len(r['pending'])} pending)")
         return 0
 
     @main.command("sync")

@@ -23,7 +23,6 @@ def post_checkout(args: list[str]) -> int:
     stands; the pre-commit framework route and a shim without its interpreter land here
     for every checkout, and then say what the shell would (at most one line)."""
     from orch_core.locks import service as locks
-    from orch_core.locks.table import LockIndex
     from orch_core.work import sessions
 
     env = os.environ
@@ -66,7 +65,7 @@ def post_checkout(args: list[str]) -> int:
             snap = locks.snapshot(ctx)
             me = sess.id if sess else "implicit:" + str(ctx.repo.toplevel)
             now = clock.now()
-            found = LockIndex(snap.locks, ctx.ignore_case).check(changed, me, now)
+            found = snap.index(ctx.ignore_case).check(changed, me, now)
             if found:
                 paths = sorted(found)
                 holder = found[paths[0]][0].session

@@ -43,16 +43,17 @@ def pre_commit(args: list[str]) -> int:
     for w in snap.warnings:
         say(f"orch-hooks: warning: {w}")
     now = ctx.now()
-    index = LockIndex(snap.locks, ctx.ignore_case)
+    index = snap.index(ctx.ignore_case)
     found = index.check(staged, sid, now)
     if found:
         say("orch-hooks: commit refused: staged paths are locked by another session")
         for line in locks.conflict_lines(found, now):
             say(line)
         say("  what to do: unstage them (`git restore --staged PATH`), wait for the "
-             "release, or ask the holder;")
+             f"release, or ask the holder ({locks.ask_hint(found)});")
         say("  see `orch-hooks lock list`; a holder that is gone can be overridden with "
              "`orch-hooks lock release --force LOCK_ID` (journaled)")
+        _fetched_age(ctx)
         return 1
     if ctx.config.get("locks", "require_lock"):
         mine = LockIndex([lk for lk in snap.locks if lk.session == sid and lk.live(now)],
@@ -143,3 +144,23 @@ def post_rewrite(args: list[str]) -> int:
     except OrchError as e:
         say(f"orch-hooks: warning: checkpoint notes not copied: {e.message}")
     return 0
+
+
+def _fetched_age(ctx: Context) -> None:
+    """Remote mode: say how old the table this refusal was decided on is (the commit
+    path never touches the network; `orch-hooks remote fetch` brings it up to date)."""
+    from orch_core.git import remote as gitremote
+
+    marker = ctx.repo.orch_dir / "remote-mode"
+    try:
+        name = marker.read_text().strip()
+    except OSError:
+        return
+    if not name:
+        return
+    when = gitremote.last_fetched(ctx.repo)
+    import time
+
+    age = "never" if when is None else f"{max(0, int(time.time() - when))} s ago"
+    say(f"  (lock table last fetched from {name} {age}; `orch-hooks remote fetch` "
+        "refreshes it)")

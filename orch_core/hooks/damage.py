@@ -219,9 +219,9 @@ def check_lock_index(ctx: Context, fix: bool, add: Add) -> None:
         lines = []
     head = lines[0].split("\t") if lines else []
     tail = lines[-1].split("\t") if lines else []
-    whole = (len(head) == 5 and head[0] == "tip" and len(tail) == 3 and tail[0] == "end"
-             and tail[1] == head[1] and tail[2] == head[4]
-             and all(len(ln.split("\t")) == 5 for ln in lines[1:-1]))
+    whole = (len(head) == 6 and head[0] == "tip" and head[4] == lockexport.VERSION
+             and len(tail) == 3 and tail[0] == "end" and tail[1] == head[1]
+             and tail[2] == head[5] and all(len(ln.split("\t")) == 5 for ln in lines[1:-1]))
     if whole:
         return
     fixed = False
@@ -237,13 +237,15 @@ def check_lock_index(ctx: Context, fix: bool, add: Add) -> None:
 
 
 def index_tip(path: Path) -> str | None:
-    """The tip the header of locks.idx names (None: empty, garbled or unreadable)."""
+    """The tip the header of locks.idx names (None: empty, garbled, unreadable or in
+    another format than this version writes)."""
     try:
         with open(path, "rb") as fh:
             head = fh.readline(200).decode(errors="replace").split("\t")
     except OSError:
         return None
-    return head[1] if len(head) >= 2 and head[0] == "tip" else None
+    current = len(head) == 6 and head[0] == "tip" and head[4] == lockexport.VERSION
+    return head[1] if current else None
 
 
 def snapshot(ctx: Context) -> storage.Snapshot:

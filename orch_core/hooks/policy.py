@@ -49,14 +49,20 @@ def _body(data: bytes) -> tuple[bytes, bytes]:
 
 def index_stale(ctx: Context) -> bool:
     """Is locks.idx older than the git config (core.ignorecase may have changed since
-    it was built)? The shims then hand every decision to Python."""
+    it was built), or in an older format? The shims then hand every decision to
+    Python, so it is rewritten here."""
     from orch_core.locks import export as lockexport
 
+    path = ctx.repo.orch_dir / lockexport.EXPORT
     try:
-        return ((ctx.repo.common_dir / "config").stat().st_mtime_ns
-                >= (ctx.repo.orch_dir / lockexport.EXPORT).stat().st_mtime_ns)
+        if ((ctx.repo.common_dir / "config").stat().st_mtime_ns
+                >= path.stat().st_mtime_ns):
+            return True
+        with open(path, "rb") as fh:
+            head = fh.readline(200).split(b"\t")
     except OSError:
         return False
+    return len(head) != 6 or head[4] != lockexport.VERSION.encode()
 
 
 def refresh_index(ctx: Context, tip: str | None = None, table: list[Any] | None = None,

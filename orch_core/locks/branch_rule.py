@@ -14,7 +14,7 @@ from __future__ import annotations
 from orch_core.git import history as githistory
 from orch_core.git.repo import ZERO_OID
 from orch_core.locks import service as locks
-from orch_core.locks.table import Lock, LockIndex
+from orch_core.locks.table import Lock
 from orch_core.state.context import Context
 
 
@@ -38,17 +38,17 @@ def update_conflicts(ctx: Context, session: str, base: str, old: str,
     """Paths of the update locked by a live session other than ``session``."""
     snap = locks.snapshot(ctx)
     now = ctx.now()
-    if not any(lk.session != session and lk.live(now) for lk in snap.locks):
+    if not any(lk.session != session and snap.counts(lk, now) for lk in snap.locks):
         return {}
     paths = new_paths(ctx, base, old, new)
     if not paths:
         return {}
-    return LockIndex(snap.locks, ctx.ignore_case).check(sorted(paths), session, now)
+    return snap.index(ctx.ignore_case).check(sorted(paths), session, now)
 
 
 def refusal_lines(what: str, found: dict[str, list[Lock]], now: float) -> list[str]:
     lines = [f"orch-hooks: {what} refused: it changes paths locked by another session"]
     lines += locks.conflict_lines(found, now)
     lines.append("  what to do: leave those paths out of this branch, wait for the release, "
-                 "or ask the holder; see `orch-hooks lock list`")
+                 f"or ask the holder ({locks.ask_hint(found)}); see `orch-hooks lock list`")
     return lines

@@ -9,15 +9,15 @@ docs/ARCHITECTURE.md (where a lock is written).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from orch_core.errors import GitFailed, OrchError
 from orch_core.git import objects as gitobjects
 from orch_core.git import refs as gitrefs
 from orch_core.git import repo as gitrepo
-from orch_core.locks.export import advance_export, write_export
+from orch_core.locks.export import advance_export, session_deadlines, write_export
 from orch_core.locks.table import (
     LEGACY_TABLE,
     Lock,
@@ -28,6 +28,9 @@ from orch_core.locks.table import (
     serialise,
 )
 from orch_core.state.context import Context
+
+if TYPE_CHECKING:
+    from orch_core.remote.store import RemoteStore
 
 REF = "refs/orch/locks"
 # The first layout's whole-table blob; see locks/table.py for the per-session layout.
@@ -55,6 +58,15 @@ class Snapshot:
     tip: gitrepo.Oid | None
     locks: list[Lock]
     warnings: list[str]
+    # Holder session -> when it is dead; its locks stop counting then (LockIndex).
+    deadlines: Mapping[str, float] = field(default_factory=dict)
+
+    def index(self, ignore_case: bool) -> LockIndex:
+        return LockIndex(self.locks, ignore_case, self.deadlines)
+
+    def counts(self, lk: Lock, now: float) -> bool:
+        """Does ``lk`` still block others: a live lease of a session not dead?"""
+        return lk.expires_at > now and self.deadlines.get(lk.session, now + 1) > now
 
 
 def _rows_to_locks(rows: Iterable[Any]) -> list[Lock]:
@@ -138,7 +150,9 @@ def index_for(ctx: Context, live: list[Lock]) -> LockIndex:
     pending = ctx.cache.get(_PENDING)
     if pending is None:
         return LockIndex(live, ctx.ignore_case)
-    return index_at(ctx, *pending)
+    index = index_at(ctx, pending[0], pending[1])
+    index.deadlines = pending[2]
+    return index
 
 
 def _advance_index(ctx: Context, tip: str | None, commit: str, dropped: list[Lock],
@@ -183,10 +197,10 @@ def snapshot(ctx: Context) -> Snapshot:
         _no_ref(repo)
     cached = _cached_at(ctx, tip)
     if cached is not None:
-        return Snapshot(tip, cached, [])
+        return Snapshot(tip, cached, [], session_deadlines(ctx))
     locks, warnings = read_table(repo, tip) if tip else ([], [])
     refresh_cache(ctx, tip, locks)
-    return Snapshot(tip, locks, warnings)
+    return Snapshot(tip, locks, warnings, session_deadlines(ctx))
 
 
 def refresh_cache(ctx: Context, tip: str | None, locks: list[Lock]) -> None:
@@ -203,13 +217,16 @@ def refresh_cache(ctx: Context, tip: str | None, locks: list[Lock]) -> None:
     write_export(ctx, tip, locks)
 
 
-def _load_at(ctx: Context, tip: gitrepo.Oid | None) -> tuple[list[Lock], bool]:
-    """Locks at ``tip`` and whether the SQLite cache already holds exactly them."""
+def _load_at(ctx: Context, tip: gitrepo.Oid | None,
+             local: bool = True) -> tuple[list[Lock], bool]:
+    """Locks at ``tip`` and whether the SQLite cache already holds exactly them
+    (``local`` False: ``tip`` is the remote's, see locks/offline.py)."""
     cached = _cached_at(ctx, tip)
     if cached is not None:
         return cached, True
     if tip is None:
-        _no_ref(ctx.repo)
+        if local:
+            _no_ref(ctx.repo)
         return [], False
     try:
         files = ctx.odb.files(tip)
@@ -278,22 +295,31 @@ def readable(repo: gitrepo.Repo, commit: str) -> bool:
 Mutation = Callable[[list[Lock], float], tuple[list[Lock], str, dict[str, Any]]]
 
 
-def mutate(ctx: Context, actor: str, kind: str, fn: Mutation) -> dict[str, Any]:
+def mutate(ctx: Context, actor: str, kind: str, fn: Mutation,
+           keep: frozenset[str] = frozenset()) -> dict[str, Any]:
     """Read tip, apply ``fn`` to the live locks, CAS the ref; retry if it moved.
 
     ``fn`` raises to refuse (nothing is written) or returns the new table, the
-    commit message and the result. Expired leases are reaped on the way.
+    commit message and the result. Expired leases are reaped on the way, and so
+    are the locks of dead sessions (but those in ``keep``: a takeover moves them).
     """
     def recovered() -> None:
         with ctx.store.write("orch-hooks", "recover.stale_ref_lock", {"ref": REF}):
             pass
 
+    store, fn = _route(ctx, fn)
+
     def attempt(tip: gitrepo.Oid | None) -> gitrefs.Proposal[dict[str, Any]]:
-        locks, cached = _load_at(ctx, tip)
+        locks, cached = _load_at(ctx, tip, store is None)
         now = ctx.now()
+        dl = session_deadlines(ctx)
+        dead = sorted({lk.session for lk in locks if dl.get(lk.session, now + 1) <= now
+                       and lk.session not in keep and lk.expires_at > now})
         live = [lk for lk in locks if lk.expires_at > now]  # Lock.live, inlined
+        if dead:
+            live = [lk for lk in live if lk.session not in dead]
         reaped = len(locks) - len(live)
-        ctx.cache[_PENDING] = (tip, locks)
+        ctx.cache[_PENDING] = (tip, locks, dl)
         try:
             new, message, result = fn(live, now)
         finally:
@@ -302,6 +328,8 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation) -> dict[str, Any]:
             return gitrefs.Proposal(result)
         if reaped:
             message += f"\n\nreaped {reaped} expired lease(s)"
+        if dead:
+            message += f" and every lock of dead session(s) {', '.join(dead)}"
         old_ids = {lk.id: lk for lk in locks}
         new_ids = {lk.id: lk for lk in new}
         # Identity first (inline, no call per lock): with 1,000 locks held by
@@ -324,6 +352,8 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation) -> dict[str, Any]:
             ctx.cache[_LAYOUT_OK] = commit
             data = dict(result)
             data["tip"] = commit
+            if dead:
+                data["dead"] = dead
             with ctx.store.write(actor, kind, _event_data(data)) as conn:
                 if cached:
                     gone = [i for i in old_ids if i not in new_ids]
@@ -341,7 +371,28 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation) -> dict[str, Any]:
 
         return gitrefs.Proposal(result, commit, message.splitlines()[0], done)
 
-    return gitrefs.update(ctx.repo, ctx.odb, REF, attempt, on_recover=recovered)
+    if store is None:
+        return gitrefs.update(ctx.repo, ctx.odb, REF, attempt, on_recover=recovered)
+    from orch_core.remote.store import MAX_ATTEMPTS
+
+    return store.update(REF, attempt, on_recover=recovered, max_attempts=MAX_ATTEMPTS,
+                        gave_up=f"{REF} kept moving on the remote; gave up",
+                        hint="retry (many clones are writing the lock table)")
+
+
+def _route(ctx: Context, fn: Mutation) -> tuple[RemoteStore | None, Mutation]:
+    """Where this write goes: the local ref (None), or in remote mode the team's
+    remote, with this clone's offline leases carried onto its table (locks/offline.py)."""
+    from orch_core.remote import mode
+
+    name = mode.remote_name(ctx)
+    if name is None or mode.offline(ctx):
+        return None, fn
+    from orch_core.locks import offline
+
+    local_tip = ctx.odb.tip(REF)
+    pending = offline.pending(_load_at(ctx, local_tip)[0] if local_tip else [])
+    return offline.route(ctx, name, fn, pending, lambda: ctx.cache.pop(_PENDING, None))
 
 
 # Called after each write with every session whose locks it changed. The work
@@ -357,7 +408,8 @@ def _refresh_stamps(ctx: Context, session_ids: Iterable[str]) -> None:
 
 
 def _event_data(result: dict[str, Any]) -> dict[str, Any]:
-    keep = ("paths", "ids", "session", "force", "tip", "released", "renewed", "from", "to")
+    keep = ("paths", "ids", "session", "force", "tip", "released", "renewed", "from", "to",
+            "dead")
     return {k: v for k, v in result.items() if k in keep}
 
 

@@ -81,6 +81,7 @@ class Lock:
 
 
 _LOCK_FIELDS = tuple(f.name for f in fields(Lock))
+_NEVER = float("inf")
 
 
 def covers(a_path: str, b_path: str, ignore_case: bool = False) -> bool:
@@ -170,8 +171,12 @@ def parse_tree(blobs: Mapping[str, bytes]) -> tuple[list[Lock], list[str]]:
 class LockIndex:
     """Answers 'who blocks this path' in O(depth) per path, not O(locks)."""
 
-    def __init__(self, locks: Iterable[Lock], ignore_case: bool = False) -> None:
+    def __init__(self, locks: Iterable[Lock], ignore_case: bool = False,
+                 deadlines: Mapping[str, float] | None = None) -> None:
         self.ignore_case = ignore_case
+        # Session -> when it is dead (docs/ARCHITECTURE.md, "Dead sessions"): from
+        # then on its locks block nobody. A session not named counts by its leases.
+        self.deadlines: Mapping[str, float] = deadlines or {}
         self.by_key: dict[str, list[Lock]] = {}
         for lk in locks:
             self.by_key.setdefault(key(lk.path, ignore_case), []).append(lk)
@@ -212,8 +217,9 @@ class LockIndex:
     def blockers(self, path: str, mode: str, session: str, now: float) -> list[Lock]:
         seen: set[str] = set()
         out: list[Lock] = []
+        dead = self.deadlines
         for lk in self._candidates(path):
-            if lk.id in seen or not lk.live(now):
+            if lk.id in seen or not lk.live(now) or dead.get(lk.session, _NEVER) <= now:
                 continue
             if conflicts(path, mode, session, lk, self.ignore_case):
                 seen.add(lk.id)

@@ -18,6 +18,7 @@ from orch_core import clock
 from orch_core.errors import Busy, Refused
 from orch_core.git import history as githistory
 from orch_core.git import repo as gitrepo
+from orch_core.merge import approval
 from orch_core.merge import predict as merge
 from orch_core.merge import queue as q
 from orch_core.state.context import Context
@@ -56,6 +57,7 @@ def _recover(ctx: Context, state: q.QueueState, now: float,
 def acquire(ctx: Context, actor: str, token: str) -> tuple[q.Entry, list[q.Entry]]:
     ttl = float(ctx.config.get("merge", "merge_lock_ttl"))
     recovered: list[q.Entry] = []
+    base_tip = gitrepo.rev_parse(ctx.repo, f"refs/heads/{approval.team_policy(ctx).base_branch}")
 
     def fn(state: q.QueueState, now: float) -> tuple[q.QueueState, str, dict[str, Any]]:
         lease = state.lease
@@ -67,7 +69,20 @@ def acquire(ctx: Context, actor: str, token: str) -> tuple[q.Entry, list[q.Entry
         recovered.clear()
         state = replace(state, lease=None)
         state = _recover(ctx, state, now, recovered)
-        head = next((e for e in state.ordered() if e.state == q.APPROVED), None)
+        approved = [e for e in state.ordered() if e.state == q.APPROVED]
+        # Risky paths wait for their approvals ([[approval]] on the protected branch).
+        waits = {e.id: approval.needed(ctx, e, base_tip) if base_tip else []
+                 for e in approved}
+        head = next((e for e in approved if not waits[e.id]), None)
+        if head is None and approved and not recovered:
+            first = approved[0]
+            raise Refused(f"{first.id} ({first.branch}) cannot land yet: it needs "
+                          f"{approval.needed_text(waits[first.id])}",
+                          code="approvals_needed",
+                          hint="reviewers of other owners run `orch-hooks merge review "
+                               f"{first.id} --approve`; `orch-hooks merge queue` shows "
+                               "what each entry still needs",
+                          details={"needs": {k: v for k, v in waits.items() if v}})
         if head is None:
             if recovered:
                 return state, f"recover {', '.join(e.id for e in recovered)}", {}
@@ -124,8 +139,8 @@ def finish(ctx: Context, actor: str, token: str, entry: q.Entry, message: str) -
             return state, message, {}
         state = state.with_entry(replace(entry, updated_at=now))
         tip = gitrepo.rev_parse(ctx.repo, merge.base_ref(ctx))
-        if entry.state == q.LANDED and tip:
+        if tip:  # landed or not, the entries behind it are predicted again
             state = merge.apply_predictions(ctx, state, tip, now)
         return state, message, {"id": entry.id, "state": entry.state, "reason": entry.reason}
 
-    q.mutate(ctx, actor, f"merge.{entry.state}", fn)
+    q.mutate(ctx, actor, f"merge.{entry.state}", fn, predicts=True)

@@ -17,6 +17,7 @@ from orch_core.git import history as githistory
 from orch_core.git import objects as gitobjects
 from orch_core.git import repo as gitrepo
 from orch_core.git import worktree as gitworktree
+from orch_core.merge import approval
 from orch_core.merge import queue as q
 from orch_core.state.context import Context
 from orch_core.work.sessions import Session
@@ -110,7 +111,7 @@ def refresh(ctx: Context, actor: str) -> q.QueueState:
             return st, "", {}
         return apply_predictions(ctx, st, tip, now), f"predict conflicts at {tip[:12]}", {}
 
-    q.mutate(ctx, actor, "merge.predict", fn)
+    q.mutate(ctx, actor, "merge.predict", fn, predicts=True)
     return q.load(ctx)[1]
 
 
@@ -172,6 +173,7 @@ def request(ctx: Context, sess: Session, branch: str | None,
                          code="bad_branch",
                          hint="commit on a branch of your own (`orch-hooks session open "
                               "--worktree` makes one), then `orch-hooks merge request BRANCH`")
+    approval.require_role(ctx, approval.WORKER, sess, f"requesting a merge of {name}")
     tip = branch_tip(ctx, name)
     base_tip = main_tip(ctx)
     if githistory.is_ancestor(ctx.repo, tip, base_tip):
@@ -189,7 +191,7 @@ def request(ctx: Context, sess: Session, branch: str | None,
             entry = replace(existing, tip=tip, author=sess.id, owner=sess.owner,
                             priority=existing.priority if priority is None else priority,
                             state=q.QUEUED, reviewer=None, review_reason=None, reason=None,
-                            cases=cases, tasks=tasks, updated_at=now)
+                            cases=cases, tasks=tasks, updated_at=now, approvals=[])
             verb = "re-request"
         else:
             seq = state.seq + 1
@@ -204,7 +206,7 @@ def request(ctx: Context, sess: Session, branch: str | None,
                f"priority {entry.priority}")
         return state, msg, q.describe(state, entry, now)
 
-    out = q.mutate(ctx, sess.id, "merge.request", fn)
+    out = q.mutate(ctx, sess.id, "merge.request", fn, predicts=True)
     from orch_core.merge import landpolicy
 
     locked = landpolicy.lock_refusal(ctx, sess.id, base_tip, tip)
@@ -216,11 +218,16 @@ def request(ctx: Context, sess: Session, branch: str | None,
 
 def review(ctx: Context, sess: Session, entry_id: str, approve: bool,
            reason: str | None) -> dict[str, Any]:
+    approval.require_role(ctx, approval.REVIEWER, sess, f"reviewing {entry_id}")
+    tip = main_tip(ctx)
+
     def fn(state: q.QueueState, now: float) -> tuple[q.QueueState, str, dict[str, Any]]:
         e = state.get(entry_id)
-        if e.author == sess.id:
-            raise Refused(f"{e.id} ({e.branch}) was requested by your session {sess.id}; "
-                          "the reviewer must be a different session",
+        if e.author == sess.id or e.owner == sess.owner:
+            mine = ("your session" if e.author == sess.id
+                    else f"session {e.author} of your owner")
+            raise Refused(f"{e.id} ({e.branch}) was requested by {mine} {e.owner}; "
+                          "the reviewer must be a different session, of another owner",
                           code="self_review",
                           hint="ask another agent or a person to run "
                                f"`orch-hooks merge review {e.id} --approve`")
@@ -229,9 +236,14 @@ def review(ctx: Context, sess: Session, entry_id: str, approve: bool,
                           code="bad_state",
                           hint="the author re-requests the branch after fixing it")
         new_state = q.APPROVED if approve else q.REJECTED
+        given = [a for a in e.approvals if a.get("owner") != sess.owner]
+        if approve:
+            given.append({"session": sess.id, "owner": sess.owner, "at": now})
         new = replace(e, state=new_state, reviewer=sess.id, review_reason=reason,
-                      updated_at=now)
-        state = state.with_entry(new)
+                      updated_at=now, approvals=given if approve else [])
+        # The entries behind this one see it approved (or gone) at once.
+        state = apply_predictions(ctx, state.with_entry(new), tip, now)
+        new = state.get(e.id)
         verb = "approve" if approve else "reject"
         why = f": {reason}" if reason else ""
         out = q.describe(state, new, now)
@@ -241,11 +253,14 @@ def review(ctx: Context, sess: Session, entry_id: str, approve: bool,
                               f"{e.tip[:12]} is what lands")
         return state, f"{verb} {e.id} ({e.branch}) by {sess.id} ({sess.owner}){why}", out
 
-    return q.mutate(ctx, sess.id, "merge.review", fn)
+    out = q.mutate(ctx, sess.id, "merge.review", fn, predicts=True)
+    out["needs"] = approval.needed(ctx, q.Entry.from_json(out), tip) if out.get("tip") else []
+    return out
 
 
 def cancel(ctx: Context, sess: Session | None, entry_id: str, force: bool) -> dict[str, Any]:
     who = sess.id if sess else None
+    tip = gitrepo.rev_parse(ctx.repo, base_ref(ctx))
 
     def fn(state: q.QueueState, now: float) -> tuple[q.QueueState, str, dict[str, Any]]:
         e = state.get(entry_id)
@@ -260,16 +275,21 @@ def cancel(ctx: Context, sess: Session | None, entry_id: str, force: bool) -> di
         new = replace(e, state=q.CANCELED, updated_at=now,
                       reason=f"canceled by {who or 'force'}")
         state = state.with_entry(new)
+        if tip is not None:
+            state = apply_predictions(ctx, state, tip, now)
         return state, f"cancel {e.id} ({e.branch}) by {who or 'force'}", \
             q.describe(state, new, now)
 
-    return q.mutate(ctx, who or "force", "merge.cancel", fn)
+    return q.mutate(ctx, who or "force", "merge.cancel", fn, predicts=True)
 
 
 def listing(ctx: Context, include_finished: int = 10) -> dict[str, Any]:
     state = refresh(ctx, "orch-hooks")
     now = ctx.now()
     active = [q.describe(state, e, now) for e in state.ordered()]
+    tip = gitrepo.rev_parse(ctx.repo, base_ref(ctx))
+    for row, e in zip(active, state.ordered(), strict=True):
+        row["needs"] = approval.needed(ctx, e, tip) if tip else []
     done = [e for e in state.entries if not e.active]
     done.sort(key=lambda e: e.updated_at, reverse=True)
     return {"base": ctx.config.base_branch, "main": gitrepo.rev_parse(ctx.repo, base_ref(ctx)),
@@ -314,4 +334,5 @@ def review_context(ctx: Context, entry_id: str) -> dict[str, Any]:
             "position": state.position(e.id), "cases": e.cases, "tasks": e.tasks,
             "diffstat": stat, "diff": diff[:MAX_DIFF], "diff_truncated": len(diff) > MAX_DIFF,
             "commits": commits, "conflicts": e.conflicts,
+            "approvals": e.approvals, "needs": approval.needed(ctx, e, tip),
             "rule_findings": rule_findings(ctx, base, e.tip)}

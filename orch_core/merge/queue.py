@@ -62,6 +62,8 @@ class Entry:
     landing_result: str | None = None
     landed_as: str | None = None
     landed_on: str | None = None
+    # One per approving owner: {"session", "owner", "at"} (merge/approval.py).
+    approvals: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def active(self) -> bool:
@@ -222,6 +224,7 @@ def written_by_orch(ctx: Context, tip: str) -> bool:
     trusted = ctx.store.meta(TRUSTED_TIP)
     if trusted and trusted in history:
         history -= githistory.commits_of(ctx.repo, trusted) or set()
+    history -= _from_remote(ctx, history)
     conn = ctx.store.conn
     rows = conn.execute(
         "SELECT json_extract(data, '$.tip') FROM events WHERE kind LIKE 'merge.%' "
@@ -230,6 +233,23 @@ def written_by_orch(ctx: Context, tip: str) -> bool:
     known |= {r[0][len(WRITTEN_PREFIX):] for r in conn.execute(
         "SELECT key FROM meta WHERE key LIKE ?", (WRITTEN_PREFIX + "%",)).fetchall()}
     return history <= known
+
+
+def _from_remote(ctx: Context, history: set[Oid]) -> set[Oid]:
+    """Remote mode: the queue commits the team's remote accepted (its server hook
+    checks each successor; README, forge limits, says what holds without one)."""
+    from orch_core.remote import mode
+
+    name = mode.remote_name(ctx)
+    if name is None:
+        return set()
+    from orch_core.git import history as githistory
+    from orch_core.git import remote as gitremote
+
+    theirs = gitremote.tracked(ctx.repo, name).get(REF)
+    if theirs is None or theirs not in history:
+        return set()
+    return githistory.commits_of(ctx.repo, theirs) or set()
 
 
 def read_state(ctx: Context) -> tuple[str | None, QueueState]:
@@ -270,11 +290,14 @@ def _cache(ctx: Context, conn: Any, tip: str | None, state: QueueState) -> None:
 Mutation = Callable[[QueueState, float], tuple[QueueState, str, dict[str, Any]]]
 
 
-def mutate(ctx: Context, actor: str, kind: str, fn: Mutation) -> dict[str, Any]:
+def mutate(ctx: Context, actor: str, kind: str, fn: Mutation,
+           predicts: bool = False) -> dict[str, Any]:
     """Read the tip, apply ``fn``, CAS the ref; retry if it moved (git/refs.py ``update``).
 
     ``fn`` raises to refuse (nothing is written) or returns the new state, the
-    commit message and the result. An unchanged state writes nothing.
+    commit message and the result. An unchanged state writes nothing. Unless
+    ``fn`` ``predicts`` conflicts again itself, a change of the active entries
+    clears ``predicted_at``, so the next read predicts for every entry behind.
     """
     odb = ctx.odb
 
@@ -284,6 +307,8 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation) -> dict[str, Any]:
         new, message, result = fn(state, now)
         if new == state:
             return gitrefs.Proposal(result)
+        if not predicts and new.predicted_at is not None and _shape(new) != _shape(state):
+            new = replace(new, predicted_at=None)  # merge/predict.py `refresh` predicts
         commit = odb.write_snapshot({FILE: new.serialise()}, tip, message, when=now)
         # Recorded before the compare-and-swap: a writer killed between the ref update
         # and its event must not leave a queue commit that written_by_orch disowns.
@@ -299,7 +324,24 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation) -> dict[str, Any]:
 
         return gitrefs.Proposal(result, commit, message.splitlines()[0], done)
 
-    return gitrefs.update(ctx.repo, odb, REF, attempt, writer="queue")
+    from orch_core.remote import mode
+
+    name = mode.remote_name(ctx)
+    if name is None:
+        return gitrefs.update(ctx.repo, odb, REF, attempt, writer="queue")
+    from orch_core.remote.store import MAX_ATTEMPTS, RemoteStore
+
+    # Remote mode: the queue is the remote's (docs/ARCHITECTURE.md, remote mode); a
+    # landing pushes main with the record of it (lander.py sets PUSH_WITH).
+    store = RemoteStore(ctx.repo, odb, name, extra=tuple(ctx.cache.pop(PUSH_WITH, ())))
+    return store.update(REF, attempt, writer="queue", max_attempts=MAX_ATTEMPTS)
+
+
+PUSH_WITH = "remote.push_with"
+
+
+def _shape(state: QueueState) -> list[tuple[str, str, str, int]]:
+    return [(e.id, e.state, e.tip, e.priority) for e in state.ordered()]
 
 
 def describe(state: QueueState, e: Entry, now: float) -> dict[str, Any]:

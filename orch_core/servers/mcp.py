@@ -51,6 +51,8 @@ def description(m: api.Method) -> str:
         text += f" Errors: {', '.join(codes)}."
     if m.mutates:
         text += " Changes shared state."
+    if m.aliases:
+        text += " Also accepts " + ", ".join(f"{a} for {c}" for a, c in m.aliases.items()) + "."
     return text + f" (method {m.name})"
 
 

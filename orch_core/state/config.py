@@ -25,6 +25,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
     },
     "sessions": {
         "ttl": (int, 900),
+        "grace": (int, 60),
     },
     "merge": {
         "protected": (("list", str), ["main"]),
@@ -37,6 +38,26 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
     },
     "worktrees": {
         "root": (str, ""),
+    },
+    # Owners who hold each role (docs/ARCHITECTURE.md, "Roles and approvals");
+    # absent or empty: anyone (merge-reviewer: anyone but the author's owner).
+    "roles": {
+        "merge-reviewer": (("list", str), []),
+        "doc-mirror-manager": (("list", str), []),
+        "main-worker": (("list", str), []),
+    },
+    "cases": {
+        "require_contract": (bool, False),
+    },
+    "team": {
+        "max_concurrent_children": (int, 6),
+        "reviewer_cmd": (str, ""),
+        "tmux_socket": (str, "orch"),
+        "tmux_session": (str, "orch"),
+        "startup_grace": (float, 1.0),
+    },
+    "remote": {
+        "name": (str, ""),
     },
     "scheduler": {
         "threshold": (float, 1.0),
@@ -51,13 +72,24 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
 STRATEGIES = ("merge", "ff", "rebase")
 # Durations that must be positive (checked at load, so the error names the key).
 POSITIVE = (("locks", "default_ttl"), ("sessions", "ttl"), ("merge", "check_timeout"),
-            ("merge", "merge_lock_ttl"))
+            ("merge", "merge_lock_ttl"), ("team", "max_concurrent_children"))
+
+
+# [[approval]] tables: changed paths that need more eyes before they land.
+APPROVAL_KEYS = {"paths": ("list", str), "approvals": int, "role": str}
 
 
 @dataclass(frozen=True)
 class Rule:
     pattern: str
     message: str
+
+
+@dataclass(frozen=True)
+class ApprovalRule:
+    paths: tuple[str, ...]
+    approvals: int
+    role: str | None
 
 
 @dataclass(frozen=True)
@@ -81,6 +113,15 @@ class Config:
     @property
     def base_branch(self) -> str:
         return str(self.get("merge", "base"))
+
+    def role(self, name: str) -> list[str]:
+        """The owners holding role ``name`` (empty: the role is not restricted)."""
+        return list(self.get("roles", name))
+
+    @property
+    def approval_rules(self) -> list[ApprovalRule]:
+        return [ApprovalRule(tuple(r["paths"]), int(r.get("approvals", 1)), r.get("role"))
+                for r in self.values.get("approval", {}).get("rules", [])]
 
     @property
     def rules(self) -> list[Rule]:
@@ -125,6 +166,8 @@ def parse(text: str, path: Path) -> Config:
         raise UsageError(f"{path}: invalid TOML: {e}", code="bad_config",
                          hint=f"fix the syntax of {path.name}") from e
     values: dict[str, dict[str, Any]] = {}
+    if "approval" in data:
+        values["approval"] = {"rules": _approvals(data.pop("approval"), path, text)}
     for section, body in data.items():
         if section not in SCHEMA:
             raise _fail(path, text, section, "", f"unknown section (known: {', '.join(SCHEMA)})")
@@ -158,6 +201,26 @@ def parse(text: str, path: Path) -> Config:
         if not name or name.strip() != name or " " in name:
             raise _fail(path, text, "merge", "protected", f"bad branch name {name!r}")
     return Config(values, path)
+
+
+def _approvals(body: Any, path: Path, text: str) -> list[dict[str, Any]]:
+    if not isinstance(body, list) or not all(isinstance(r, dict) for r in body):
+        raise _fail(path, text, "approval", "", "write it as [[approval]] tables")
+    for rule in body:
+        for key, value in rule.items():
+            if key not in APPROVAL_KEYS:
+                raise _fail(path, text, "approval", key,
+                            f"unknown key (known: {', '.join(APPROVAL_KEYS)})")
+            if not _check_type(value, APPROVAL_KEYS[key]):
+                raise _fail(path, text, "approval", key, f"bad value {value!r}")
+        if not rule.get("paths") or any(not p.strip() for p in rule["paths"]):
+            raise _fail(path, text, "approval", "paths", "needs a list of path prefixes or globs")
+        if int(rule.get("approvals", 1)) < 1:
+            raise _fail(path, text, "approval", "approvals", "must be at least 1")
+        if rule.get("role") is not None and rule["role"] not in SCHEMA["roles"]:
+            raise _fail(path, text, "approval", "role",
+                        f"unknown role (known: {', '.join(SCHEMA['roles'])})")
+    return body
 
 
 MAX_BYTES = 1 << 20  # a policy file is a few hundred bytes

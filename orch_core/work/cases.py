@@ -14,7 +14,7 @@ from typing import Any
 from orch_core.errors import Refused, UsageError
 from orch_core.locks import service as locks
 from orch_core.state.context import Context
-from orch_core.work import sessions, stamp
+from orch_core.work import sessions, stamp, tasks
 from orch_core.work.casestate import current_case as current_case
 from orch_core.work.casestate import next_action as next_action
 from orch_core.work.casestate import step_summary as step_summary
@@ -39,22 +39,68 @@ def _refuse_held(ctx: Context, case: Task, me: str) -> None:
                  "ends and take its work with `orch-hooks resume attach SESSION`")
 
 
+def unfinished_blockers(conn: Any, case: Task) -> list[Task]:
+    """Blockers of the case or of a task above it that are not finished yet."""
+    ids = [t.id for t in path_of(conn, case)]
+    marks = ",".join("?" * len(ids))
+    rows = conn.execute(
+        f"SELECT DISTINCT t.* FROM deps d JOIN tasks t ON t.id = d.blocker WHERE d.blocked "
+        f"IN ({marks}) AND t.status NOT IN ('succeeded', 'canceled') ORDER BY t.seq", ids)
+    return [Task.from_row(r) for r in rows]
+
+
+def _case_rules(ctx: Context, sess: Session, case: Task, contract: str | None,
+                force: bool, require_contract: bool) -> list[str]:
+    """The rules of taking a case (docs/ARCHITECTURE.md, "Case rules"); what --force
+    overrode, for the journal."""
+    conn = ctx.store.conn
+    forced: list[str] = []
+    if require_contract and not (contract or case.contract or "").strip():
+        raise Refused(f"case {case.id} needs an input contract: [cases] require_contract "
+                      "is set in the policy", code="contract_required",
+                      hint=f'`orch-hooks case begin {case.id} --contract "what it may assume"`')
+    blockers = unfinished_blockers(conn, case)
+    if blockers:
+        names = ", ".join(f"{b.id} {b.title!r} ({b.status})" for b in blockers[:5])
+        if not force:
+            raise Refused(f"case {case.id} waits for unfinished blocker(s): {names}",
+                          code="blocked_by", hint="finish them first, pick a ready case "
+                          "(`orch-hooks task ready`), or pass --force (journaled)",
+                          details={"blockers": [b.id for b in blockers]})
+        forced.append(f"blockers {', '.join(b.id for b in blockers)}")
+    other = conn.execute("SELECT id, title FROM tasks WHERE holder=? AND level='case' AND "
+                         "status='running' AND id<>? ORDER BY updated_at DESC LIMIT 1",
+                         (sess.id, case.id)).fetchone()
+    if other is not None:
+        if not force:
+            raise Refused(f"session {sess.id} already runs case {other['id']} "
+                          f"{other['title']!r}", code="case_running",
+                          hint=f"complete or fail {other['id']} first, or pass --force "
+                               "(journaled)")
+        forced.append(f"also running {other['id']}")
+    return forced
+
+
 def begin(ctx: Context, sess: Session, case_id: str, contract: str | None = None,
           fixtures: list[str] | None = None, lock_paths: list[str] | None = None,
-          ) -> dict[str, Any]:
+          force: bool = False, require_contract: bool = False) -> dict[str, Any]:
     conn = ctx.store.conn
     case = get(conn, case_id, "case")
     _refuse_held(ctx, case, sess.id)
     if case.status in ("succeeded", "canceled"):
         raise Refused(f"case {case.id} is already {case.status}", code="case_closed",
                       hint=f"set it back with `orch-hooks task set-status {case.id} queued`")
+    forced = _case_rules(ctx, sess, case, contract, force, require_contract)
     took: dict[str, Any] = {}
     if lock_paths:
         # All locks or none, before the case is taken; released again if the take fails.
         took = locks.acquire(ctx, sess, lock_paths, task=case.id)
     try:
-        with ctx.store.write(sess.id, "case.begin", {"case": case.id, "session": sess.id,
-                                                    "locks": lock_paths or []}) as wconn:
+        event: dict[str, Any] = {"case": case.id, "session": sess.id,
+                                 "locks": lock_paths or []}
+        if forced:
+            event["forced"] = forced
+        with ctx.store.write(sess.id, "case.begin", event) as wconn:
             fresh = get(wconn, case_id, "case")
             _refuse_held(ctx, fresh, sess.id)
             now = ctx.now()
@@ -77,6 +123,25 @@ def begin(ctx: Context, sess: Session, case_id: str, contract: str | None = None
     out = state(ctx, case.id)
     out["previous_holder"] = case.holder if case.holder != sess.id else None
     out["locks"] = took.get("locks", [])
+    return out
+
+
+def set_status(ctx: Context, actor: str, task_id: str, status: str, reason: str | None,
+               force: bool = False, as_session: bool = True) -> Task:
+    """tasks.set_status, with the case rules: a case held by another live session needs
+    ``force`` when the caller is a session (``as_session``); the holder's checkpoint
+    payload follows at once."""
+    task = get(ctx.store.conn, task_id)
+    holder = task.holder if task.level == "case" else None
+    if holder and holder != actor and as_session and _holder_alive(ctx, holder) \
+            and not force:
+        other = sessions.get(ctx, holder)
+        raise Refused(f"case {task.id} is held by live session {other.id} ({other.owner})",
+                      code="case_held", hint="ask the holder, or pass --force (journaled)")
+    out = tasks.set_status(ctx, actor, task_id, status, reason,
+                           forced=bool(force and holder and holder != actor))
+    if holder:
+        stamp.refresh(ctx, holder)  # the next commit's note says so at once
     return out
 
 

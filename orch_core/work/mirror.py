@@ -91,3 +91,29 @@ def refresh(ctx: Context, out: str | None = None,
         ctx.store.set_meta(conn, "md_version", str(version))
         ctx.store.set_meta(conn, "md_path", str(path))
     return {"path": str(path), "md_version": version, "bytes": len(text.encode())}
+
+
+def request(ctx: Context, sess: sessions.Session, reason: str | None) -> dict[str, Any]:
+    """Ask the doc-mirror manager for a refresh (one event; `resume next` shows it)."""
+    with ctx.store.write(sess.id, "mirror.request", {"session": sess.id, "owner": sess.owner,
+                                                    "reason": reason or ""}):
+        pass
+    return {"requested": True, "pending": pending(ctx)}
+
+
+def pending(ctx: Context) -> list[dict[str, Any]]:
+    """Refresh requests made since the mirror was last written."""
+    md = ctx.store.meta("md_version")
+    since = int(md) if md is not None else 0
+    rows = ctx.store.conn.execute(
+        "SELECT db_version, ts, actor, data FROM events WHERE kind='mirror.request' AND "
+        "db_version > ? ORDER BY db_version", (since,)).fetchall()
+    import json
+
+    out = []
+    for r in rows:
+        data = json.loads(r["data"])
+        out.append({"db_version": r["db_version"], "at": clock.iso(r["ts"]),
+                    "session": r["actor"], "owner": data.get("owner"),
+                    "reason": data.get("reason") or ""})
+    return out

@@ -116,7 +116,7 @@ def next_for(ctx: Context, sess: Session, failures: Failures | None = None) -> d
 
 
 def _has_work(ctx: Context, sess: Session) -> dict[str, Any] | None:
-    case = cases.current_case(ctx, sess)
+    case = cases.current_case(ctx, sess) or _left_case(ctx, sess)
     held = locks.held_by(ctx, sess.id)
     if case is None and not held:
         return None
@@ -131,6 +131,14 @@ def _has_work(ctx: Context, sess: Session) -> dict[str, Any] | None:
         "locks": [lk.path for lk in sorted(held, key=lambda lk: lk.path)],
         "attach": f"orch-hooks resume attach {sess.id}",
     }
+
+
+def _left_case(ctx: Context, sess: Session) -> tasks.Task | None:
+    """The case a dead session left (queued again, holder kept: takeover.settle)."""
+    row = ctx.store.conn.execute(
+        "SELECT * FROM tasks WHERE holder=? AND level='case' AND status='queued' "
+        "ORDER BY updated_at DESC LIMIT 1", (sess.id,)).fetchone()
+    return None if row is None else tasks.Task.from_row(row)
 
 
 def candidates(ctx: Context) -> dict[str, Any]:
@@ -162,10 +170,15 @@ def attach(ctx: Context, me: Session, old_id: str, force: bool = False,
     moved = locks.transfer(ctx, old.id, me)
     with ctx.store.write(me.id, "resume.attach", {"from": old.id, "to": me.id,
                                                  "forced": bool(force)}) as conn:
+        # Running cases, and those a dead session left queued (takeover.settle).
         case_ids = [r[0] for r in conn.execute(
-            "SELECT id FROM tasks WHERE holder=? AND status='running'", (old.id,))]
-        conn.execute("UPDATE tasks SET holder=?, updated_at=? WHERE holder=? AND "
-                     "status='running'", (me.id, ctx.now(), old.id))
+            "SELECT id FROM tasks WHERE holder=? AND (status='running' OR (status='queued'"
+            " AND level='case'))", (old.id,))]
+        conn.execute("UPDATE tasks SET holder=?, status='running', updated_at=? WHERE "
+                     "holder=? AND (status='running' OR (status='queued' AND level='case'))",
+                     (me.id, ctx.now(), old.id))
+        for cid in case_ids:
+            tasks.rollup(conn, cid, ctx.now())
         current = old.current_case or (case_ids[0] if case_ids else None)
         conn.execute("UPDATE sessions SET current_case=?, worktree=COALESCE(?, worktree),"
                      " branch=COALESCE(?, branch) WHERE id=?",

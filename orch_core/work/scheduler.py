@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from orch_core.locks import service as locks
-from orch_core.locks.table import LockIndex
 from orch_core.state.context import Context
 from orch_core.work import sessions
 
@@ -32,7 +31,7 @@ def decide(ctx: Context, session_id: str | None, files: int | None, duration: fl
     blocked: list[str] = []
     if norm:
         snap = locks.snapshot(ctx)
-        index = LockIndex(snap.locks, ctx.ignore_case)
+        index = snap.index(ctx.ignore_case)
         me = session_id or ""
         # Checked as if for an exclusive lock: any lock by someone else on a path,
         # shared or not, means overlapping work.

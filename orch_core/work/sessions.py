@@ -31,14 +31,26 @@ class Session:
     current_case: str | None
     acked_version: int
     release_on_land: bool
+    grace: float = 60.0
 
     def alive(self, now: float) -> bool:
         return self.status == "open" and self.heartbeat_at + self.ttl > now
 
+    @property
+    def deadline(self) -> float:
+        """When an open session is dead: heartbeat + ttl + grace (docs/ARCHITECTURE.md,
+        "Dead sessions"); its locks stop counting and its case is offered again."""
+        return self.heartbeat_at + self.ttl + self.grace
+
+    def dead(self, now: float) -> bool:
+        return self.status == "open" and self.deadline <= now
+
     def to_json(self, now: float) -> dict[str, Any]:
         out = asdict(self)
         out["alive"] = self.alive(now)
+        out["dead"] = self.dead(now)
         out["heartbeat_expires"] = clock.iso(self.heartbeat_at + self.ttl)
+        out["dead_at"] = clock.iso(self.deadline)
         return out
 
     @classmethod
@@ -48,6 +60,7 @@ class Session:
             branch=row["branch"], status=row["status"], created_at=row["created_at"],
             heartbeat_at=row["heartbeat_at"], ttl=row["ttl"], current_case=row["current_case"],
             acked_version=row["acked_version"], release_on_land=bool(row["release_on_land"]),
+            grace=float(row["grace"]),
         )
 
 
@@ -142,7 +155,8 @@ MAX_TTL = 10 * 365 * 86400
 
 def open_session(ctx: Context, owner: str | None, intent: str, ttl: int | None,
                  bind: bool | None, worktree: Path | None = None,
-                 branch: str | None = None) -> tuple[Session, bool]:
+                 branch: str | None = None, fingerprint: str | None = None,
+                 ) -> tuple[Session, bool]:
     if intent not in INTENTS:
         raise UsageError(f"unknown intent {intent!r}", hint=f"use one of {', '.join(INTENTS)}",
                          code="bad_param")
@@ -162,16 +176,20 @@ def open_session(ctx: Context, owner: str | None, intent: str, ttl: int | None,
     branch = branch if branch is not None else gitrepo.head_branch(repo)
     sid = new_id()
     life = float(ttl if ttl is not None else ctx.config.get("sessions", "ttl"))
+    grace = float(ctx.config.get("sessions", "grace"))
     if bind is None:
         bound = read_binding(git_dir)
         other = find(ctx, bound) if bound else None
         bind = other is None or not other.alive(now)
-    with ctx.store.write(sid, "session.open", {"session": sid, "owner": owner,
-                                              "intent": intent, "worktree": wt}) as conn:
+    opened: dict[str, Any] = {"session": sid, "owner": owner, "intent": intent,
+                              "worktree": wt}
+    if fingerprint:
+        opened["fingerprint"] = fingerprint
+    with ctx.store.write(sid, "session.open", opened) as conn:
         conn.execute(
             "INSERT INTO sessions(id, owner, intent, worktree, branch, status, created_at,"
-            " heartbeat_at, ttl) VALUES (?,?,?,?,?,?,?,?,?)",
-            (sid, owner, intent, wt, branch, "open", now, now, life),
+            " heartbeat_at, ttl, grace) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (sid, owner, intent, wt, branch, "open", now, now, life, grace),
         )
         # A new session has seen everything up to its own opening (this transaction
         # is db_version + 1): no "news" yet.
@@ -189,10 +207,30 @@ def _git_dir_of(worktree: Path) -> Path:
 
 
 def heartbeat(ctx: Context, sess: Session) -> Session:
-    now = ctx.now()
-    with ctx.store.write(sess.id, "session.heartbeat", {"session": sess.id}) as conn:
-        conn.execute("UPDATE sessions SET heartbeat_at=? WHERE id=?", (now, sess.id))
+    """Push the heartbeat forward; a dead session stays dead (its locks may already
+    have been freed for others, by Python or by the hooks' awk)."""
+    from orch_core.locks import liveness
+
+    with liveness.deadline_change(ctx) as publish:
+        now = ctx.now()
+        fresh = get(ctx, sess.id)
+        if fresh.dead(now):
+            raise_dead(fresh)
+        # The hook index learns the later deadline before the database does: the
+        # awk may then think the session lives longer than it does, never shorter.
+        publish({sess.id: now + fresh.ttl + fresh.grace})
+        with ctx.store.write(sess.id, "session.heartbeat", {"session": sess.id}) as conn:
+            conn.execute("UPDATE sessions SET heartbeat_at=? WHERE id=?", (now, sess.id))
     return get(ctx, sess.id)
+
+
+def raise_dead(sess: Session) -> None:
+    raise Refused(
+        f"session {sess.id} ({sess.owner}) is dead: its heartbeat lapsed at "
+        f"{clock.iso(sess.heartbeat_at + sess.ttl)} and its grace ended at "
+        f"{clock.iso(sess.deadline)}; its locks no longer count and its case is offered "
+        "again", code="session_dead",
+        hint=f"open a new session and take its work with `orch-hooks resume attach {sess.id}`")
 
 
 def close(ctx: Context, sess: Session) -> Session:

@@ -129,14 +129,21 @@ def create(ctx: Context, actor: str, level: str, title: str, parent: str | None 
 
 
 def set_status(ctx: Context, actor: str, task_id: str, status: str,
-               reason: str | None = None) -> Task:
+               reason: str | None = None, forced: bool = False) -> Task:
     if status not in STATUSES:
         raise UsageError(f"unknown status {status!r}", hint=f"use one of {', '.join(STATUSES)}",
                          code="bad_status")
-    with ctx.store.write(actor, "task.set_status", {"task": task_id, "status": status}) as conn:
+    event: dict[str, Any] = {"task": task_id, "status": status}
+    if forced:
+        event["forced"] = True
+    with ctx.store.write(actor, "task.set_status", event) as conn:
         task = get(conn, task_id)
         update(conn, task.id, ctx.now(), status=status,
                reason=reason if reason is not None else task.reason)
+        if task.level == "case" and status != "running":
+            # Its holder's next commit no longer carries it (work/cases.py set_status).
+            conn.execute("UPDATE sessions SET current_case=NULL WHERE current_case=?",
+                         (task.id,))
         rollup(conn, task.id, ctx.now())
     return get(ctx.store.conn, task_id)
 

@@ -58,14 +58,15 @@ def test_resume_after_sigkill_and_attach(repo: Path, ctx: Context,
     with pytest.raises(Refused, match="still alive") as e:
         api.call(ctx, "resume.candidates.attach", {"from_session": old, "session": me})
     assert e.value.code == "session_alive"
-    monkeypatch.setenv("ORCH_CLOCK_OFFSET", "120")
+    # Past its ttl (30 s) but inside its grace (60 s): interrupted, not dead yet.
+    monkeypatch.setenv("ORCH_CLOCK_OFFSET", "45")
     api.call(ctx, "session.heartbeat", {"session": me})
     cands = api.call(ctx, "resume.candidates.list")["candidates"]
     assert [c["session"] for c in cands] == [old]
     assert cands[0]["case"]["id"] == ids["case"]
     assert cands[0]["case"]["steps"] == {"done": 1, "total": 3}
     assert cands[0]["locks"] == ["src/api/"]
-    # The dead session's locks still hold others off until someone takes them.
+    # The interrupted session's locks still hold others off until someone takes them.
     assert api.call(ctx, "lock.check", {"paths": ["src/api/users.py"],
                                         "session": me})["ok"] is False
     out = api.call(ctx, "resume.candidates.attach", {"from_session": old, "session": me})

@@ -8,7 +8,7 @@ from orch_core.api.methods.common import SESSION, as_session, need_session
 from orch_core.api.registry import method, s_bool, s_int, s_str, s_strs
 from orch_core.merge import queue
 from orch_core.state.context import Context
-from orch_core.work import cases, journal, mirror, resume, sessions, tasks
+from orch_core.work import cases, journal, mirror, resume, sessions, takeover, tasks
 
 if TYPE_CHECKING:
     from orch_core.api.results import Resume, TaskDetail, TaskJson, TaskListing
@@ -51,11 +51,15 @@ def task_get(ctx: Context, id: str) -> TaskDetail:
         "blocked, canceled); parents follow their children.",
         params={"id": s_str("Task id."),
                 "status": s_str("New status.", enum=list(tasks.STATUSES)),
-                "reason": s_str("Why (kept on the task)."), "session": SESSION},
-        required=("id", "status"), errors=("unknown_task",), mutates=True)
+                "reason": s_str("Why (kept on the task)."),
+                "force": s_bool("Change a case another live session holds (journaled)."),
+                "session": SESSION},
+        required=("id", "status"), errors=("unknown_task", "case_held"), mutates=True)
 def task_set_status(ctx: Context, id: str, status: str, reason: str | None = None,
-                    session: str | None = None) -> TaskJson:
-    task = tasks.set_status(ctx, _actor(ctx, session), id, status, reason)
+                    force: bool = False, session: str | None = None) -> TaskJson:
+    sess = as_session(ctx, session, required=False)
+    task = cases.set_status(ctx, sess.id if sess else ctx.actor_hint, id, status, reason,
+                            force, as_session=sess is not None)
     return cast("TaskJson", task.to_json())
 
 
@@ -84,23 +88,33 @@ def plan_dep_remove(ctx: Context, blocker: str, blocked: str,
                                enum=[*tasks.LEVELS, "any"]),
                 "limit": s_int("At most this many (default 50).", minimum=1)})
 def plan_ready(ctx: Context, level: str = "case", limit: int = 50) -> dict[str, Any]:
+    takeover.settle(ctx)  # a dead session's case is offered again
     return {"ready": [t.to_json() for t in tasks.ready(ctx, level, limit)]}
 
 
 @method("case.begin", "Take a case: records its input contract and fixtures and optionally "
         "takes the locks it needs in the same step. Refused while another live session "
-        "holds it.",
+        "holds it, while a blocker is unfinished, while your session runs another case "
+        "(force=true overrides these two, journaled), and without a contract when the "
+        "policy sets [cases] require_contract.",
         params={"id": s_str("Case id."),
                 "contract": s_str("Input contract: what the case may assume."),
                 "fixtures": s_strs("Fixture paths the case uses."),
                 "locks": s_strs("Paths to lock for this case (all or none)."),
+                "force": s_bool("Begin despite unfinished blockers or another running case."),
                 "session": SESSION},
-        required=("id",), errors=("case_held", "case_closed", "lock_conflict", "no_session"),
+        required=("id",), errors=("case_held", "case_closed", "lock_conflict", "no_session",
+                                  "blocked_by", "case_running", "contract_required"),
         mutates=True)
 def case_begin(ctx: Context, id: str, contract: str | None = None,
                fixtures: list[str] | None = None, locks: list[str] | None = None,
-               session: str | None = None) -> dict[str, Any]:
-    return cases.begin(ctx, need_session(ctx, session), id, contract, fixtures, locks)
+               force: bool = False, session: str | None = None) -> dict[str, Any]:
+    from orch_core.merge import approval
+
+    takeover.settle(ctx)  # a case a dead session held can be taken at once
+    need = bool(approval.team_policy(ctx).get("cases", "require_contract"))
+    return cases.begin(ctx, need_session(ctx, session), id, contract, fixtures, locks,
+                       force=force, require_contract=need)
 
 
 @method("step.check", "Mark a step of your case done.",
@@ -144,12 +158,35 @@ def case_fail(ctx: Context, id: str, reason: str, session: str | None = None,
 def resume_next(ctx: Context, session: str | None = None) -> Resume:
     # Reading what a closed session left behind is allowed when it is named.
     sess = sessions.get(ctx, session) if session else need_session(ctx, None)
-    return cast("Resume", resume.next_for(ctx, sess, queue.failures_for_session))
+    takeover.settle(ctx)
+    out = resume.next_for(ctx, sess, queue.failures_for_session)
+    _mirror_duty(ctx, sess, out)
+    from orch_core.team import mail  # unread mail belongs to what comes next
+
+    box = mail.inbox(ctx, sess, unread_only=True)
+    out["mail"] = {"unread": box["unread"], "messages": box["messages"][-5:]}
+    return cast("Resume", out)
+
+
+def _mirror_duty(ctx: Context, sess: sessions.Session, out: dict[str, Any]) -> None:
+    """The doc-mirror manager sees the refresh requests waiting for it."""
+    from orch_core.merge import approval
+
+    holders = approval.holders(ctx, approval.MIRROR)
+    if not holders or sess.owner not in holders:
+        return
+    waiting = mirror.pending(ctx)
+    out["mirror_requests"] = waiting
+    if waiting and out["what"] == "idle":
+        out["what"] = "mirror"
+        out["next_action"] = (f"`orch-hooks mirror refresh`: {len(waiting)} refresh "
+                              f"request(s), the last by {waiting[-1]['owner']}")
 
 
 @method("resume.candidates.list", "Interrupted sessions (heartbeat expired) that left work "
         "in progress: their case and locks, and the command to take them over.")
 def resume_candidates_list(ctx: Context) -> dict[str, Any]:
+    takeover.settle(ctx)
     return resume.candidates(ctx)
 
 
@@ -185,13 +222,31 @@ def mirror_status(ctx: Context) -> dict[str, Any]:
     return mirror.status(ctx)
 
 
-@method("mirror.refresh", "Write the Markdown snapshot (task tree, sessions, locks, queue).",
-        params={"out": s_str("Where to write it (default <git common dir>/orch/mirror.md).")},
-        errors=("bad_path", "write_failed"), mutates=True)
-def mirror_refresh(ctx: Context, out: str | None = None) -> dict[str, Any]:
+@method("mirror.refresh", "Write the Markdown snapshot (task tree, sessions, locks, queue). "
+        "When [roles] doc-mirror-manager is set, only its owners may; others use "
+        "mirror.request.",
+        params={"out": s_str("Where to write it (default <git common dir>/orch/mirror.md)."),
+                "session": SESSION},
+        errors=("bad_path", "write_failed", "role_required"), mutates=True)
+def mirror_refresh(ctx: Context, out: str | None = None,
+                   session: str | None = None) -> dict[str, Any]:
+    from orch_core.merge import approval
+
+    if approval.holders(ctx, approval.MIRROR):
+        approval.require_role(ctx, approval.MIRROR, need_session(ctx, session),
+                              "refreshing the mirror")
     entries = queue.load(ctx)[1].ordered()
     lines = [f"- `{e.id}` branch `{e.branch}` by {e.owner} ({e.state})" for e in entries]
     return mirror.refresh(ctx, out, lines)
+
+
+@method("mirror.request", "Ask the doc-mirror manager to refresh the mirror; the request "
+        "shows in their resume.next until the mirror is written.",
+        params={"reason": s_str("What changed, or why it is needed."), "session": SESSION},
+        errors=("no_session",), mutates=True)
+def mirror_request(ctx: Context, reason: str | None = None,
+                   session: str | None = None) -> dict[str, Any]:
+    return mirror.request(ctx, need_session(ctx, session), reason)
 
 
 @method("journal.sync", "Export the work state to refs/orch/work (compare-and-swap) so "

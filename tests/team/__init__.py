@@ -1,0 +1,1 @@
+"""Team rules: dead workers, roles, approvals, case rules, aliases."""
