@@ -258,16 +258,6 @@ def _release_on_land(ctx: Context, actor: str, e: q.Entry) -> list[dict[str, Any
     return list(out.get("released", []))
 
 
-def _cleanup_stale(ctx: Context, keep: str) -> None:
-    root = landing_dir(ctx)
-    if not root.is_dir():
-        return
-    for child in root.iterdir():
-        if child.name != keep and child.is_dir():
-            gitworktree.land_worktree_remove(ctx.repo, child)
-            shutil.rmtree(child, ignore_errors=True)
-
-
 # --- the landing ---------------------------------------------------------------------
 
 
@@ -315,7 +305,7 @@ def _land(ctx: Context, sess: Session | None) -> dict[str, Any]:
     # left running there goes before anything is checked out (merge/checks.py).
     landing_dir(ctx).mkdir(parents=True, exist_ok=True)
     reaped = checks.reap_orphan(landing_dir(ctx))
-    _cleanup_stale(ctx, WORKTREE)
+    gitworktree.land_worktrees_prune(ctx.repo, landing_dir(ctx), keep=WORKTREE)
     _pause(ctx, "locked")
     logs = ctx.repo.orch_dir / "landing-logs"
     logs.mkdir(parents=True, exist_ok=True)
