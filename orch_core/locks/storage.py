@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from orch_core.errors import GitFailed, OrchError
 from orch_core.git import objects as gitobjects
 from orch_core.git import refs as gitrefs
 from orch_core.git import repo as gitrepo
+from orch_core.locks import offline  # remote mode (docs/ARCHITECTURE.md)
 from orch_core.locks.export import advance_export, session_deadlines, write_export
 from orch_core.locks.table import (
     LEGACY_TABLE,
@@ -28,9 +29,6 @@ from orch_core.locks.table import (
     serialise,
 )
 from orch_core.state.context import Context
-
-if TYPE_CHECKING:
-    from orch_core.remote.store import RemoteStore
 
 REF = "refs/orch/locks"
 # The first layout's whole-table blob; see locks/table.py for the per-session layout.
@@ -219,8 +217,7 @@ def refresh_cache(ctx: Context, tip: str | None, locks: list[Lock]) -> None:
 
 def _load_at(ctx: Context, tip: gitrepo.Oid | None,
              local: bool = True) -> tuple[list[Lock], bool]:
-    """Locks at ``tip`` and whether the SQLite cache already holds exactly them
-    (``local`` False: ``tip`` is the remote's, see locks/offline.py)."""
+    """Locks at ``tip`` (the remote's unless ``local``) and whether the cache holds them."""
     cached = _cached_at(ctx, tip)
     if cached is not None:
         return cached, True
@@ -307,7 +304,8 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation,
         with ctx.store.write("orch-hooks", "recover.stale_ref_lock", {"ref": REF}):
             pass
 
-    store, fn = _route(ctx, fn)
+    store, fn = offline.route(ctx, fn, lambda tip: _load_at(ctx, tip)[0],
+                              lambda: ctx.cache.pop(_PENDING, None))
 
     def attempt(tip: gitrepo.Oid | None) -> gitrefs.Proposal[dict[str, Any]]:
         locks, cached = _load_at(ctx, tip, store is None)
@@ -373,26 +371,7 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation,
 
     if store is None:
         return gitrefs.update(ctx.repo, ctx.odb, REF, attempt, on_recover=recovered)
-    from orch_core.remote.store import MAX_ATTEMPTS
-
-    return store.update(REF, attempt, on_recover=recovered, max_attempts=MAX_ATTEMPTS,
-                        gave_up=f"{REF} kept moving on the remote; gave up",
-                        hint="retry (many clones are writing the lock table)")
-
-
-def _route(ctx: Context, fn: Mutation) -> tuple[RemoteStore | None, Mutation]:
-    """Where this write goes: the local ref (None), or in remote mode the team's
-    remote, with this clone's offline leases carried onto its table (locks/offline.py)."""
-    from orch_core.remote import mode
-
-    name = mode.remote_name(ctx)
-    if name is None or mode.offline(ctx):
-        return None, fn
-    from orch_core.locks import offline
-
-    local_tip = ctx.odb.tip(REF)
-    pending = offline.pending(_load_at(ctx, local_tip)[0] if local_tip else [])
-    return offline.route(ctx, name, fn, pending, lambda: ctx.cache.pop(_PENDING, None))
+    return offline.update(store, REF, attempt, recovered)
 
 
 # Called after each write with every session whose locks it changed. The work

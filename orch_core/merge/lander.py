@@ -28,7 +28,7 @@ from orch_core.git import objects as gitobjects
 from orch_core.git import repo as gitrepo
 from orch_core.git import worktree as gitworktree
 from orch_core.locks import service as locks
-from orch_core.merge import checks, landpolicy, lease, remoteland, tamper
+from orch_core.merge import checks, landpolicy, lease, tamper
 from orch_core.merge import predict as merge
 from orch_core.merge import queue as q
 from orch_core.state.context import Context
@@ -293,7 +293,6 @@ def _land(ctx: Context, sess: Session | None) -> dict[str, Any]:
         _refuse_dirty(ctx, wt)
     tamper.refuse_landing(ctx, merge.base_ref(ctx))
     token = secrets.token_hex(16)
-    remoteland.prepare(ctx)
     entry, recovered = lease.acquire(ctx, actor, token)
     released: list[dict[str, Any]] = []
     for r in recovered:
@@ -330,7 +329,6 @@ def _land(ctx: Context, sess: Session | None) -> dict[str, Any]:
                                                    reason="landing interrupted"), "interrupted")
             raise
         final, result, tip = outcome
-        remoteland.push_with_record(ctx, final.state == q.LANDED, result, tip)
         if final.state == q.LANDED:
             _pause(ctx, "moved")
         lease.finish(ctx, actor, token, final, f"{final.state} {final.id} ({final.branch})"

@@ -53,6 +53,8 @@ def predict(ctx: Context, state: q.QueueState, tip: str) -> dict[str, list[dict[
     ahead: list[q.Entry] = []
     out: dict[str, list[dict[str, Any]]] = {}
     for e in state.ordered():
+        if e.tip not in pg:  # remote mode: a branch this clone has not fetched
+            continue
         found: list[dict[str, Any]] = []
         base = githistory.merge_base(ctx.repo, tip, e.tip)
         mine = githistory.changed_paths(pg, base, e.tip)
