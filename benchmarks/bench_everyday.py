@@ -4,7 +4,11 @@ Two clones of ``../shared/fixtures/click.bundle`` (pallets/click, 3,329 commits)
 A has the native install, a session bound to its worktree and, for every row but
 the first, 10 live locks held by ANOTHER session (on files the rows do not touch);
 B is an identical clone without hooks. Each row runs the same command in both,
-alternating A and B (ABBA), and compares the medians. Budgets (issue 10):
+alternating A and B (ABBA), and compares the medians of wall time (the budgets)
+and of CPU time (user + system of every process the command started and waited
+for, hooks included: less sensitive to other processes on a shared machine), and
+counts the programs one run of each side starts (strace, when installed: a count
+does not depend on the load). Budgets (issue 10):
 
     commit of one file (10 locks by others)      <= 2.0x
     commit of one file, no locks by others       <= 1.5x
@@ -38,12 +42,16 @@ from benchmarks.common import (
     BIN,
     ROOT,
     Figure,
+    Sample,
     figure,
     git,
     median,
     ms,
     paired,
+    paired_samples,
+    processes,
     report,
+    run_sample,
     table,
     workdir,
 )
@@ -69,14 +77,28 @@ def _run(cwd: Path, cmd: list[str], env: dict[str, str] | None = None) -> str:
     return proc.stdout.decode(errors="replace") + proc.stderr.decode(errors="replace")
 
 
-def _timed(cwd: Path, *cmds: list[str]) -> float:
-    t0 = time.perf_counter()
-    for cmd in cmds:
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd[:4])} in {cwd} failed: "
-                               f"{proc.stderr.decode(errors='replace').strip()}")
-    return time.perf_counter() - t0
+# While a row's programs are counted (_count), _timed runs its commands under strace.
+_COUNTING: list[int | None] = []
+
+
+def _timed(cwd: Path, *cmds: list[str]) -> Sample:
+    if _COUNTING:
+        _COUNTING[-1] = processes(cwd, *cmds)
+        return Sample(0.0, 0.0)
+    return run_sample(cwd, *cmds)
+
+
+def _count(row: Row, a: Callable[[], Sample], b: Callable[[], Sample]) -> None:
+    """One more run of each side, counting the programs it starts (a count does not
+    depend on the load of a shared machine)."""
+    found: list[int | None] = []
+    for side in (a, b):
+        _COUNTING.append(None)
+        try:
+            side()
+        finally:
+            found.append(_COUNTING.pop())
+    row.procs = (found[0], found[1])
 
 
 def _prepare(repo: Path, remote: Path, bundle: Path) -> None:
@@ -144,26 +166,42 @@ def _lock_for(repo: Path, session: str, paths: list[str]) -> int:
 
 
 class Row:
+    """One everyday command: medians of wall and CPU time with hooks (a) and without
+    (b), and the programs one run starts on each side."""
+
     def __init__(self, name: str, budget: str, limit: float, additive: bool = False) -> None:
         self.name, self.budget, self.limit, self.additive = name, budget, limit, additive
-        self.a = self.b = 0.0
+        self.a = self.b = self.cpu_a = self.cpu_b = 0.0
+        self.procs: tuple[int | None, int | None] = (None, None)
+
+    @property
+    def cpu_ratio(self) -> float:
+        return round(self.cpu_a / self.cpu_b, 2) if self.cpu_b else float("inf")
 
     def figures(self) -> list[Figure]:
+        """The row's budget figure; its CPU-time ratio and program counts ride along
+        as extra fields (printed in this benchmark's own table, kept by --json)."""
         if self.additive:
             extra = ms(self.a - self.b)
-            return [figure(f"{self.name}: hooks add", extra, "ms", self.budget,
-                           extra <= self.limit)]
-        ratio = round(self.a / self.b, 2) if self.b else float("inf")
-        return [figure(f"{self.name}: hooked / bare", ratio, "x", self.budget,
-                       ratio <= self.limit)]
+            fig = figure(f"{self.name}: hooks add", extra, "ms", self.budget,
+                         extra <= self.limit)
+        else:
+            ratio = round(self.a / self.b, 2) if self.b else float("inf")
+            fig = figure(f"{self.name}: hooked / bare", ratio, "x", self.budget,
+                         ratio <= self.limit)
+        fig["cpu_ratio"] = self.cpu_ratio
+        fig["programs"] = list(self.procs)
+        return [fig]
 
 
-def _pair(row: Row, a: Callable[[], float], b: Callable[[], float], rounds: int) -> None:
-    ta, tb = paired(a, b, rounds, warmup=2)
-    row.a, row.b = median(ta), median(tb)
+def _pair(row: Row, a: Callable[[], Sample], b: Callable[[], Sample], rounds: int) -> None:
+    sa, sb = paired_samples(a, b, rounds, warmup=2)
+    row.a, row.b = median([s.wall for s in sa]), median([s.wall for s in sb])
+    row.cpu_a, row.cpu_b = median([s.cpu for s in sa]), median([s.cpu for s in sb])
+    _count(row, a, b)
 
 
-def main(rounds: int = 15, rebase_rounds: int = 7, framework: bool = True,
+def main(rounds: int = 21, rebase_rounds: int = 9, framework: bool = True,
          bundle: Path | None = None) -> dict[str, Any]:
     src = bundle or bundle_path()
     if src is None:
@@ -180,7 +218,7 @@ def main(rounds: int = 15, rebase_rounds: int = 7, framework: bool = True,
         rows: list[Row] = []
         n = [0]
 
-        def commit(repo: Path) -> float:
+        def commit(repo: Path) -> Sample:
             n[0] += 1
             (repo / "README.md").write_text(f"bench round {n[0]}\n")
             git(repo, "add", "README.md")
@@ -205,7 +243,7 @@ def main(rounds: int = 15, rebase_rounds: int = 7, framework: bool = True,
                              ["git", "switch", "-q", "work"]), rounds)
         rows.append(row)
 
-        def restore(repo: Path) -> float:
+        def restore(repo: Path) -> Sample:
             with open(repo / "CHANGES.md", "a") as fh:
                 fh.write("local edit\n")
             return _timed(repo, ["git", "restore", "CHANGES.md"])
@@ -214,7 +252,7 @@ def main(rounds: int = 15, rebase_rounds: int = 7, framework: bool = True,
         _pair(row, lambda: restore(a), lambda: restore(b), rounds)
         rows.append(row)
 
-        def stash(repo: Path) -> float:
+        def stash(repo: Path) -> Sample:
             with open(repo / "CHANGES.md", "a") as fh:
                 fh.write("local edit\n")
             t = _timed(repo, ["git", "stash", "-q"], ["git", "stash", "pop", "-q"])
@@ -225,7 +263,7 @@ def main(rounds: int = 15, rebase_rounds: int = 7, framework: bool = True,
         _pair(row, lambda: stash(a), lambda: stash(b), rounds)
         rows.append(row)
 
-        def rebase(repo: Path) -> float:
+        def rebase(repo: Path) -> Sample:
             git(repo, "switch", "-q", "-C", "rb", "feat-orig")
             t = _timed(repo, ["git", "rebase", "-q", "main"])
             git(repo, "switch", "-q", "work")
@@ -236,7 +274,7 @@ def main(rounds: int = 15, rebase_rounds: int = 7, framework: bool = True,
         rows.append(row)
         _check_notes(a, "rb", REBASE_COMMITS)
 
-        def push(repo: Path) -> float:
+        def push(repo: Path) -> Sample:
             commit(repo)
             return _timed(repo, ["git", "push", "-q", "bench", "work"])
 
@@ -251,9 +289,11 @@ def main(rounds: int = 15, rebase_rounds: int = 7, framework: bool = True,
             figs += _framework(base, src, b, rounds)
         print(table([[r.name, ms(r.a), ms(r.b),
                       (f"+{ms(r.a - r.b)} ms" if r.additive else f"{r.a / r.b:.2f}x"),
+                      f"{ms(r.cpu_a)} / {ms(r.cpu_b)}", f"{r.cpu_ratio:.2f}x",
+                      "-" if r.procs[0] is None else f"{r.procs[0]} / {r.procs[1]}",
                       r.budget] for r in rows],
                     ["everyday command (click clone)", "with hooks ms", "without ms",
-                     "ratio", "budget"]))
+                     "ratio", "CPU ms", "CPU ratio", "programs", "budget"]))
         _check_silent(a, me)
         return report("everyday git on a real repository (bench_everyday)", figs)
 
@@ -353,8 +393,8 @@ def _framework(base: Path, bundle: Path, bare: Path, rounds: int) -> list[Figure
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--rounds", type=int, default=15)
-    ap.add_argument("--rebase-rounds", type=int, default=7)
+    ap.add_argument("--rounds", type=int, default=21)
+    ap.add_argument("--rebase-rounds", type=int, default=9)
     ap.add_argument("--no-framework", action="store_true")
     ns = ap.parse_args()
     out = main(rounds=ns.rounds, rebase_rounds=ns.rebase_rounds,

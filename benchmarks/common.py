@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -136,6 +137,81 @@ def paired(a: Callable[[], float], b: Callable[[], float], rounds: int,
             tb.append(b())
             ta.append(a())
     return ta, tb
+
+
+class Sample(NamedTuple):
+    """One measured run: wall-clock seconds and the CPU seconds (user + system) of
+    every process it started and waited for (hooks included: git waits for them)."""
+
+    wall: float
+    cpu: float
+
+
+def run_sample(cwd: Path, *cmds: Sequence[str], env: dict[str, str] | None = None,
+               ) -> Sample:
+    """Run ``cmds`` one after the other; a command that fails raises."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    for cmd in cmds:
+        proc = subprocess.run(list(cmd), cwd=cwd, capture_output=True, env=env)
+        if proc.returncode != 0:
+            raise RuntimeError(f"{' '.join(cmd[:4])} in {cwd} failed: "
+                               f"{proc.stderr.decode(errors='replace').strip()}")
+    wall = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return Sample(wall, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime))
+
+
+def paired_samples(a: Callable[[], Sample], b: Callable[[], Sample], rounds: int,
+                   warmup: int = 2) -> tuple[list[Sample], list[Sample]]:
+    """:func:`paired` for runs that measure wall and CPU time (ABBA order)."""
+    for _ in range(warmup):
+        a()
+        b()
+    sa: list[Sample] = []
+    sb: list[Sample] = []
+    for r in range(rounds):
+        if r % 2 == 0:
+            sa.append(a())
+            sb.append(b())
+        else:
+            sb.append(b())
+            sa.append(a())
+    return sa, sb
+
+
+def pair_ratio(sa: Sequence[Sample], sb: Sequence[Sample], field: str) -> float:
+    """The median of the per-pair ratios A/B of ``field`` ("wall" or "cpu").
+
+    Each A run is divided by the B run next to it in time, so a burst of load
+    from other processes hits both sides of a ratio; the median drops the pairs
+    a burst hit on one side only.
+    """
+    ratios = [getattr(x, field) / getattr(y, field) for x, y in zip(sa, sb, strict=True)
+              if getattr(y, field) > 0]
+    return median(ratios)
+
+
+def processes(cwd: Path, *cmds: Sequence[str]) -> int | None:
+    """How many programs ``cmds`` start (successful execve calls, counted by strace),
+    or None without strace. A count, unlike a time, does not depend on the load."""
+    import shutil
+    import tempfile
+
+    strace = shutil.which("strace")
+    if strace is None:
+        return None
+    n = 0
+    with tempfile.TemporaryDirectory(prefix="orch-bench-strace-") as tmp:
+        out = Path(tmp) / "trace"
+        for cmd in cmds:
+            proc = subprocess.run([strace, "-f", "-qq", "-e", "trace=execve", "-o", str(out),
+                                   *cmd], cwd=cwd, capture_output=True)
+            if proc.returncode != 0:
+                return None
+            n += sum(1 for line in out.read_text(errors="replace").splitlines()
+                     if "execve(" in line and line.rstrip().endswith("= 0"))
+    return n
 
 
 def timed(fn: Callable[[], Any]) -> float:

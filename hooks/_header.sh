@@ -43,6 +43,25 @@ orch_offset() {
     [ "${#_i}" -le 12 ] && [ "${#_f}" -le 9 ] || return 0
     orch_off=$_v
 }
+# orch_foreign_session: true when ORCH_SESSION names a session that may belong to
+# another owner than the session bound to this worktree (it would borrow that
+# session's locks and put its name on the checkpoint): set, the worktree bound to
+# another session, and the two stamp payloads do not name the same owner. Python
+# decides (orch_core/work/identity.py).
+orch_foreign_session() {
+    [ -n "${ORCH_SESSION:-}" ] || return 1
+    _fb=
+    [ -f "$gd/orch-session" ] && read -r _fb < "$gd/orch-session"
+    [ -n "$_fb" ] && [ "$_fb" != "$ORCH_SESSION" ] || return 1
+    _o1= _o2=
+    { read -r _x && read -r _o1; } < "$cdir/orch/stamp/$ORCH_SESSION.json" 2>/dev/null
+    { read -r _x && read -r _o2; } < "$cdir/orch/stamp/$_fb.json" 2>/dev/null
+    case $_o1 in *'"owner":"'*) ;; *) return 0 ;; esac
+    case $_o1$_o2 in *\\*) return 0 ;; esac
+    _o1=${_o1#*\"owner\":\"}
+    _o2=${_o2#*\"owner\":\"}
+    [ "${_o1%%\"*}" != "${_o2%%\"*}" ]
+}
 orch_missing() {
     echo "orch-hooks: $ORCH_PY is gone; reinstall (\`orch-hooks install\`) or remove the hooks (\`sh '${0%/*}/orch-hooks-uninstall.sh'\`)" >&2
     # Protected refs stay protected (a hook that was deciding about one refuses);
@@ -55,6 +74,11 @@ orch_missing() {
 # from /proc without starting a process; elsewhere the parent).
 orch_gitpid() {
     gitpid=$PPID
+    # The common case first: the parent is git. /proc/PID/comm is a few bytes, and
+    # the shell's `read` takes one byte per system call (each one re-renders a
+    # /proc file), so this costs a tenth of reading the stat line.
+    read -r _comm < "/proc/$gitpid/comm" 2>/dev/null &&
+        case $_comm in git|git-*) return 0 ;; esac
     _i=0
     while [ "$_i" -lt 3 ] && read -r _st < "/proc/$gitpid/stat" 2>/dev/null; do
         _comm=${_st#*\(}

@@ -1,12 +1,11 @@
 if [ -x "$orch_chained" ]; then "$orch_chained" "$@"; fi
 orch_dirs || exit 0
-# Inside a rebase the commits are copies: when the rebase ends git copies each one's
-# checkpoint note (notes.rewriteRef; install sets notes.rewriteMode=overwrite, so a
-# squash keeps the newest note rather than a growing list).
+# Inside a rebase the commits are copies: when the rebase ends post-rewrite copies
+# each one's checkpoint note (a squash keeps the newest note).
 { [ -d "$gd/rebase-merge" ] || [ -d "$gd/rebase-apply" ]; } && exit 0
-# --- stamp: from here on post-rewrite runs the same code after an amend.
 sess=${ORCH_SESSION:-}
 if [ -z "$sess" ] && [ -f "$gd/orch-session" ]; then read -r sess < "$gd/orch-session"; fi
+orch_foreign_session && orch_python "$@"
 stamp="$cdir/orch/stamp/$sess.json"
 [ -n "$sess" ] || stamp="$gd/orch-stamp-implicit.json"
 # The stamp file is written by orch-hooks whenever the session's state changes:
@@ -40,14 +39,15 @@ if [ -n "$head" ]; then
     esac
     # Serialised with every other orch writer of refs/notes/orch: concurrent
     # `git notes add` loses notes (docs/ARCHITECTURE.md, "Compare-and-swap for refs").
+    # The note goes in as -m, not through a pipe: no shell is forked for the pipe's
+    # writer (git stores the same bytes: the message plus a newline).
     noted=
     if [ -n "$skip" ]; then
-        printf '%s,"base":"%s"}\n' "$payload" "$base" |
-            flock "$cdir/orch/notes.flock" git -c core.hooksPath=/dev/null \
-                notes --ref=orch add -f -F - HEAD 2>/dev/null && noted=1
+        flock "$cdir/orch/notes.flock" git -c core.hooksPath=/dev/null \
+            notes --ref=orch add -f -m "$payload,\"base\":\"$base\"}" HEAD 2>/dev/null && noted=1
     else
-        printf '%s,"base":"%s"}\n' "$payload" "$base" |
-            flock "$cdir/orch/notes.flock" git notes --ref=orch add -f -F - HEAD 2>/dev/null &&
+        flock "$cdir/orch/notes.flock" \
+            git notes --ref=orch add -f -m "$payload,\"base\":\"$base\"}" HEAD 2>/dev/null &&
             noted=1
     fi
     if [ -n "$noted" ]; then

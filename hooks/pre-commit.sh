@@ -12,6 +12,7 @@ case ${orch_head#ref: } in
 esac
 sess=${ORCH_SESSION:-}
 if [ -z "$sess" ] && [ -f "$gd/orch-session" ]; then read -r sess < "$gd/orch-session"; fi
+orch_foreign_session && orch_python "$@"
 idx="$cdir/orch/locks.idx"
 [ -f "$idx" ] || orch_python "$@"
 tip=none

@@ -7,6 +7,8 @@ fi
 # under a lock. Anything else goes to Python, which decides and explains.
 orch_push_ok() {
     orch_dirs || return 1
+    # Remote mode: Python fetches the remote's lock table and checks against it.
+    [ -s "$cdir/orch/remote-mode" ] && return 1
     sess=${ORCH_SESSION:-}
     if [ -z "$sess" ] && [ -f "$gd/orch-session" ]; then read -r sess < "$gd/orch-session"; fi
     [ -n "$sess" ] || return 1

@@ -51,7 +51,7 @@ else
     [ "$1" = prepared ] || exit 0
     orch_tx_read
 fi
-[ -n "${orch_pre:-}" ] || orch_tx_note
+[ -n "${orch_pre:-}" ] || { orch_tx_gd; orch_tx_note; }
 # A branch moved by anything but a commit pre-commit has checked (cherry-pick,
 # revert, am, merge, rebase, reset, --no-verify): the lock rule needs Python only
 # when another session holds a lock (docs/ARCHITECTURE.md, "The lock rule on every
@@ -71,6 +71,7 @@ if [ -z "$hit" ] && [ -n "$br" ] && orch_dirs; then
     if [ "$chk" != "$gitpid" ]; then
         sess=${ORCH_SESSION:-}
         if [ -z "$sess" ] && [ -f "$gd/orch-session" ]; then read -r sess < "$gd/orch-session"; fi
+        orch_foreign_session && hit=1
         tip=none
         packed=/dev/null
         if [ -f "$cdir/refs/orch/locks" ]; then

@@ -18,6 +18,7 @@ from benchmarks import (
     bench_locks,
     bench_startup,
     bench_takeover,
+    bench_team,
     run_all,
 )
 
@@ -119,3 +120,11 @@ def test_run_all_collects_every_module(monkeypatch: pytest.MonkeyPatch,
     assert "within budget" in out and "bench_commit figure" in out and "NO" in out
     with pytest.raises(SystemExit):
         run_all.discover(["nonexistent"])
+
+
+def test_bench_team_small() -> None:
+    out = bench_team.main(rounds=2, viewers=2)
+    figs = _figures(out)
+    assert _find(figs, "events --follow sees a lock, p50")["value"] > 0
+    assert _find(figs, "monitor stream delivers a lock, p50")["value"] > 0
+    assert _find(figs, "2 stream viewers")["value"] > 0

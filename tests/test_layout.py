@@ -36,12 +36,14 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
                 "orch_core.jsonlines", "orch_core.seqfile")),
     ("git", ("orch_core.git",)),
     ("state", ("orch_core.state",)),
+    ("remote", ("orch_core.remote",)),
     ("locks", ("orch_core.locks",)),
     ("work", ("orch_core.work",)),
     ("merge", ("orch_core.merge",)),
+    ("team", ("orch_core.team",)),
     ("hooks", ("orch_core.hooks", "orch_core.hookmain")),
     ("api", ("orch_core.api",)),
-    ("cli, servers", ("orch_core.cli", "orch_core.servers")),
+    ("cli, servers, monitor", ("orch_core.cli", "orch_core.servers", "orch_core.monitor")),
     ("demo", ("orch_core.demo",)),
 ]
 

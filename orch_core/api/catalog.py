@@ -35,6 +35,12 @@ FAMILIES: dict[str, str] = {
     "merge": "orch_core.api.methods.merge",
     "worktree": "orch_core.api.methods.agents",
     "scheduler": "orch_core.api.methods.agents",
+    "mail": "orch_core.api.methods.team",
+    "events": "orch_core.api.methods.team",
+    "team": "orch_core.api.methods.team",
+    "status": "orch_core.api.methods.team",
+    "remote": "orch_core.api.methods.remote",
+    "server": "orch_core.api.methods.remote",
 }
 METHOD_MODULES = tuple(dict.fromkeys(FAMILIES.values()))
 _loaded = False

@@ -89,11 +89,39 @@ def method(name: str, summary: str, *, params: dict[str, dict[str, Any]] | None 
     def deco(fn: Handler) -> Handler:
         if name in REGISTRY:
             raise RuntimeError(f"method {name} registered twice")
-        REGISTRY[name] = Method(name, summary, params or {}, required, fn,
-                                (*errors, "usage", "not_a_repo"), mutates,
-                                aliases=aliases_for(name, params or {}))
+        schema = dict(params or {})
+        handler = fn
+        if "session" in schema and mutates:
+            # Every method that acts as a session can act for one of another owner,
+            # deliberately and journaled (work/identity.py).
+            schema[ACT_FOR] = s_bool("Act for a session of another owner (named by "
+                                     "'session' or ORCH_SESSION); journaled with both "
+                                     "names.")
+            handler = _acting_for(fn)
+        REGISTRY[name] = Method(name, summary, schema, required, handler,
+                                (*errors, "usage", "not_a_repo", "not_your_session"),
+                                mutates, aliases=aliases_for(name, params or {}))
         return fn
     return deco
+
+
+ACT_FOR = "act_for"
+
+
+def _acting_for(fn: Handler) -> Handler:
+    """``fn`` with the ``act_for`` parameter taken off and put in the call's context."""
+    import functools
+
+    @functools.wraps(fn)
+    def call(ctx: Any, *args: Any, act_for: bool = False, **kw: Any) -> Any:
+        if not act_for:
+            return fn(ctx, *args, **kw)
+        ctx.cache[ACT_FOR] = True
+        try:
+            return fn(ctx, *args, **kw)
+        finally:
+            ctx.cache.pop(ACT_FOR, None)
+    return call
 
 
 # Small schema helpers for method modules.

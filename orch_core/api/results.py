@@ -26,6 +26,7 @@ class LockJson(TypedDict):
     expires: str
     expires_in: int
     holder_dead: NotRequired[bool]  # lock.list: a live lease of a dead session
+    offline: NotRequired[bool]
 
 
 class ConflictJson(TypedDict):
@@ -45,6 +46,10 @@ class LockAcquired(TypedDict):
     session: str
     paths: list[str]
     locks: list[LockJson]
+    offline: NotRequired[bool]
+    warnings: NotRequired[list[str]]
+    reconciled: NotRequired[list[str]]
+    offline_conflicts: NotRequired[list[dict[str, Any]]]
 
 
 class LockReleased(TypedDict):
@@ -181,6 +186,7 @@ class QueueEntryJson(TypedDict):
     updated: str
     warning: NotRequired[str]
     needs: NotRequired[list[dict[str, Any]]]  # approvals still needed ([[approval]])
+    reviewer_dispatch: NotRequired[dict[str, Any]]
 
 
 class MergeLease(TypedDict):
@@ -236,3 +242,4 @@ class Resume(TypedDict):
     merge_failures: list[dict[str, Any]]
     attached: NotRequired[dict[str, Any]]
     mirror_requests: NotRequired[list[dict[str, Any]]]
+    mail: NotRequired[dict[str, Any]]

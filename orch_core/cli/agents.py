@@ -21,8 +21,9 @@ touch paths locked by another session, so follow these steps.
 2. Lock before you edit; a path ending in / locks the whole folder:
      orch-hooks lock check src/api/users.py
      orch-hooks lock acquire src/api/ --task CASE-ID
-   A conflict names the holder, the task and the expiry: wait or pick other
-   work. Renew long leases with `orch-hooks lock heartbeat`.
+   A conflict names the holder, the task and the expiry: wait, pick other
+   work, or ask the holder (`orch-hooks mail send --to HOLDER --subject ...`).
+   Renew long leases with `orch-hooks lock heartbeat`.
 3. Walk your case: `orch-hooks case begin CASE-ID`; after each step
    `orch-hooks step check STEP-ID`; at the end
    `orch-hooks case complete CASE-ID --next "what comes next"`.
@@ -30,7 +31,7 @@ touch paths locked by another session, so follow these steps.
    A case waits for its unfinished blockers and you run one case at a time
    (`--force` overrides both, and is journaled).
 4. Lost your context (compaction, crash, new terminal)? `orch-hooks resume next`
-   says what you were doing and what to do next. From a fresh session:
+   says what you were doing, what to do next and your unread mail. From a fresh session:
    `orch-hooks resume candidates`, then `orch-hooks resume attach SESSION`.
    Keep `orch-hooks session heartbeat` going: a session silent for its ttl
    plus the grace is dead, its locks stop counting for everyone and its case

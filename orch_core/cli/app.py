@@ -28,6 +28,8 @@ CLI_MODULES: dict[str, tuple[str, ...]] = {
     "orch_core.cli.work": ("task", "case", "step", "resume", "work", "mirror", "sync",
                            "rebuild"),
     "orch_core.cli.merge": ("merge",),
+    "orch_core.cli.team": ("mail", "events", "spawn", "team", "status", "monitor"),
+    "orch_core.cli.remote": ("remote", "server"),
 }
 COMMANDS = {cmd: mod for mod, cmds in CLI_MODULES.items() for cmd in cmds}
 
@@ -58,17 +60,23 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--session", "session", metavar="ID", envvar=None,
               help="Act as this session (default: ORCH_SESSION, then the worktree's session).")
+@click.option("--act-for", "act_for", is_flag=True, default=False,
+              help="Let --session or ORCH_SESSION name a session of another owner "
+                   "(journaled with both names; README, \"Identity\").")
 @click.option("-C", "cwd", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run as if started in this directory.")
 @click.version_option(package_name="orch-hooks")
 @click.pass_context
-def main_group(cctx: click.Context, session: str | None, cwd: Path | None) -> None:
+def main_group(cctx: click.Context, session: str | None, act_for: bool,
+               cwd: Path | None) -> None:
     """Coordinate coding agents in one git repository: locks enforced by git hooks,
     checkpoints on commits, resume after a lost context, and a merge queue.
 
     Start with `orch-hooks install`, then `orch-hooks session open`.
     """
     cctx.obj = State(cwd or Path.cwd(), session)
+    if act_for:
+        cctx.obj.ctx.cache["act_for"] = True  # read by work/identity.py
     cctx.call_on_close(cctx.obj.ctx.close)
 
 

@@ -8,8 +8,10 @@ Shared by the click commands (cli/workspace.py) and the lock front
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
 
+# typing.TYPE_CHECKING without importing typing: the lock front (cli/lockfront.py)
+# prints through this module and imports no typing at run time.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from orch_core.api.results import LockAcquired, LockCheck, LockJson, LockReleased
     from orch_core.errors import OrchError
@@ -61,7 +63,8 @@ def lock_line(lk: LockJson) -> str:
 
 
 def acquired_text(r: LockAcquired) -> str:
-    return "\n".join("acquired " + lock_line(lk) for lk in r["locks"])
+    lines = ["acquired " + lock_line(lk) for lk in r["locks"]]
+    return "\n".join(lines + [f"warning: {w}" for w in r.get("warnings", [])])
 
 
 def released_text(r: LockReleased) -> str:

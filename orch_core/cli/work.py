@@ -67,6 +67,11 @@ def _resume_text(r: Resume) -> str:
                      + ", ".join(base["changed_held_paths"][:10])
                      + f" (rebase onto {base['main']} before going on)")
     lines += [f"  warning: {w}" for w in r.get("warnings", [])]
+    box = r.get("mail") or {}
+    if box.get("unread"):
+        lines.append(f"  unread mail: {box['unread']} (`orch-hooks mail inbox --unread`)")
+        lines += [f"    {m['id']} from {m['from_owner']}: {m['subject']}"
+                  for m in box.get("messages", [])]
     return "\n".join(lines)
 
 

@@ -28,9 +28,13 @@ def register(main: click.Group) -> None:
                   help="Install into a hooks dir shared by other repositories (a global "
                        "or system core.hooksPath); the shims then do nothing in "
                        "repositories where orch is not installed.")
+    @click.option("--remote", metavar="NAME",
+                  help="Remote mode: the lock table, queue and notes are shared through "
+                       "this git remote (written as [remote] name in .orch.toml).")
     @json_option
     @pass_state
-    def install(state: State, force: bool, shared_hooks: bool, as_json: bool) -> int:
+    def install(state: State, force: bool, shared_hooks: bool, remote: str | None,
+                as_json: bool) -> int:
         """Install the hooks in this repository (idempotent; chains existing hooks)."""
         def human(r: dict[str, Any]) -> str:
             lines = [f"hooks in {r['hooks_dir']}:"]
@@ -49,11 +53,16 @@ def register(main: click.Group) -> None:
                              ".orch.toml (README: Working alone)")
             else:
                 lines.append("protected: none (.orch.toml says protected = [])")
+            if r.get("remote"):
+                lines.append(f"remote mode: locks, queue and notes go through "
+                             f"{r['remote']!r}" + (" (wrote [remote] in .orch.toml: commit "
+                                                   "it on main for the team)"
+                                                   if r.get("remote_policy_written") else ""))
             lines.append(f"remove the hooks without Python: sh {r['uninstaller']}")
             lines.append("next: `orch-hooks session open` (and see `orch-hooks agent-guide`)")
             return "\n".join(lines)
-        run_method(state, "workspace.init", {"force": force, "shared_hooks": shared_hooks},
-                   as_json, human)
+        run_method(state, "workspace.init", {"force": force, "shared_hooks": shared_hooks,
+                                              "remote": remote}, as_json, human)
         return 0
 
     @main.command()
@@ -199,14 +208,19 @@ def register(main: click.Group) -> None:
     @click.option("--task", help="Task or case id the lock is for.")
     @click.option("--release-on-land", is_flag=True,
                   help="Release when this session's branch lands on main.")
+    @click.option("--offline", is_flag=True,
+                  help="Remote mode, remote unreachable: take the lease in this clone "
+                       "only, marked offline; the next push reconciles it.")
     @json_option
     @pass_state
     def lock_acquire(state: State, paths: tuple[str, ...], shared: bool, ttl: int | None,
-                     task: str | None, release_on_land: bool, as_json: bool) -> int:
+                     task: str | None, release_on_land: bool, offline: bool,
+                     as_json: bool) -> int:
         """Take locks on PATHS, all or nothing."""
         run_method(state, "lock.acquire",
                    {"paths": list(paths), "shared": shared or None, "ttl": ttl, "task": task,
-                    "release_on_land": release_on_land or None}, as_json, acquired_text)
+                    "release_on_land": release_on_land or None, "offline": offline or None},
+                   as_json, acquired_text)
         return 0
 
     @lock.command("release")

@@ -2,8 +2,8 @@
 
 Agents work in their own worktrees; a commit into another agent's locked path is
 refused, with --no-verify too (the lock rule holds for every branch update); then
-the sections added by the work-state, merge-queue and agent-interface layers run
-in turn.
+the sections added by the work-state, merge-queue, agent-interface and team
+layers run in turn, and a two-clone story through a `git daemon` (remote mode).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from orch_core.demo import agents, merge, work
+from orch_core.demo import agents, merge, remote, team, work
 from orch_core.demo.base import Demo, DemoFailed
 
 
@@ -67,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         d.setup()
         locks_story(d)
         if not args.only_locks:
-            for section in (work, merge, agents):
+            for section in (work, merge, agents, team, remote):
                 section.run(d)
         print("\ndemo finished: every step behaved as described")
         return 0

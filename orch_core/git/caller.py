@@ -98,3 +98,26 @@ def _full(name: str) -> str:
     return name if name.startswith("refs/") else "refs/heads/" + name
 
 
+
+
+def branch_rename(argv: list[str]) -> tuple[str | None, str] | None:
+    """``git branch -m|-M|--move [OLD] NEW`` -> (OLD or None for the current branch,
+    NEW as a full ref); None for any other command. Copies (``-c``/``-C``) delete
+    nothing and are not renames."""
+    if subcommand(argv) != "branch":
+        return None
+    words = argv[(_sub_index(argv) or 0) + 1:]
+    moving = False
+    names: list[str] = []
+    only_names = False
+    for w in words:
+        if only_names or not w.startswith("-") or w == "-":
+            names.append(w)
+        elif w == "--":
+            only_names = True
+        elif w in ("--move", "-m", "-M") or (not w.startswith("--") and ("m" in w or "M" in w)):
+            moving = True
+    if not moving or not names or len(names) > 2:
+        return None
+    old = names[0] if len(names) == 2 else None
+    return (_full(old) if old else None), _full(names[-1])

@@ -17,6 +17,25 @@ def config_scope(repo: Repo, key: str) -> str | None:
     return scope or None
 
 
+def git_copies_notes(repo: Repo, ref: str) -> list[str]:
+    """The ``notes.rewriteRef`` values ("value (scope)") that make git's own amend or
+    rebase copy the notes of ``ref``; empty when none matches or git's copying is off
+    for both commands (``notes.rewrite.amend``/``rebase`` false)."""
+    import fnmatch
+
+    switches = [repo.run("config", "--type=bool", "--get", f"notes.rewrite.{cmd}",
+                         check=False).stdout.decode().strip() for cmd in ("amend", "rebase")]
+    if all(s == "false" for s in switches):
+        return []
+    proc = repo.run("config", "--show-scope", "--get-all", "notes.rewriteRef", check=False)
+    out: list[str] = []
+    for line in proc.stdout.decode(errors="replace").splitlines():
+        scope, _tab, value = line.partition("\t")
+        if value and fnmatch.fnmatchcase(ref, value.strip()):
+            out.append(f"{value.strip()} ({scope})")
+    return out
+
+
 def local_config_get(repo: Repo, key: str) -> str | None:
     proc = repo.run("config", "--local", "--get", key, check=False)
     return proc.stdout.decode(errors="replace").strip() if proc.returncode == 0 else None

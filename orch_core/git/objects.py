@@ -82,6 +82,20 @@ def note_add(repo: Repo, notes_ref: str, commit: str, text: str) -> None:
              input=text.encode())
 
 
+def notes_copy_for_rewrite(repo: Repo, notes_ref: str, command: str, mapping: str) -> None:
+    """Copy each old commit's note in ``notes_ref`` to its rewritten copy, as git does
+    for ``command`` (amend, rebase): ``mapping`` is post-rewrite's "OLD NEW" lines; a
+    target's note is replaced (a squash keeps the newest). One ref update, made
+    without checking the old value: the caller holds the notes writer lock."""
+    import os
+
+    env = {**os.environ, "GIT_NOTES_REWRITE_REF": notes_ref,
+           "GIT_NOTES_REWRITE_MODE": "overwrite"}
+    repo.run("-c", "core.hooksPath=/dev/null", "-c", f"notes.rewrite.{command}=true",
+             "notes", "copy", f"--for-rewrite={command}", "--stdin",
+             input=mapping.encode(), env=env)
+
+
 def file_at(repo: Repo, rev: str, path: str) -> tuple[bool, bytes | None]:
     """(does ``rev`` name a commit, the blob at ``rev:path`` or None)."""
     exists = repo.run("rev-parse", "-q", "--verify", f"{rev}^{{commit}}", check=False)

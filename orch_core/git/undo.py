@@ -90,3 +90,21 @@ def head_ref(repo: Repo) -> str | None:
     proc = repo.run("symbolic-ref", "-q", "HEAD", check=False)
     ref = proc.stdout.decode(errors="replace").strip()
     return ref or None
+
+
+# Where `git branch -m` parks the old name's reflog while it renames (git's files
+# backend): a rename refused at its first step dies with the reflog still there.
+RENAMED_LOG = "logs/refs/.tmp-renamed-log"
+
+
+def restore_renamed_reflog(repo: Repo, ref: str) -> bool:
+    """Put the reflog a refused rename parked aside back under ``ref``'s name."""
+    import os
+
+    parked = repo.common_dir / RENAMED_LOG
+    home = repo.common_dir / "logs" / ref
+    if not parked.is_file() or home.exists():
+        return False
+    home.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(parked, home)
+    return True

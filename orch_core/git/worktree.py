@@ -122,6 +122,14 @@ def snapshot_worktree(path: Path, git_dir: Path, message: str) -> Oid:
             tmp_index.unlink()
 
 
+def checked_out(path: Path) -> str | None:
+    """The full ref of the branch checked out at ``path`` (None: detached HEAD)."""
+    proc = git_in(path, "symbolic-ref", "-q", "HEAD", check=False)
+    if proc.returncode != 0:
+        return None
+    return proc.stdout.decode(errors="surrogateescape").strip() or None
+
+
 def merge_branch(path: Path, branch: str, message: str) -> tuple[bool, list[str], str]:
     """Merge ``branch`` into the branch checked out at ``path``.
 

@@ -13,8 +13,7 @@ from orch_core.state.context import Context
 if TYPE_CHECKING:
     pass
 
-from orch_core.hooks.common import context, say, session_id
-from orch_core.hooks.push import _stdin_lines
+from orch_core.hooks.common import context, foreign_session, say, session_id
 
 
 def pre_commit(args: list[str]) -> int:
@@ -29,6 +28,12 @@ def pre_commit(args: list[str]) -> int:
             say(line)
         return 1
     policy.write_cache(ctx)
+    why = foreign_session(ctx)
+    if why:
+        say(f"orch-hooks: commit refused: ORCH_SESSION names another owner's session: {why}")
+        say("  a commit made as it would use its locks and carry its name; unset "
+            "ORCH_SESSION here, or commit in that session's own worktree")
+        return 1
     staged = gitworktree.staged_paths(ctx.repo)
     if not staged:
         return 0
@@ -45,9 +50,10 @@ def pre_commit(args: list[str]) -> int:
         for line in locks.conflict_lines(found, now):
             say(line)
         say("  what to do: unstage them (`git restore --staged PATH`), wait for the "
-             "release, or ask the holder;")
+             f"release, or ask the holder ({locks.ask_hint(found)});")
         say("  see `orch-hooks lock list`; a holder that is gone can be overridden with "
              "`orch-hooks lock release --force LOCK_ID` (journaled)")
+        _fetched_age(ctx)
         return 1
     if ctx.config.get("locks", "require_lock"):
         mine = LockIndex([lk for lk in snap.locks if lk.session == sid and lk.live(now)],
@@ -119,13 +125,42 @@ def post_commit(args: list[str]) -> int:
 
 
 def post_rewrite(args: list[str]) -> int:
-    """After `commit --amend` git copied the old note over post-commit's checkpoint:
-    stamp the new commit again (a rebase keeps the copied notes: one per commit)."""
-    _stdin_lines()
-    if not args or args[0] != "amend":
+    """Carry the notes of rewritten commits (stdin: "OLD NEW" lines) to their copies,
+    under the notes writer lock; git does not copy refs/notes/orch itself. After an
+    amend outside a rebase, post-commit has already stamped the new commit."""
+    import sys
+
+    from orch_core.work import stamp
+
+    mapping = sys.stdin.read()
+    if not args or args[0] not in ("amend", "rebase") or not mapping.strip():
         return 0
     ctx = context()
-    for name in ("rebase-merge", "rebase-apply"):
-        if (ctx.repo.git_dir / name).is_dir():
-            return 0
-    return post_commit([])
+    in_rebase = any((ctx.repo.git_dir / n).is_dir() for n in ("rebase-merge", "rebase-apply"))
+    if args[0] == "amend" and not in_rebase:
+        return 0
+    try:
+        stamp.copy_notes(ctx, args[0], mapping)
+    except OrchError as e:
+        say(f"orch-hooks: warning: checkpoint notes not copied: {e.message}")
+    return 0
+
+
+def _fetched_age(ctx: Context) -> None:
+    """Remote mode: say how old the table this refusal was decided on is (the commit
+    path never touches the network; `orch-hooks remote fetch` brings it up to date)."""
+    from orch_core.git import remote as gitremote
+
+    marker = ctx.repo.orch_dir / "remote-mode"
+    try:
+        name = marker.read_text().strip()
+    except OSError:
+        return
+    if not name:
+        return
+    when = gitremote.last_fetched(ctx.repo)
+    import time
+
+    age = "never" if when is None else f"{max(0, int(time.time() - when))} s ago"
+    say(f"  (lock table last fetched from {name} {age}; `orch-hooks remote fetch` "
+        "refreshes it)")

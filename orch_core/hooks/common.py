@@ -25,7 +25,21 @@ def session_id(ctx: Context) -> tuple[str, str | None]:
     """(id used for lock decisions, real session id or None for implicit)."""
     from orch_core.work import sessions
 
-    sid, _source = sessions.resolve_id(ctx)
+    sid, source = sessions.resolve_id(ctx)
+    if sid and source == "ORCH_SESSION" and foreign_session(ctx):
+        # Another owner's session: its locks are not yours and its name does not go on
+        # the checkpoint; decide as this worktree's own session (work/identity.py).
+        bound = sessions.read_binding(ctx.repo.git_dir)
+        sid = bound if bound and sessions.find(ctx, bound) else None
     if sid:
         return sid, sid
     return "implicit:" + str(ctx.repo.toplevel), None
+
+
+def foreign_session(ctx: Context) -> str | None:
+    """Why ORCH_SESSION names a session of another owner than you here, or None."""
+    from orch_core.work import identity, sessions
+
+    sid = ctx.env.get("ORCH_SESSION", "").strip()
+    sess = sessions.find(ctx, sid) if sid else None
+    return identity.foreign(ctx, sess) if sess is not None else None

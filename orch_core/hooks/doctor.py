@@ -10,17 +10,14 @@ from typing import Any
 from orch_core.errors import OrchError
 from orch_core.git import hookenv
 from orch_core.git import refs as gitrefs
-from orch_core.git import repo as gitrepo
 from orch_core.hooks import damage
 from orch_core.hooks.installer import (
-    ensure_rewrite_mode,
-    ensure_rewrite_ref,
+    ensure_notes_copy,
     install,
     write_installed,
 )
 from orch_core.hooks.shims import (
     HOOK_NAMES,
-    REWRITE_MODE,
     hooks_dir,
     is_ours,
     render,
@@ -183,21 +180,14 @@ def doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
     if protected is not None:
         _check_notes(ctx, fix, add)
     check_protected_branches(ctx, add)
-    has_rewrite = "refs/notes/orch" in gitrepo.config_get_all(ctx.repo, "notes.rewriteRef")
-    if not has_rewrite and fix:
-        ensure_rewrite_ref(ctx)
-    add("notes.rewriteRef", has_rewrite, "refs/notes/orch" if has_rewrite else "not set",
-        fixed=not has_rewrite and fix)
-    mode = gitrepo.config_get(ctx.repo, REWRITE_MODE) or ""
-    if mode == "overwrite":
-        add(REWRITE_MODE, True, mode)
-    else:
-        fixed = False
-        if fix and hookenv.local_config_get(ctx.repo, REWRITE_MODE) is None:
-            write_installed(ctx, ensure_rewrite_mode(ctx))
-            fixed = True
-        add(REWRITE_MODE, False, f"{mode or 'concatenate (git default)'}: a rebase or squash "
-            f"piles checkpoint notes up on one commit; overwrite keeps the newest", fixed)
+    copies = hookenv.git_copies_notes(ctx.repo, "refs/notes/orch")
+    if copies and fix:
+        write_installed(ctx, ensure_notes_copy(ctx))
+    add("notes copy", not copies,
+        "post-rewrite copies checkpoint notes under the notes lock" if not copies else
+        f"git copies refs/notes/orch itself on amend and rebase (notes.rewriteRef "
+        f"{', '.join(copies)}), outside orch's writer lock: racing commits lose notes",
+        fixed=bool(copies) and fix)
     healthy = all(f["ok"] or f["fixed"] for f in findings)
     return {"healthy": healthy, "findings": findings}
 

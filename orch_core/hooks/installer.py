@@ -18,6 +18,7 @@ from orch_core.hooks.shims import (
     CHAINED_SUFFIX,
     HOOK_NAMES,
     INSTALLED,
+    NOTES_SWITCHES,
     REWRITE_MODE,
     UNINSTALLER,
     UNINSTALLER_MARKER,
@@ -81,15 +82,14 @@ def install(ctx: Context, force: bool = False, shared_hooks: bool = False
 
     fastpolicy.write_cache(ctx)  # what the pre-commit fast path reads of .orch.toml
     _write_exec(hdir / UNINSTALLER, uninstaller_script())
-    ensure_rewrite_ref(ctx)
-    changed = ensure_rewrite_mode(ctx)
+    changed = ensure_notes_copy(ctx)
     ctx.store.db_version()  # creates the state database
     write_installed(ctx, changed)
     restamp.installed_at(ctx)  # commits from now on are expected to carry a note
     snap = locks.snapshot(ctx)
     lockexport.write_export(ctx, snap.tip, snap.locks)
     return {"hooks_dir": str(hdir), "hooks": report, "state": str(ctx.store.path),
-            "notes_rewrite_ref": "refs/notes/orch", "shared_hooks": shared,
+            "notes_copied_by": "post-rewrite", "shared_hooks": shared,
             "uninstaller": str(hdir / UNINSTALLER), "moved_shims": moved, **policy}
 
 
@@ -122,16 +122,6 @@ def policy_text(branch: str) -> str:
     )
 
 
-def ensure_rewrite_mode(ctx: Context) -> list[str]:
-    """One checkpoint per commit: a rewrite (rebase, squash) copies the newest note over
-    the target's instead of concatenating them (git's default). Set only when this
-    repository's own config says nothing; returns what was changed."""
-    if hookenv.local_config_get(ctx.repo, REWRITE_MODE) is not None:
-        return []
-    hookenv.local_config_set(ctx.repo, REWRITE_MODE, "overwrite")
-    return [f"config {REWRITE_MODE}"]
-
-
 def _installed_path(ctx: Context) -> Path:
     return ctx.repo.orch_dir / INSTALLED
 
@@ -147,10 +137,22 @@ def write_installed(ctx: Context, changed: list[str]) -> None:
     path.write_text("".join(f"{i}\n" for i in items))
 
 
-def ensure_rewrite_ref(ctx: Context) -> None:
-    if "refs/notes/orch" not in gitrepo.config_get_all(ctx.repo, "notes.rewriteRef"):
-        gitrepo.config_add(ctx.repo, "notes.rewriteRef", "refs/notes/orch")
+def ensure_notes_copy(ctx: Context) -> list[str]:
+    """git must not copy checkpoint notes itself on amend or rebase: its copy reads the
+    notes first and moves refs/notes/orch without checking the old value, dropping
+    notes other worktrees wrote meanwhile. post-rewrite copies them under the notes
+    writer lock instead (docs/ARCHITECTURE.md, "Where state lives"). Removes the
+    ``notes.rewriteRef`` older installs set; when another one still matches (a global
+    ``refs/notes/*``), turns git's copying off in this repository. Returns what was
+    changed for uninstall."""
+    gitrepo.config_unset(ctx.repo, "notes.rewriteRef", "^refs/notes/orch$")
     hookenv.create_empty_notes_ref(ctx.repo, "refs/notes/orch")
+    changed: list[str] = []
+    if hookenv.git_copies_notes(ctx.repo, "refs/notes/orch"):
+        for key in NOTES_SWITCHES:
+            hookenv.local_config_set(ctx.repo, key, "false")
+            changed.append(f"config {key}")
+    return changed
 
 
 def uninstall(ctx: Context, purge: bool = False) -> dict[str, Any]:
@@ -193,8 +195,9 @@ def uninstall(ctx: Context, purge: bool = False) -> dict[str, Any]:
         items = installed.read_text().splitlines()
     except OSError:
         items = []
-    if f"config {REWRITE_MODE}" in items:
-        hookenv.local_config_unset(ctx.repo, REWRITE_MODE)
+    for key in (REWRITE_MODE, *NOTES_SWITCHES):
+        if f"config {key}" in items:
+            hookenv.local_config_unset(ctx.repo, key)
     with contextlib.suppress(FileNotFoundError):
         installed.unlink()
     out: dict[str, Any] = {"hooks_dir": str(hdir), "hooks": report}

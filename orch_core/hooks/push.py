@@ -44,6 +44,7 @@ def pre_push(args: list[str]) -> int:
         lines = [[_rev(ctx, f) if i in (1, 3) else f for i, f in enumerate(ln)]
                  for ln in lines]
     refusals = _gate(ctx, "pre-push", [" ".join(ln) for ln in lines], args)
+    refusals += _remote_first(ctx, remote, args[1] if len(args) > 1 else "")
     sid, _real = session_id(ctx)
     snap = locks.snapshot(ctx)
     now = ctx.now()
@@ -80,6 +81,40 @@ def pre_push(args: list[str]) -> int:
              "the locks to be released; see `orch-hooks lock list`")
         return 1
     return 0
+
+
+def _remote_first(ctx: Context, remote: str, url: str) -> list[str]:
+    """Remote mode, pushing to the team's remote: fetch its lock table (reconciling
+    this clone's offline leases) so the commits are checked against the remote's
+    current table, and merge and push the checkpoint notes that name their
+    sessions. Unreachable: refused (fail closed)."""
+    from orch_core.remote import mode
+
+    name = mode.remote_name(ctx)
+    if name is None or (remote not in (name, _url_of(ctx, name)) and url != _url_of(ctx, name)):
+        return []
+    from orch_core.locks import remotesync
+    from orch_core.work import remotenotes
+
+    try:
+        res = remotesync.adopt(ctx)
+        remotenotes.sync(ctx, name)
+    except OrchError as e:
+        return [f"the lock table of {name} could not be fetched: {e.message}",
+                f"  {e.hint}" if e.hint else "  retry when the remote is back"]
+    out = []
+    for c in res.get("offline_conflicts", []):
+        holders = ", ".join(f"session {h['session']} ({h['owner']}) on {h['lock_path']}"
+                            for h in c["held_by"])
+        out.append(f"offline lease on {c['path']} conflicts with the remote's table: "
+                   f"held by {holders}")
+    return out
+
+
+def _url_of(ctx: Context, name: str) -> str:
+    from orch_core.git import remote as gitremote
+
+    return gitremote.url_of(ctx.repo, name) or name
 
 
 def _stdin_lines() -> list[str]:
@@ -144,7 +179,8 @@ def reference_transaction(args: list[str]) -> int:
     refusals = _gate(ctx, "reference-transaction", lines, args)
     if not refusals:
         refusals = _branch_lock_refusals(ctx, lines)
-    if not refusals and any(ln.split()[-1].startswith("refs/heads/") for ln in lines):
+    if not refusals and any(ln.split()[-1].startswith("refs/heads/")
+                            and ln.split()[1] != gitrepo.ZERO_OID for ln in lines):
         # Here for the lock rule (the shell found the index older than the git config):
         # bring the index up to date so the next branch update stays in the shell.
         from orch_core.hooks import policy

@@ -22,10 +22,6 @@ MARKER = "# orch-hooks shim"
 CHAINED_SUFFIX = ".orch-chained"
 
 
-# post-rewrite.sh is followed by the part of post-commit.sh from this line on.
-STAMP_MARK = "# --- stamp:"
-
-
 UNINSTALLER = "orch-hooks-uninstall.sh"
 
 
@@ -36,7 +32,12 @@ UNINSTALLER_MARKER = "# orch-hooks uninstaller"
 INSTALLED = "installed"
 
 
-REWRITE_MODE = "notes.rewriteMode"
+REWRITE_MODE = "notes.rewriteMode"  # set by older installs; uninstall unsets it
+
+
+# Turned off in this repository when a notes.rewriteRef install cannot remove (a
+# global `refs/notes/*`) would make git copy refs/notes/orch itself.
+NOTES_SWITCHES = ("notes.rewrite.amend", "notes.rewrite.rebase")
 
 
 def templates_dir() -> Path:
@@ -66,10 +67,6 @@ def render(hook: str, protected_refs: list[str], shared: bool = False) -> str:
     tdir = templates_dir()
     header = (tdir / "_header.sh").read_text()
     body = (tdir / f"{hook}.sh").read_text()
-    if hook == "post-rewrite":
-        # After an amend, post-rewrite stamps the new commit with post-commit's code.
-        stamp = (tdir / "post-commit.sh").read_text()
-        body += stamp[stamp.index(STAMP_MARK):]
     text = (header.replace("@PYTHON@", shlex.quote(sys.executable)).replace("@HOOK@", hook)
             .replace("@SHARED@", "1" if shared else "''")
             .replace("@PROTECTED_LIST@", shlex.quote(" ".join(protected_refs))))
@@ -161,9 +158,11 @@ for f in "$dir"/* "$dir"/.[!.]*; do
 done
 if cdir=$(git rev-parse --path-format=absolute --git-common-dir 2>/dev/null); then
     git config --unset notes.rewriteRef '^refs/notes/orch$'
-    if grep -qx 'config {REWRITE_MODE}' "$cdir/orch/{INSTALLED}" 2>/dev/null; then
-        git config --local --unset {REWRITE_MODE}
-    fi
+    for key in {REWRITE_MODE} {" ".join(NOTES_SWITCHES)}; do
+        if grep -qx "config $key" "$cdir/orch/{INSTALLED}" 2>/dev/null; then
+            git config --local --unset "$key"
+        fi
+    done
     rm -f "$cdir/orch/{INSTALLED}"
     echo "left: refs/orch/*, refs/notes/orch and $cdir/orch"
     echo "  ('orch-hooks uninstall --purge' removes them after saving unsaved work)"

@@ -50,5 +50,5 @@ def refusal_lines(what: str, found: dict[str, list[Lock]], now: float) -> list[s
     lines = [f"orch-hooks: {what} refused: it changes paths locked by another session"]
     lines += locks.conflict_lines(found, now)
     lines.append("  what to do: leave those paths out of this branch, wait for the release, "
-                 "or ask the holder; see `orch-hooks lock list`")
+                 f"or ask the holder ({locks.ask_hint(found)}); see `orch-hooks lock list`")
     return lines

@@ -44,6 +44,8 @@ class Session(Protocol):
 
 def describe(lk: Lock, now: float) -> dict[str, Any]:
     out = lk.to_json()
+    if lk.id.startswith("L-offline-"):
+        out["offline"] = True
     out["live"] = lk.live(now)
     out["expires"] = clock.iso(lk.expires_at)
     out["expires_in"] = max(0, int(lk.expires_at - now))
@@ -79,6 +81,16 @@ def conflict_lines(found: dict[str, list[Lock]], now: float) -> list[str]:
     return lines
 
 
+def ask_command(session_id: str) -> str:
+    """The command that asks a lock holder for its paths (the mailbox, team/mail.py)."""
+    return f"orch-hooks mail send --to {session_id} --subject 'may I have PATH?'"
+
+
+def ask_hint(found: dict[str, list[Lock]]) -> str:
+    holders = sorted({lk.session for v in found.values() for lk in v})
+    return "; ".join(f"`{ask_command(h)}`" for h in holders[:3])
+
+
 # A lease longer than this is a typo (and overflows the clock's dates).
 MAX_TTL = 10 * 365 * 86400
 
@@ -112,8 +124,15 @@ def normalise_all(ctx: Context, raw: Iterable[str]) -> list[str]:
 
 def acquire(ctx: Context, sess: Session, paths: list[str], shared: bool = False,
             ttl: float | None = None, task: str | None = None,
-            release_on_land: bool = False) -> dict[str, Any]:
+            release_on_land: bool = False, offline: bool = False) -> dict[str, Any]:
     from orch_core.git import worktree as gitworktree  # here: `lock check` needs none
+    from orch_core.locks.offline import OFFLINE_ID
+    from orch_core.remote import mode as remote_mode
+
+    id_prefix = "L-"
+    if offline and remote_mode.remote_name(ctx) is not None:
+        ctx.cache[remote_mode.OFFLINE] = True
+        id_prefix = OFFLINE_ID
 
     norm = normalise_all(ctx, paths)
     life = float(ttl if ttl is not None else ctx.config.get("locks", "default_ttl"))
@@ -135,7 +154,8 @@ def acquire(ctx: Context, sess: Session, paths: list[str], shared: bool = False,
         if found:
             raise Conflict(
                 "lock conflict; nothing was acquired:\n" + "\n".join(conflict_lines(found, now)),
-                hint="wait for the holder to release, ask them, or see `orch-hooks lock list`; "
+                hint=f"wait for the holder to release, ask them ({ask_hint(found)}), or see "
+                     "`orch-hooks lock list`; "
                      "`orch-hooks lock release --force LOCK_ID` overrides (journaled)",
                 details={"conflicts": [conflict_entry(p, lk, now)
                                        for p, v in found.items() for lk in v]},
@@ -143,7 +163,7 @@ def acquire(ctx: Context, sess: Session, paths: list[str], shared: bool = False,
         keep = [lk for lk in live
                 if not (lk.session == sess.id and lk.path in norm)]
         granted = [
-            Lock(id="L-" + _token_hex(4), path=p, mode=mode, session=sess.id,
+            Lock(id=id_prefix + _token_hex(4), path=p, mode=mode, session=sess.id,
                  owner=sess.owner, task=task, acquired_at=now, expires_at=now + life,
                  ttl=life, release_on_land=release_on_land, branch=branch)
             for p in norm
@@ -151,10 +171,17 @@ def acquire(ctx: Context, sess: Session, paths: list[str], shared: bool = False,
         task_txt = f" for task {task}" if task else ""
         msg = (f"acquire {', '.join(norm)} [{mode}] by {sess.id} ({sess.owner}){task_txt}, "
                f"expires {clock.iso(now + life)}")
-        return keep + granted, msg, {
-            "session": sess.id, "paths": norm,
-            "locks": [describe(lk, now) for lk in granted],
-        }
+        if id_prefix != "L-":
+            msg = "offline " + msg
+        out: dict[str, Any] = {"session": sess.id, "paths": norm,
+                               "locks": [describe(lk, now) for lk in granted]}
+        if id_prefix != "L-":
+            out["offline"] = True
+            out["warnings"] = [
+                "offline lease: granted in this clone only, not by the remote; the next "
+                "lock change or push through the remote reconciles it, and a conflict "
+                "found then is named and refused"]
+        return keep + granted, msg, out
 
     return mutate(ctx, sess.id, "lock.acquire", fn)
 

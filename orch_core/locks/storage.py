@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orch_core.errors import GitFailed, OrchError
 from orch_core.git import objects as gitobjects
@@ -28,6 +28,9 @@ from orch_core.locks.table import (
     serialise,
 )
 from orch_core.state.context import Context
+
+if TYPE_CHECKING:
+    from orch_core.remote.store import RemoteStore
 
 REF = "refs/orch/locks"
 # The first layout's whole-table blob; see locks/table.py for the per-session layout.
@@ -214,13 +217,16 @@ def refresh_cache(ctx: Context, tip: str | None, locks: list[Lock]) -> None:
     write_export(ctx, tip, locks)
 
 
-def _load_at(ctx: Context, tip: gitrepo.Oid | None) -> tuple[list[Lock], bool]:
-    """Locks at ``tip`` and whether the SQLite cache already holds exactly them."""
+def _load_at(ctx: Context, tip: gitrepo.Oid | None,
+             local: bool = True) -> tuple[list[Lock], bool]:
+    """Locks at ``tip`` and whether the SQLite cache already holds exactly them
+    (``local`` False: ``tip`` is the remote's, see locks/offline.py)."""
     cached = _cached_at(ctx, tip)
     if cached is not None:
         return cached, True
     if tip is None:
-        _no_ref(ctx.repo)
+        if local:
+            _no_ref(ctx.repo)
         return [], False
     try:
         files = ctx.odb.files(tip)
@@ -301,8 +307,10 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation,
         with ctx.store.write("orch-hooks", "recover.stale_ref_lock", {"ref": REF}):
             pass
 
+    store, fn = _route(ctx, fn)
+
     def attempt(tip: gitrepo.Oid | None) -> gitrefs.Proposal[dict[str, Any]]:
-        locks, cached = _load_at(ctx, tip)
+        locks, cached = _load_at(ctx, tip, store is None)
         now = ctx.now()
         dl = session_deadlines(ctx)
         dead = sorted({lk.session for lk in locks if dl.get(lk.session, now + 1) <= now
@@ -363,7 +371,28 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation,
 
         return gitrefs.Proposal(result, commit, message.splitlines()[0], done)
 
-    return gitrefs.update(ctx.repo, ctx.odb, REF, attempt, on_recover=recovered)
+    if store is None:
+        return gitrefs.update(ctx.repo, ctx.odb, REF, attempt, on_recover=recovered)
+    from orch_core.remote.store import MAX_ATTEMPTS
+
+    return store.update(REF, attempt, on_recover=recovered, max_attempts=MAX_ATTEMPTS,
+                        gave_up=f"{REF} kept moving on the remote; gave up",
+                        hint="retry (many clones are writing the lock table)")
+
+
+def _route(ctx: Context, fn: Mutation) -> tuple[RemoteStore | None, Mutation]:
+    """Where this write goes: the local ref (None), or in remote mode the team's
+    remote, with this clone's offline leases carried onto its table (locks/offline.py)."""
+    from orch_core.remote import mode
+
+    name = mode.remote_name(ctx)
+    if name is None or mode.offline(ctx):
+        return None, fn
+    from orch_core.locks import offline
+
+    local_tip = ctx.odb.tip(REF)
+    pending = offline.pending(_load_at(ctx, local_tip)[0] if local_tip else [])
+    return offline.route(ctx, name, fn, pending, lambda: ctx.cache.pop(_PENDING, None))
 
 
 # Called after each write with every session whose locks it changed. The work

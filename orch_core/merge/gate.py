@@ -145,6 +145,11 @@ def refusal_lines(ctx: Context, what: str, ref: str, new: str,
              "`orch-hooks merge land` tests and lands it"]
     lines += _position_lines(ctx, branches)
     lines.append("  see the queue: orch-hooks merge queue")
+    from orch_core.merge import tamper
+
+    why = tamper.untrusted_queue(ctx)
+    if why:
+        lines += [f"  note: {why}", f"  {tamper.untrusted_hint(ctx)}"]
     return lines
 
 
@@ -215,6 +220,8 @@ def check_reference_transaction(ctx: Context, lines: list[str], args: list[str])
             continue
         _old, new, ref = parts
         if ref not in protected:
+            if new == ZERO and ref.startswith("refs/heads/"):
+                refusals += _rename_onto_protected(ctx, ref, protected)
             continue
         # The old value is the caller's expectation (zeros when none was given), so
         # decide on the ref's current value instead.
@@ -239,6 +246,29 @@ def check_reference_transaction(ctx: Context, lines: list[str], args: list[str])
         refusals += refusal_lines(ctx, "update", ref, new)
         refusals += putback.after_refusal(ctx.repo, ref, current, new)
     return refusals
+
+
+def _rename_onto_protected(ctx: Context, ref: str, protected: set[str]) -> list[str]:
+    """`git branch -M X main` deletes X in a transaction of its own before it replaces
+    main (git 2.39 runs no reference-transaction for the write of the new name): a
+    refusal of main afterwards would leave X deleted. Refuse the deletion itself
+    while the protected target exists, so nothing changes."""
+    from orch_core.git import caller, undo
+    from orch_core.git import refs as gitrefs
+
+    rename = caller.branch_rename(caller.git_argv())
+    if rename is None or rename[1] not in protected:
+        return []
+    if gitrefs.read_ref_file(ctx.repo.common_dir, rename[1]) is None:
+        return []  # bootstrap: the protected branch does not exist yet
+    # git moved the reflog aside before this transaction, and dies on the refusal.
+    undo.restore_renamed_reflog(ctx.repo, ref)
+    short = ref.removeprefix("refs/heads/")
+    return [f"orch-hooks: renaming {short} onto {rename[1]} refused: {rename[1]} is "
+            "protected; only the merge queue's lander moves it (--no-verify does not "
+            f"change that); {short} is left as it was",
+            f"  queue it:  orch-hooks merge request {shlex.quote(short)}",
+            "  see the queue: orch-hooks merge queue"]
 
 
 def check_pre_push(ctx: Context, lines: list[str], args: list[str]) -> list[str]:

@@ -28,14 +28,15 @@ from orch_core.git import objects as gitobjects
 from orch_core.git import repo as gitrepo
 from orch_core.git import worktree as gitworktree
 from orch_core.locks import service as locks
-from orch_core.merge import checks, landpolicy, lease
+from orch_core.merge import checks, landpolicy, lease, remoteland, tamper
 from orch_core.merge import predict as merge
 from orch_core.merge import queue as q
 from orch_core.state.context import Context
 from orch_core.work.sessions import Session
 
 TOKEN_ENV = checks.TOKEN_ENV
-# Tests stop the lander at a named point to SIGKILL it there (see tests/test_landing.py).
+# Tests stop the lander at a named point to SIGKILL it there (tests/merge/test_landing.py);
+# a test-only control, honoured only under the test switch ORCH_TESTING=1 (clock.py).
 PAUSE_ENV = "ORCH_LANDER_PAUSE"
 MAX_REBUILDS = 3
 WORKTREE = "work"  # <orch dir>/landing/work: the lander's own worktree, kept between runs
@@ -68,7 +69,7 @@ class Landing:
 
 
 def _pause(ctx: Context, point: str) -> None:
-    if os.environ.get(PAUSE_ENV) == point:
+    if os.environ.get(clock.TEST_SWITCH) == "1" and os.environ.get(PAUSE_ENV) == point:
         (ctx.repo.orch_dir / f"lander-paused-{point}").write_text(str(os.getpid()))
         time.sleep(120)
 
@@ -202,6 +203,7 @@ def _move_main(ld: Landing, tip: str, result: str) -> bool:
     _pause(ctx, "target")
     if gitrepo.rev_parse(ctx.repo, ref) != tip:
         return False
+    tamper.refuse_landing(ctx, ref)  # main may have been moved past the gate meanwhile
     token = {TOKEN_ENV: ld.token}
     wt = protected_worktree(ctx)
     msg = f"orch-hooks: land {entry_id} ({ld.entry.branch})"
@@ -299,7 +301,9 @@ def _land(ctx: Context, sess: Session | None) -> dict[str, Any]:
         # under way (transiently dirty): acquire() below answers merge_locked instead.
         _undo_interrupted_move(ctx, wt)
         _refuse_dirty(ctx, wt)
+    tamper.refuse_landing(ctx, merge.base_ref(ctx))
     token = secrets.token_hex(16)
+    remoteland.prepare(ctx)
     entry, recovered = lease.acquire(ctx, actor, token)
     released: list[dict[str, Any]] = []
     for r in recovered:
@@ -336,6 +340,7 @@ def _land(ctx: Context, sess: Session | None) -> dict[str, Any]:
                                                    reason="landing interrupted"), "interrupted")
             raise
         final, result, tip = outcome
+        remoteland.push_with_record(ctx, final.state == q.LANDED, result, tip)
         if final.state == q.LANDED:
             _pause(ctx, "moved")
         lease.finish(ctx, actor, token, final, f"{final.state} {final.id} ({final.branch})"

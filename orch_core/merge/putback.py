@@ -23,15 +23,21 @@ from __future__ import annotations
 import shlex
 
 from orch_core.git import caller, undo
+from orch_core.git import repo as gitrepo
 from orch_core.git.repo import Repo
 
 
 def after_refusal(repo: Repo, ref: str, current: str, new: str,
                   command: str | None = None) -> list[str]:
     """Lines for the refusal message; puts back the index and work tree where safe."""
-    if undo.head_ref(repo) != ref:
-        return []  # not this worktree's branch: git changed no file here
     cmd = command if command is not None else caller.subcommand(caller.git_argv())
+    if undo.head_ref(repo) != ref:
+        # `git checkout -B main X` / `git switch -C main X` move this worktree's files
+        # to X before the branch (HEAD is still where it was): put them back to HEAD.
+        head = gitrepo.rev_parse(repo, "HEAD") if cmd in ("checkout", "switch") else None
+        if head is None:
+            return []  # not this worktree's branch: git changed no file here
+        current = head
     lines: list[str] = []
     if cmd == "commit":
         return ["  your changes are still staged: `git switch -c my-work && git commit`, "

@@ -224,6 +224,7 @@ def written_by_orch(ctx: Context, tip: str) -> bool:
     trusted = ctx.store.meta(TRUSTED_TIP)
     if trusted and trusted in history:
         history -= githistory.commits_of(ctx.repo, trusted) or set()
+    history -= _from_remote(ctx, history)
     conn = ctx.store.conn
     rows = conn.execute(
         "SELECT json_extract(data, '$.tip') FROM events WHERE kind LIKE 'merge.%' "
@@ -232,6 +233,23 @@ def written_by_orch(ctx: Context, tip: str) -> bool:
     known |= {r[0][len(WRITTEN_PREFIX):] for r in conn.execute(
         "SELECT key FROM meta WHERE key LIKE ?", (WRITTEN_PREFIX + "%",)).fetchall()}
     return history <= known
+
+
+def _from_remote(ctx: Context, history: set[Oid]) -> set[Oid]:
+    """Remote mode: the queue commits the team's remote accepted (its server hook
+    checks each successor; README, forge limits, says what holds without one)."""
+    from orch_core.remote import mode
+
+    name = mode.remote_name(ctx)
+    if name is None:
+        return set()
+    from orch_core.git import history as githistory
+    from orch_core.git import remote as gitremote
+
+    theirs = gitremote.tracked(ctx.repo, name).get(REF)
+    if theirs is None or theirs not in history:
+        return set()
+    return githistory.commits_of(ctx.repo, theirs) or set()
 
 
 def read_state(ctx: Context) -> tuple[str | None, QueueState]:
@@ -306,7 +324,20 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation,
 
         return gitrefs.Proposal(result, commit, message.splitlines()[0], done)
 
-    return gitrefs.update(ctx.repo, odb, REF, attempt, writer="queue")
+    from orch_core.remote import mode
+
+    name = mode.remote_name(ctx)
+    if name is None:
+        return gitrefs.update(ctx.repo, odb, REF, attempt, writer="queue")
+    from orch_core.remote.store import MAX_ATTEMPTS, RemoteStore
+
+    # Remote mode: the queue is the remote's (docs/ARCHITECTURE.md, remote mode); a
+    # landing pushes main with the record of it (lander.py sets PUSH_WITH).
+    store = RemoteStore(ctx.repo, odb, name, extra=tuple(ctx.cache.pop(PUSH_WITH, ())))
+    return store.update(REF, attempt, writer="queue", max_attempts=MAX_ATTEMPTS)
+
+
+PUSH_WITH = "remote.push_with"
 
 
 def _shape(state: QueueState) -> list[tuple[str, str, str, int]]:

@@ -6,11 +6,12 @@ They are noticed afterwards instead: a protected branch that is a symbolic
 ref, or that sits at a commit the merge queue never landed (nor is a
 fast-forward of the last landing to its upstream, as `git pull --ff-only`
 makes). Doctor reports it, the gate says so at its next call, and the lander
-should refuse to build on such a tip (README, "Bypass matrix").
+refuses to build on such a tip (README, "Bypass matrix").
 """
 
 from __future__ import annotations
 
+from orch_core.errors import Refused
 from orch_core.state.context import Context
 
 
@@ -83,3 +84,53 @@ def findings(ctx: Context, refs: list[str]) -> list[str]:
         if why:
             out.append(why)
     return out
+
+
+def untrusted_hint(ctx: Context) -> str:
+    """How to make the queue history trusted again: rebuild the database."""
+    from orch_core.git import refs as gitrefs
+
+    how = ("run `orch-hooks rebuild --force`: it restores the work state from "
+           "refs/orch/work and trusts the queue history it was rebuilt over (the current "
+           "state.db is kept aside)")
+    if gitrefs.read_ref_file(ctx.repo.common_dir, "refs/orch/work") is None:
+        how = ("no work journal (refs/orch/work) exists to rebuild from: `orch-hooks sync` "
+               "writes one from this database, then " + how.removeprefix("run "))
+    return how + "; check `git log refs/orch/queue` first if you did not lose state.db"
+
+
+def untrusted_queue(ctx: Context) -> str | None:
+    """Why the gate cannot trust the queue's history, or None when it can.
+
+    Each queue commit orch writes is recorded in ``state.db``; a database deleted
+    or replaced and not rebuilt knows none of the earlier ones, so the lander's
+    lease (and a landed entry, for pre-push) cannot be told from a forged one.
+    """
+    from orch_core.git import refs as gitrefs
+    from orch_core.merge import queue
+
+    tip = gitrefs.read_ref_file(ctx.repo.common_dir, queue.REF)
+    if tip is None or queue.written_by_orch(ctx, tip):
+        return None
+    return (f"the merge queue's history ({queue.REF} at {tip[:12]}) holds commits this "
+            "state database has no record of (state.db deleted or replaced, and not "
+            "rebuilt; or a queue commit made by hand), so the gate cannot tell the "
+            "lander's lease from a forged one and refuses every landing")
+
+
+def refuse_landing(ctx: Context, ref: str) -> None:
+    """The lander's check before it takes the merge lock and again before it moves
+    ``ref``: refuse, naming the cause, what the gate would refuse at the move (or
+    what would land unreviewed work): ``ref`` moved past the gate or made symbolic,
+    or a queue history state.db has no record of."""
+    found = findings(ctx, [ref])
+    if found:
+        raise Refused(
+            f"landing refused: {'; '.join(found)}; building on it would land unreviewed "
+            "work", code="protected_tampered",
+            hint="`orch-hooks doctor` reports it; put the branch back at its last landing "
+                 "(an administrator, with the hooks off), then land again")
+    why = untrusted_queue(ctx)
+    if why:
+        raise Refused(f"landing refused: {why}", code="queue_untrusted",
+                      hint=untrusted_hint(ctx))

@@ -70,7 +70,7 @@ def call_tool(ctx: Context, tool: str, arguments: dict[str, Any] | None,
     return ok, payload
 
 
-def build(ctx: Context) -> Any:
+def build(ctx: Context, answered: _Answered | None = None) -> Any:
     import anyio
     import mcp.types as types
     from mcp.server import Server
@@ -84,9 +84,16 @@ def build(ctx: Context) -> Any:
 
     async def handle_call(_rc: Any, params: types.CallToolRequestParams,
                           ) -> types.CallToolResult:
-        async with gate:
-            ok, payload = await anyio.to_thread.run_sync(
-                call_tool, ctx, params.name, params.arguments)
+        if answered is not None:
+            answered.running += 1
+        try:
+            async with gate:
+                ok, payload = await anyio.to_thread.run_sync(
+                    call_tool, ctx, params.name, params.arguments)
+        finally:
+            if answered is not None:
+                answered.running -= 1
+                answered.note()
         text = json.dumps(payload if ok else {"error": payload}, default=str, sort_keys=True)
         return types.CallToolResult(
             content=[types.TextContent(text=text)],
@@ -100,15 +107,91 @@ def build(ctx: Context) -> Any:
                   on_call_tool=handle_call)
 
 
+class _Answered:
+    """Requests read from the client and not answered yet, so that stdin's end does not
+    cut off a call that already ran: the SDK cancels its handlers at EOF, and a
+    mutation finished in its worker thread would never be reported. The server
+    sees the end of input only once every request read before it has its reply
+    (a request the client cancelled is not waited for; neither is one the server
+    leaves unanswered for ``QUIET_SECONDS`` while no tool call runs)."""
+
+    QUIET_SECONDS = 5.0
+
+    def __init__(self) -> None:
+        import anyio
+
+        self.pending: set[Any] = set()
+        self.running = 0
+        self.changed = anyio.Event()
+
+    def note(self) -> None:
+        self.changed.set()
+
+    async def drained(self) -> None:
+        import anyio
+
+        while self.pending:
+            self.changed = anyio.Event()
+            quiet = self.QUIET_SECONDS if self.running == 0 else None
+            with anyio.move_on_after(quiet):
+                await self.changed.wait()
+                continue
+            return  # nothing answered and nothing running for a while
+
+
+def _relay(answered: _Answered, read_stream: Any, write_stream: Any) -> Any:
+    """Wrap the stdio streams: track requests in, replies out; hold EOF back."""
+    import contextlib
+
+    import anyio
+    import mcp.types as types
+
+    @contextlib.asynccontextmanager
+    async def streams() -> Any:
+        to_server, server_in = anyio.create_memory_object_stream[Any](0)
+        server_out, from_server = anyio.create_memory_object_stream[Any](0)
+
+        async def pump_in() -> None:
+            async with to_server:
+                async for item in read_stream:
+                    msg = getattr(item, "message", None)
+                    if isinstance(msg, types.JSONRPCRequest):
+                        answered.pending.add(msg.id)
+                    elif (isinstance(msg, types.JSONRPCNotification)
+                          and msg.method == "notifications/cancelled"):
+                        answered.pending.discard((msg.params or {}).get("requestId"))
+                        answered.note()
+                    await to_server.send(item)
+                await answered.drained()
+
+        async def pump_out() -> None:
+            async with from_server, write_stream:
+                async for item in from_server:
+                    await write_stream.send(item)
+                    msg = getattr(item, "message", None)
+                    if isinstance(msg, (types.JSONRPCResponse, types.JSONRPCError)):
+                        answered.pending.discard(msg.id)
+                        answered.note()
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(pump_in)
+            tg.start_soon(pump_out)
+            yield server_in, server_out
+
+    return streams()
+
+
 def serve(ctx: Context) -> int:
     import anyio
     from mcp.server.stdio import stdio_server
 
-    server = build(ctx)
+    answered = _Answered()
+    server = build(ctx, answered)
 
     async def main() -> None:
-        async with stdio_server() as (read_stream, write_stream):
-            await server.run(read_stream, write_stream, server.create_initialization_options())
+        async with stdio_server() as (read_stream, write_stream), \
+                _relay(answered, read_stream, write_stream) as (server_in, server_out):
+            await server.run(server_in, server_out, server.create_initialization_options())
 
     try:
         anyio.run(main)

@@ -49,6 +49,16 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
     "cases": {
         "require_contract": (bool, False),
     },
+    "team": {
+        "max_concurrent_children": (int, 6),
+        "reviewer_cmd": (str, ""),
+        "tmux_socket": (str, "orch"),
+        "tmux_session": (str, "orch"),
+        "startup_grace": (float, 1.0),
+    },
+    "remote": {
+        "name": (str, ""),
+    },
     "scheduler": {
         "threshold": (float, 1.0),
         "w_files": (float, 0.05),
@@ -62,7 +72,7 @@ SCHEMA: dict[str, dict[str, tuple[Any, Any]]] = {
 STRATEGIES = ("merge", "ff", "rebase")
 # Durations that must be positive (checked at load, so the error names the key).
 POSITIVE = (("locks", "default_ttl"), ("sessions", "ttl"), ("merge", "check_timeout"),
-            ("merge", "merge_lock_ttl"))
+            ("merge", "merge_lock_ttl"), ("team", "max_concurrent_children"))
 
 
 # [[approval]] tables: changed paths that need more eyes before they land.

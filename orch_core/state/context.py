@@ -104,8 +104,9 @@ def _warn_if_lost(repo: gitrepo.Repo, store: Store) -> None:
     global _warned
     if _warned or store.db_version() != 0:
         return
-    if gitrefs.read_ref_file(repo.common_dir, "refs/orch/work") is None:
-        return
+    tip = gitrefs.read_ref_file(repo.common_dir, "refs/orch/work")
+    if tip is None or store.meta("journal_tip") == tip:
+        return  # no journal, or this very database wrote it (a push syncs even at 0)
     _warned = True
     sys.stderr.write(
         "orch-hooks: warning: the state database is empty but refs/orch/work holds a "

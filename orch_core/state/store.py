@@ -116,6 +116,23 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE sessions ADD COLUMN grace REAL NOT NULL DEFAULT 60;
     """,
+    # 3: agents spawned in tmux windows (team/spawn.py); one row per spawn
+    """
+    CREATE TABLE team (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL,
+        session TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        role TEXT,
+        window TEXT,
+        tmux TEXT NOT NULL,
+        command TEXT NOT NULL,
+        review_id TEXT UNIQUE,
+        status TEXT NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE INDEX team_session ON team(session);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

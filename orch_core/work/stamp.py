@@ -126,6 +126,15 @@ def write_note(ctx: Context, commit: str, data: dict[str, Any]) -> None:
         gitobjects.note_add(ctx.repo, NOTES_REF, commit, line)
 
 
+def copy_notes(ctx: Context, command: str, mapping: str) -> None:
+    """Carry the notes of rewritten commits to their copies (post-rewrite's "OLD NEW"
+    lines) under the writer lock: git's own copy (notes.rewriteRef) would read the
+    notes first and move the ref without checking, dropping notes written meanwhile."""
+    with notes_lock(ctx):
+        _wait_out_dead_writer(ctx)
+        gitobjects.notes_copy_for_rewrite(ctx.repo, NOTES_REF, command, mapping)
+
+
 def _wait_out_dead_writer(ctx: Context) -> None:
     """A stamp killed inside `git notes add` leaves refs/notes/orch.lock behind.
 

@@ -205,6 +205,17 @@ def merge_to_parent(ctx: Context, child: str | None) -> dict[str, Any]:
     if not ppath.is_dir():
         raise NotFound(f"parent worktree {ppath} does not exist", code="unknown_worktree",
                        hint="recreate it with `git worktree add` or merge by hand")
+    # git merges into whatever the worktree has checked out: merge only while that is
+    # the recorded parent branch.
+    current = gitworktree.checked_out(ppath)
+    if current != f"refs/heads/{parent.branch}":
+        shown = current.removeprefix("refs/heads/") if current else "a detached HEAD"
+        raise Refused(
+            f"parent worktree {ppath} has {shown} checked out, not its branch "
+            f"{parent.branch}: the merge would land on the wrong branch",
+            code="parent_switched",
+            hint=f"switch it back (`git -C {shlex.quote(str(ppath))} switch "
+                 f"{shlex.quote(parent.branch)}`), then retry")
     # Untracked files cannot be overwritten silently by a merge (git refuses), so
     # only changes to tracked files block it.
     tracked_dirty = gitworktree.worktree_dirty(ppath, untracked=False)

@@ -140,6 +140,35 @@ def test_branch_copy_and_symbolic_ref_onto_main_are_noticed(tmp_path: Path) -> N
     assert any("symbolic ref" in s for s in _doctor_says(repo))
 
 
+@pytest.mark.parametrize("how", [["-M"], ["-m", "-f"], ["--move", "--force"]])
+def test_branch_rename_onto_main_is_refused_and_keeps_the_branch(
+        setup: tuple[Path, Path, Path, str], how: list[str]) -> None:
+    """git deletes the old name in a transaction of its own before it replaces main:
+    the refusal comes at that first step, so the branch, its commits and its reflog
+    stay as they were."""
+    repo, wa, _wb, _a = setup
+    commit_file(wa, "docs/a.md", "a\n", "a work")
+    git(wa, "switch", "-q", "--detach")  # a branch checked out cannot be renamed away
+    git(repo, "switch", "-q", "--detach")  # neither can main be replaced while checked out
+    before = {b: git(repo, "rev-parse", b).stdout for b in ("main", "wt-a")}
+    reflog = git(repo, "reflog", "show", "wt-a").stdout
+    proc = git(repo, "branch", *how, "wt-a", "main", check=False)
+    assert proc.returncode != 0 and "renaming wt-a onto refs/heads/main refused" in proc.stderr
+    assert {b: git(repo, "rev-parse", b).stdout for b in before} == before
+    assert git(repo, "reflog", "show", "wt-a").stdout == reflog
+    # The branch checked out, renamed by its new name alone.
+    git(wa, "switch", "-q", "wt-a")
+    proc = git(wa, "branch", *how, "main", check=False)
+    assert proc.returncode != 0 and "renaming wt-a onto refs/heads/main refused" in proc.stderr
+    assert {b: git(repo, "rev-parse", b).stdout for b in before} == before
+    assert git(wa, "branch", "--show-current").stdout.strip() == "wt-a"
+    assert git(repo, "reflog", "show", "wt-a").stdout == reflog
+    git(wa, "switch", "-q", "--detach")
+    # A rename between unprotected names still works.
+    assert git(repo, "branch", "-m", "wt-a", "renamed", check=False).returncode == 0
+    assert git(repo, "rev-parse", "renamed").stdout == before["wt-a"]
+
+
 def test_work_tree_policy_dropping_main_is_refused(
         setup: tuple[Path, Path, Path, str]) -> None:
     repo, wa, _wb, _a = setup
@@ -164,3 +193,55 @@ def test_clock_offset_outside_tests_is_ignored(
     monkeypatch.setenv("ORCH_CLOCK_OFFSET", "100000")
     proc = commit_file(wb, "src/api/users.py", "x\n", "after a fake expiry")
     assert proc.returncode != 0 and a in proc.stderr
+
+
+MOVES_OF_MAIN = [
+    ["branch", "-f", "main", "wt-a"],
+    ["checkout", "-B", "main", "wt-a"],
+    ["switch", "-C", "main", "wt-a"],
+    ["worktree", "add", "-B", "main", "WT", "wt-a"],
+    ["fetch", ".", "wt-a:main"],
+    ["push", ".", "wt-a:main"],
+    ["push", "--no-verify", ".", "wt-a:main"],
+    ["update-ref", "--no-deref", "refs/heads/main", "wt-a"],
+    ["update-ref", "-d", "refs/heads/main"],
+]
+
+
+@pytest.mark.parametrize("argv", MOVES_OF_MAIN, ids=lambda a: " ".join(a))
+def test_every_local_move_of_main_is_refused(
+        setup: tuple[Path, Path, Path, str], argv: list[str]) -> None:
+    """Each git command that can move main in this clone, with main not checked out
+    (so git itself does not refuse first): refused, main and the work tree unchanged."""
+    repo, wa, _wb, _a = setup
+    commit_file(wa, "docs/a.md", "a\n", "a work")
+    git(repo, "switch", "-q", "--detach")
+    head = git(repo, "rev-parse", "HEAD").stdout
+    before = git(repo, "rev-parse", "main").stdout
+    argv = [str(repo.parent / "new-wt") if a == "WT" else a for a in argv]
+    proc = git(repo, *argv, check=False)
+    assert proc.returncode != 0 and "refs/heads/main is protected" in proc.stderr, proc.stderr
+    assert git(repo, "rev-parse", "main").stdout == before
+    assert git(repo, "rev-parse", "HEAD").stdout == head
+    assert git(repo, "status", "--porcelain").stdout == ""
+
+
+def test_ref_file_edited_by_hand_is_noticed(tmp_path: Path) -> None:
+    """No git command, no hook: main's ref file (loose or in packed-refs) written by
+    hand. Doctor reports it, and the lander refuses to build on it."""
+    from tests.merge.test_tamper import _doctor_says, _landed_repo
+
+    repo = _landed_repo(tmp_path)
+    y = git(repo, "rev-parse", "y").stdout.strip()
+    git(repo, "pack-refs", "--all")
+    packed = repo / ".git" / "packed-refs"
+    main = git(repo, "rev-parse", "main").stdout.strip()
+    packed.write_text(packed.read_text().replace(f"{main} refs/heads/main",
+                                                 f"{y} refs/heads/main"))
+    assert git(repo, "rev-parse", "main").stdout.strip() == y
+    assert any("never landed" in s for s in _doctor_says(repo))
+    (repo / ".git" / "refs" / "heads").mkdir(parents=True, exist_ok=True)
+    (repo / ".git" / "refs" / "heads" / "main").write_text(y + "\n")
+    assert any("never landed" in s for s in _doctor_says(repo))
+    proc = orch(repo, "merge", "land")
+    assert proc.returncode == 1 and "never landed" in proc.stderr

@@ -60,3 +60,24 @@ def test_offset_parsing() -> None:
                       ("inf", 0.0), ("", 0.0), ("1.", 0.0), (".5", 0.0)):
         assert clock.offset({**env, "ORCH_CLOCK_OFFSET": raw}) == want, raw
     assert clock.offset({"ORCH_CLOCK_OFFSET": "12"}) == 0.0
+
+
+def test_lander_pause_is_ignored_without_the_test_switch(tmp_path: Path) -> None:
+    """ORCH_LANDER_PAUSE stops a lander only under ORCH_TESTING=1: in normal use it
+    would hold the merge lock for two minutes."""
+    import json
+    import os
+    import subprocess
+
+    from testing.repos import ORCH
+    from tests.merge.test_landing import approved_branch
+    from tests.merge.test_queue import setup_repo
+
+    repo = setup_repo(tmp_path / "repo", checks=[])
+    approved_branch(repo, "feat", {"docs/feat.md": "feat\n"})
+    env = {k: v for k, v in os.environ.items() if k != "ORCH_TESTING"}
+    env["ORCH_LANDER_PAUSE"] = "locked"
+    proc = subprocess.run([ORCH, "merge", "land", "--json"], cwd=repo, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and json.loads(proc.stdout)["landed"], proc.stderr
+    assert not (repo / ".git" / "orch" / "lander-paused-locked").exists()

@@ -238,3 +238,16 @@ def test_rebase_of_main_is_refused_before_it_starts_unless_it_fast_forwards(
     assert proc.returncode != 0 and "rebase refused: refs/heads/main is protected" in proc.stderr
     assert rev(repo, "main") == before and _status(repo) == ""
     assert not (repo / ".git/rebase-merge").exists()
+
+
+def test_branch_rename_of_a_git_command_line() -> None:
+    from orch_core.git.caller import branch_rename
+
+    assert branch_rename(["git", "branch", "-M", "x", "main"]) == (
+        "refs/heads/x", "refs/heads/main")
+    assert branch_rename(["git", "branch", "-fm", "main"]) == (None, "refs/heads/main")
+    assert branch_rename(["git", "branch", "--move", "--force", "--", "x", "y"]) == (
+        "refs/heads/x", "refs/heads/y")
+    assert branch_rename(["git", "branch", "-C", "x", "main"]) is None
+    assert branch_rename(["git", "branch", "-D", "x"]) is None
+    assert branch_rename(["git", "switch", "-m", "x"]) is None

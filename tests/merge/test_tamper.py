@@ -67,3 +67,49 @@ def test_symbolic_main_is_noticed(tmp_path: Path) -> None:
     assert len(said) == 1 and "symbolic ref to refs/heads/y" in said[0], said
     proc = git(repo, "update-ref", "--no-deref", "refs/heads/main", rev(repo, "y"), check=False)
     assert proc.returncode != 0 and "symbolic ref" in proc.stderr
+
+
+def test_lander_refuses_to_build_on_a_tampered_main(tmp_path: Path) -> None:
+    """The lander checks merge/tamper.py before it takes the lock: a main moved past
+    the gate (or made symbolic) is refused with the reason, the entry stays approved
+    and nothing moves."""
+    repo = _landed_repo(tmp_path)
+    approved_branch(repo, "next", {"docs/next.md": "next\n"})
+    assert git(repo, "branch", "-C", "y", "main", check=False).returncode == 0
+    moved = rev(repo, "main")
+    queue_before = rev(repo, "refs/orch/queue")
+    proc = orch(repo, "merge", "land")
+    assert proc.returncode == 1 and "landing refused" in proc.stderr
+    assert "never landed" in proc.stderr and "doctor" in proc.stderr, proc.stderr
+    assert rev(repo, "main") == moved and rev(repo, "refs/orch/queue") == queue_before
+    assert state_of(repo).get("Q-2").state == "approved"
+    # Symbolic: refused the same way.
+    git(repo, "-c", "core.hooksPath=/dev/null", "update-ref", "refs/heads/main",
+        state_of(repo).get("Q-1").landed_as or "")
+    assert git(repo, "symbolic-ref", "refs/heads/main", "refs/heads/y",
+               check=False).returncode == 0
+    proc = orch(repo, "merge", "land")
+    assert proc.returncode == 1 and "symbolic ref" in proc.stderr, proc.stderr
+    assert state_of(repo).get("Q-2").state == "approved"
+
+
+def test_lost_state_db_refuses_landing_naming_rebuild(tmp_path: Path) -> None:
+    """A deleted state.db knows none of the queue's earlier commits, so the gate would
+    refuse the lander's move: the lander says so before it starts, naming the way out,
+    and the way out lands."""
+    repo = _landed_repo(tmp_path)
+    approved_branch(repo, "next", {"docs/next.md": "next\n"})
+    before = rev(repo, "main")
+    db = repo / ".git" / "orch" / "state.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    proc = orch(repo, "merge", "land")
+    assert proc.returncode == 1 and "no record of" in proc.stderr, proc.stderr
+    assert "orch-hooks rebuild --force" in proc.stderr
+    assert rev(repo, "main") == before and state_of(repo).get("Q-2").state == "approved"
+    if git(repo, "rev-parse", "-q", "--verify", "refs/orch/work", check=False).returncode:
+        assert "orch-hooks sync" in proc.stderr
+        orch(repo, "sync", check=True)
+    orch(repo, "rebuild", "--force", check=True)
+    landed = orch(repo, "merge", "land", "--json")
+    assert landed.returncode == 0 and json.loads(landed.stdout)["landed"], landed.stderr

@@ -123,3 +123,31 @@ def test_whole_agent_flow_through_mcp_alone(repo: Path) -> None:
         assert nxt["session"] == sid
 
     with_client(repo, body)
+
+
+def test_every_request_read_before_stdin_ends_gets_its_reply(repo: Path) -> None:
+    """A client that writes its calls and closes stdin at once still hears about each:
+    the mutations run, and none is left without a reply."""
+    import subprocess
+
+    n = 6
+    msgs: list[dict[str, Any]] = [
+        {"jsonrpc": "2.0", "id": 0, "method": "initialize",
+         "params": {"protocolVersion": "2025-06-18", "capabilities": {},
+                    "clientInfo": {"name": "eof-test", "version": "1"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"}]
+    msgs += [{"jsonrpc": "2.0", "id": i, "method": "tools/call",
+              "params": {"name": "session_open",
+                         "arguments": {"owner": f"eof-{i}", "bind": False}}}
+             for i in range(1, n + 1)]
+    proc = subprocess.run([ORCH, "mcp"], cwd=repo, capture_output=True, text=True,
+                          input="".join(json.dumps(m) + "\n" for m in msgs), timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    replies = {r["id"]: r for r in map(json.loads, proc.stdout.splitlines())}
+    assert sorted(replies) == list(range(n + 1)), proc.stdout
+    owners = set()
+    for i in range(1, n + 1):
+        result = replies[i].get("result")
+        assert result and not result.get("isError"), replies[i]
+        owners.add(json.loads(result["content"][0]["text"])["owner"])
+    assert owners == {f"eof-{i}" for i in range(1, n + 1)}

@@ -75,3 +75,18 @@ def test_gc_never_deletes_ignored_files_unsaved(repo: Path) -> None:
     assert [k["path"] for k in gc["kept"]] == [str(path)]
     assert "ignored" in gc["kept"][0]["why"] and ".env" in gc["kept"][0]["why"]
     assert (path / ".env").read_text() == "SECRET=only copy\n"
+
+
+def test_empty_database_warning_only_when_state_was_lost(repo: Path, bare_remote: Path) -> None:
+    """The first push syncs the journal of a still-empty database: that is not lost
+    state. Deleting a database that held state is, and is said once per command."""
+    warning = "the state database is empty"
+    git(repo, "switch", "-q", "-c", "work")
+    assert git(repo, "push", "-q", "origin", "work").returncode == 0
+    assert git(repo, "rev-parse", "-q", "--verify", journal.REF, check=False).returncode == 0
+    for args in (["lock", "list"], ["session", "list"], ["doctor"]):
+        assert warning not in orch(repo, *args).stderr, args
+    open_session(repo, "alice")
+    orch(repo, "sync", check=True)
+    _delete_db(repo)
+    assert warning in orch(repo, "lock", "list").stderr

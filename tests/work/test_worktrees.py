@@ -258,3 +258,27 @@ def test_decide_weights_come_from_config(repo: Path) -> None:
                     "--duration", "120")
     assert out["threshold"] == 100.0 and out["decision"] == "lock"
     assert out["factors"]["files"] == pytest.approx(2.0)
+
+
+def test_merge_to_parent_refuses_when_the_parent_has_another_branch(ctx: Context) -> None:
+    """The merge goes into the recorded parent branch, never into whatever the parent
+    worktree has checked out now."""
+    root = _root(ctx)
+    child = api.call(ctx, "worktree.create", {"parent": root["session_id"]})
+    cpath, rpath = Path(child["path"]), Path(root["path"])
+    env = {"ORCH_SESSION": root["session_id"]}
+    assert commit_file(cpath, "src/child.py", "c = 1\n", "child work", env=env).returncode == 0
+    git(rpath, "switch", "-q", "-c", "elsewhere")
+    before = {b: git(rpath, "rev-parse", b).stdout for b in ("elsewhere", root["branch"])}
+    with pytest.raises(OrchError) as e:
+        api.call(ctx, "worktree.merge_to_parent", {"child": child["branch"]})
+    assert e.value.code == "parent_switched" and "elsewhere" in e.value.message
+    assert {b: git(rpath, "rev-parse", b).stdout for b in before} == before
+    git(rpath, "switch", "-q", "--detach")
+    with pytest.raises(OrchError) as e:
+        api.call(ctx, "worktree.merge_to_parent", {"child": child["branch"]})
+    assert e.value.code == "parent_switched" and "detached" in e.value.message
+    git(rpath, "switch", "-q", root["branch"])
+    out = api.call(ctx, "worktree.merge_to_parent", {"child": child["branch"]})
+    assert out["merged"] and git(rpath, "log", "-1", "--format=%s", root["branch"]).stdout
+    assert "child work" not in git(rpath, "log", "--format=%s", "elsewhere").stdout

@@ -8,8 +8,8 @@ from orch_core.api.methods.common import SESSION, as_session
 from orch_core.api.registry import method, s_bool, s_int, s_num, s_str, s_strs
 from orch_core.errors import OrchError
 from orch_core.state.context import Context
+from orch_core.work import identity, scheduler, sessions, stamp, worktrees
 from orch_core.work import rescue as worktree_rescue
-from orch_core.work import scheduler, sessions, stamp, worktrees
 
 
 @method("worktree.create", "Get an isolated worktree on a new branch. Without 'parent': open a "
@@ -39,6 +39,7 @@ def worktree_create(ctx: Context, owner: str | None = None, intent: str = "new_w
         found = _candidates(ctx)
         if found:
             sess, bound = sessions.open_session(ctx, owner, intent, ttl, False)
+            identity.OPENED_HERE.add(sess.id)
             stamp.refresh(ctx, sess.id)
             out = sess.to_json(ctx.now())
             out.update({"session_id": sess.id, "bound": bound, "candidates": found,
@@ -47,6 +48,7 @@ def worktree_create(ctx: Context, owner: str | None = None, intent: str = "new_w
                                 "its worktree and locks become yours"})
             return out
     out = worktrees.create_session_root(ctx, owner, intent, ttl, base)
+    identity.OPENED_HERE.add(str(out["session_id"]))
     if intent == "resume_work":
         out["candidates"] = []
     return out

@@ -49,7 +49,10 @@ def session_open(ctx: Context, owner: str | None = None, intent: str = "new_work
 
         return cast("SessionOpened", agents.worktree_create(
             ctx, owner=owner, intent=intent, ttl=ttl))
+    from orch_core.work import identity
+
     sess, bound = sessions.open_session(ctx, owner, intent, ttl, bind, fingerprint=fingerprint)
+    identity.OPENED_HERE.add(sess.id)
     stamp.refresh(ctx, sess.id)
     if intent == "resume_work":
         from orch_core.work import resume
@@ -109,16 +112,21 @@ def session_close(ctx: Context, session: str | None = None) -> SessionClosed:
             "ttl": s_int("Lease length in seconds (renew with lock.heartbeat).", minimum=1),
             "task": s_str("Task or case id this lock is for."),
             "release_on_land": s_bool("Release when the session's branch lands on main."),
+            "offline": s_bool("Remote mode only: take the lease in this clone when the "
+                              "remote is unreachable, marked offline (reconciled later)."),
             "session": SESSION,
-        }, required=("paths",), errors=("lock_conflict", "bad_path", "no_session"),
+        }, required=("paths",),
+        errors=("lock_conflict", "bad_path", "no_session", "remote_unreachable",
+                "remote_refused"),
         mutates=True)
 def lock_acquire(ctx: Context, paths: list[str], shared: bool = False, ttl: int | None = None,
                  task: str | None = None, release_on_land: bool = False,
-                 session: str | None = None) -> LockAcquired:
+                 offline: bool = False, session: str | None = None) -> LockAcquired:
     _stamps()
     return cast("LockAcquired", locks.acquire(ctx, need_session(ctx, session), paths,
                                             shared=shared, ttl=ttl, task=task,
-                                            release_on_land=release_on_land))
+                                            release_on_land=release_on_land,
+                                            offline=offline))
 
 
 @method("lock.release", "Release locks by path or lock id. Only the holder may release, "
@@ -130,7 +138,7 @@ def lock_acquire(ctx: Context, paths: list[str], shared: bool = False, ttl: int 
 def lock_release(ctx: Context, targets: list[str], force: bool = False,
                  session: str | None = None) -> LockReleased:
     _stamps()
-    sess = as_session(ctx, session, required=not force)
+    sess = as_session(ctx, session, required=not force, force=force)
     return cast("LockReleased", locks.release(ctx, sess, targets, force=force))
 
 

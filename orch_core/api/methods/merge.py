@@ -32,7 +32,13 @@ ENTRY_ID = s_str("Queue entry id, e.g. 'Q-3' (from merge.request or merge.main.q
         mutates=True)
 def merge_request(ctx: Context, branch: str | None = None, priority: int | None = None,
                   session: str | None = None) -> QueueEntryJson:
-    return cast("QueueEntryJson", merge.request(ctx, need_session(ctx, session), branch, priority))
+    out = merge.request(ctx, need_session(ctx, session), branch, priority)
+    from orch_core.team import reviewer  # [team] reviewer_cmd: a reviewer window per entry
+
+    dispatched = reviewer.dispatch(ctx, out)
+    if dispatched is not None:
+        out["reviewer_dispatch"] = dispatched
+    return cast("QueueEntryJson", out)
 
 
 @method("merge.review", "Approve or reject a queued entry. The reviewer must be a different "

@@ -161,6 +161,10 @@ def resume_next(ctx: Context, session: str | None = None) -> Resume:
     takeover.settle(ctx)
     out = resume.next_for(ctx, sess, queue.failures_for_session)
     _mirror_duty(ctx, sess, out)
+    from orch_core.team import mail  # unread mail belongs to what comes next
+
+    box = mail.inbox(ctx, sess, unread_only=True)
+    out["mail"] = {"unread": box["unread"], "messages": box["messages"][-5:]}
     return cast("Resume", out)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from orch_core.api.registry import method, s_bool
+from orch_core.api.registry import method, s_bool, s_str
 from orch_core.state.context import Context
 
 
@@ -12,13 +12,32 @@ from orch_core.state.context import Context
         "store. Idempotent; keeps and chains hooks that were already there.",
         params={"force": s_bool("Rewrite shims even if they look current."),
                 "shared_hooks": s_bool("Allow a hooks dir shared by other repositories "
-                                       "(a global or system core.hooksPath).")},
-        errors=("shared_hooks", "hook_conflict"), mutates=True)
-def workspace_init(ctx: Context, force: bool = False,
-                   shared_hooks: bool = False) -> dict[str, Any]:
+                                       "(a global or system core.hooksPath)."),
+                "remote": s_str("Remote mode: share the lock table, queue and notes "
+                                "through this git remote ([remote] name in .orch.toml).")},
+        errors=("shared_hooks", "hook_conflict", "no_remote", "remote_unreachable"),
+        mutates=True)
+def workspace_init(ctx: Context, force: bool = False, shared_hooks: bool = False,
+                   remote: str | None = None) -> dict[str, Any]:
     from orch_core.hooks import installer
+    from orch_core.remote import mode
 
-    return installer.install(ctx, force=force, shared_hooks=shared_hooks)
+    remote_info: dict[str, Any] = {}
+    if remote is not None:
+        remote_info["remote_policy_written"] = mode.write_policy(ctx, remote)
+    out = installer.install(ctx, force=force, shared_hooks=shared_hooks)
+    name = mode.remote_name(ctx)
+    if name is not None:
+        from orch_core.errors import OrchError
+        from orch_core.locks import remotesync
+        from orch_core.work import stamp  # noqa: F401  (a reconcile refreshes payloads)
+
+        remote_info["remote"] = name
+        try:
+            remote_info["remote_status"] = remotesync.adopt(ctx)
+        except OrchError as e:
+            remote_info["warnings"] = [f"remote {name}: {e.message} ({e.hint})"]
+    return {**out, **remote_info}
 
 
 @method("workspace.doctor", "Check the hooks, caches, stale git lock files, checkpoint "

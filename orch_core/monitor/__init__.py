@@ -1,0 +1,1 @@
+"""The live monitor: one static page and its JSON and server-sent-event feeds."""

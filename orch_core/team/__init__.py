@@ -1,0 +1,1 @@
+"""The team: mailbox, event feed, the overview, agents spawned in tmux windows."""
