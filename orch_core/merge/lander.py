@@ -1,13 +1,12 @@
 """The lander: take the merge lock, test the exact merge, move main by compare-and-swap.
 
-Main only ever points at its old tip or at a merge that passed the rules and
-checks: the merge is built on main's tip T in a temporary worktree, tested
-there, recorded as the lease's ``target`` and only then main moves from T to
-it (``git update-ref NEW T``, or a fast-forward of the worktree that has main
-checked out). The gate lets exactly that update through. A lander killed at
-any point leaves a lease that expires (or frees at once when its process is
-gone), never a stuck queue; the next lander finishes or retries its entry.
-"""
+Main only ever points at its old tip or at a merge that passed the rules and checks:
+the merge is built on main's tip T in a temporary worktree, tested there, recorded as
+the lease's ``target`` and only then main moves from T to it (``git update-ref NEW
+T``, or a fast-forward of the worktree that has main checked out). The gate lets
+exactly that update through. A lander killed at any point leaves a lease that
+expires (or frees at once when its process is gone), never a stuck queue; the next
+lander finishes or retries its entry."""
 
 from __future__ import annotations
 
@@ -35,9 +34,8 @@ from orch_core.state.context import Context
 from orch_core.work.sessions import Session
 
 TOKEN_ENV = checks.TOKEN_ENV
-# Tests stop the lander at a named point to SIGKILL it there (tests/merge/test_landing.py);
-# a test-only control, honoured only under the test switch ORCH_TESTING=1 (clock.py).
-PAUSE_ENV = "ORCH_LANDER_PAUSE"
+# Tests stop the lander at a named point to SIGKILL it there (a test-only control,
+PAUSE_ENV = "ORCH_LANDER_PAUSE"  # honoured only under ORCH_TESTING=1, see clock.py)
 MAX_REBUILDS = 3
 WORKTREE = "work"  # <orch dir>/landing/work: the lander's own worktree, kept between runs
 LOG_TAIL = 4000

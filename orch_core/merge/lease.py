@@ -144,7 +144,7 @@ def finish(ctx: Context, actor: str, token: str, entry: q.Entry, message: str) -
         state = state.with_entry(replace(entry, updated_at=now))
         tip = gitrepo.rev_parse(ctx.repo, merge.base_ref(ctx))
         if tip:  # landed or not, the entries behind it are predicted again
-            state = merge.apply_predictions(ctx, state, tip, now)
+            state = merge.predict_again(ctx, state, tip, now)
         return state, message, {"id": entry.id, "state": entry.state, "reason": entry.reason}
 
     q.mutate(ctx, actor, f"merge.{entry.state}", fn, predicts=True)
