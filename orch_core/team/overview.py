@@ -44,13 +44,23 @@ def _locks(ctx: Context, now: float) -> list[dict[str, Any]]:
 
 
 def _queue(ctx: Context, now: float) -> dict[str, Any]:
+    from orch_core.git import repo as gitrepo
+    from orch_core.merge import approval
+
     _tip, state = q.read_state(ctx)
+    base = gitrepo.rev_parse(ctx.repo, f"refs/heads/{ctx.config.base_branch}")
     entries = []
     for e in state.ordered():
+        # One review at least; more where [[approval]] rules of the committed policy
+        # match its paths (merge/approval.py).
+        needs = approval.needed(ctx, e, base) if base else []
+        review = 1 if e.state in (q.QUEUED, q.CONFLICTED) else 0
         entries.append({"position": state.position(e.id), "id": e.id, "branch": e.branch,
                         "state": e.state, "author": e.author, "owner": e.owner,
                         "reviewer": e.reviewer,
-                        "approvals_needed": 1 if e.state in (q.QUEUED, q.CONFLICTED) else 0,
+                        "approved_by": [a.get("owner") for a in e.approvals],
+                        "approvals_needed": max([review] + [n["missing"] for n in needs]),
+                        "needs": approval.needed_text(needs) if needs else None,
                         "conflicts": e.conflicts})
     return {"entries": entries, "merge_lock": q.describe_lease(state.lease, now)}
 
