@@ -177,6 +177,7 @@ def doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
         add("expired leases", False, f"{len(expired)} expired lease(s) not yet reaped", fixed)
     else:
         add("expired leases", True, "none")
+    check_mailbox(ctx, add)
     if protected is not None:
         _check_notes(ctx, fix, add)
     check_protected_branches(ctx, add)
@@ -190,6 +191,18 @@ def doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
         fixed=bool(copies) and fix)
     healthy = all(f["ok"] or f["fixed"] for f in findings)
     return {"healthy": healthy, "findings": findings}
+
+
+def check_mailbox(ctx: Context, add: Any) -> None:
+    """refs/orch/mail: a tip that is not a commit, a message or an acks file that does
+    not parse (team/mail.py skips them with a warning; here each is named)."""
+    from orch_core.team import mail
+
+    bad = mail.problems(ctx)
+    for w in bad:
+        add("mailbox", False, w)
+    if not bad:
+        add("mailbox", True, "every message readable")
 
 
 def check_protected_branches(ctx: Context, add: Any) -> None:

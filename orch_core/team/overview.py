@@ -70,6 +70,8 @@ def build(ctx: Context) -> dict[str, Any]:
     team = spawn.status(ctx)
     panes = {c["session"]: c["pane"] for c in team["children"]}
     recent = events.listing(ctx, limit=RECENT_EVENTS)
+    warnings: list[str] = []
+    unread = mail.unread_by_owner(ctx, warnings)
     return {
         "time": clock.iso(now), "ts": now, "repository": str(ctx.repo.toplevel),
         "db_version": ctx.store.db_version(),
@@ -77,8 +79,9 @@ def build(ctx: Context) -> dict[str, Any]:
         "locks": _locks(ctx, now),
         "queue": _queue(ctx, now),
         "events": recent["events"][::-1],
-        "unread_mail": mail.unread_by_owner(ctx),
+        "unread_mail": unread,
         "team": team,
+        "warnings": warnings,
     }
 
 
@@ -115,4 +118,5 @@ def render(ov: dict[str, Any]) -> str:
     lines.append("recent events:")
     lines += [f"  {e['id']}  {e['time']}  {e['actor']}  {e['kind']}"
               for e in ov["events"][:10]] or ["  (none)"]
+    lines += [f"warning: {w}" for w in ov.get("warnings", [])]
     return "\n".join(lines)
