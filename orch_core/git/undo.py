@@ -16,7 +16,9 @@ IN_PROGRESS = {
     "MERGE_HEAD": "git merge --quit",
     "CHERRY_PICK_HEAD": "git cherry-pick --quit",
     "REVERT_HEAD": "git revert --quit",
-    "rebase-merge": "git rebase --quit",
+    # A rebase refused at its last step: the branch never moved, so --abort (back to
+    # the branch as it was) loses nothing; --quit would leave HEAD detached.
+    "rebase-merge": "git rebase --abort",
     "rebase-apply": "git am --quit",
 }
 
