@@ -165,8 +165,11 @@ def doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
         add("hook fast-path index", False, f"{export} missing or stale", fix)
     else:
         # Its content too: an edited expiry turns a lock off for every hook here.
+        from orch_core.seqfile import held
+
         current = locks.snapshot(ctx)
-        wrong = lockexport.index_mismatches(ctx, current.tip, current.locks)
+        with held(export):  # not while a heartbeat moves a deadline (locks/liveness.py)
+            wrong = lockexport.index_mismatches(ctx, current.tip, current.locks)
         if wrong and fix:
             lockexport.write_export(ctx, current.tip, current.locks)
         add("hook fast-path index", not wrong,
