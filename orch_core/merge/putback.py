@@ -49,7 +49,7 @@ def after_refusal(repo: Repo, ref: str, current: str, new: str,
         if head is None:
             # Not this worktree's branch: git changed no file here. A rebase finishing
             # on a detached HEAD still has its state to end.
-            return _abort_lines(repo)
+            return _abort_lines(repo, ref)
         current = head
     lines: list[str] = []
     if cmd == "commit":
@@ -84,13 +84,20 @@ def after_refusal(repo: Repo, ref: str, current: str, new: str,
                              f"{current[:12]}`")
     if discarded:
         lines += _discarded(cmd or "git", discarded)
-    return lines + _abort_lines(repo)
+    return lines + _abort_lines(repo, ref)
 
 
-def _abort_lines(repo: Repo) -> list[str]:
+def _abort_lines(repo: Repo, ref: str) -> list[str]:
     lines: list[str] = []
     for abort in undo.in_progress(repo):
         what = shlex.split(abort)[1]
+        if abort == "git rebase --abort" and undo.rebase_forgot_branch(repo):
+            # `git rebase --apply` refused at its last step has already dropped the
+            # branch's name from its state: --abort cannot find the way back.
+            name = shlex.quote(ref.removeprefix("refs/heads/"))
+            lines.append(f"  `git rebase --quit && git switch {name}` ends the half-done "
+                         "rebase and returns to the branch as it was (it did not move)")
+            continue
         if abort.endswith("--abort"):
             lines.append(f"  `{abort}` ends the half-done {what} and puts the branch's "
                          "files back as they were before it (the branch did not move)")

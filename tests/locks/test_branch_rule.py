@@ -129,3 +129,19 @@ def test_a_refused_rebase_names_the_abort_that_loses_nothing(
     assert _rev(wb, "HEAD") == before
     assert git(wb, "symbolic-ref", "HEAD").stdout.strip() == "refs/heads/wt-b"
     assert (wb / "docs/mine.md").read_text() == "mine\n"
+
+
+def test_a_refused_apply_rebase_names_rebase_abort_not_am(
+        scene: tuple[Path, Path, Path, str]) -> None:
+    _repo, _wa, wb, a = scene
+    commit_file(wb, "docs/mine.md", "mine\n", "b: mine")
+    before = _rev(wb, "HEAD")
+    proc = git(wb, "rebase", "--apply", "wt-x", check=False)
+    assert proc.returncode != 0 and a in proc.stderr
+    assert "`git rebase --quit && git switch wt-b`" in proc.stderr, proc.stderr
+    assert "git am" not in proc.stderr
+    git(wb, "rebase", "--quit")
+    git(wb, "switch", "wt-b")
+    assert _rev(wb, "HEAD") == before
+    assert git(wb, "status", "--porcelain").stdout == ""
+    assert (wb / "docs/mine.md").read_text() == "mine\n"
