@@ -163,6 +163,19 @@ def doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
             snap = locks.snapshot(ctx)
             lockexport.write_export(ctx, snap.tip, snap.locks)
         add("hook fast-path index", False, f"{export} missing or stale", fix)
+    else:
+        # Its content too: an edited expiry turns a lock off for every hook here.
+        from orch_core.seqfile import held
+
+        current = locks.snapshot(ctx)
+        with held(export):  # not while a heartbeat moves a deadline (locks/liveness.py)
+            wrong = lockexport.index_mismatches(ctx, current.tip, current.locks)
+        if wrong and fix:
+            lockexport.write_export(ctx, current.tip, current.locks)
+        add("hook fast-path index", not wrong,
+            f"{export} does not match the lock table: " + "; ".join(wrong[:5])
+            + (f"; {len(wrong) - 5} more" if len(wrong) > 5 else "") if wrong
+            else "matches the lock table", bool(wrong) and fix)
     now = ctx.now()
     snap = damage.snapshot(ctx)
     expired = [lk for lk in snap.locks if not lk.live(now)]

@@ -34,8 +34,9 @@ from orch_core.state.context import Context
 from orch_core.work.sessions import Session
 
 TOKEN_ENV = checks.TOKEN_ENV
-# Tests stop the lander at a named point to SIGKILL it there (a test-only control,
-PAUSE_ENV = "ORCH_LANDER_PAUSE"  # honoured only under ORCH_TESTING=1, see clock.py)
+# Tests stop the lander at a named point to SIGKILL it there (tests/merge/test_landing.py);
+# a test-only control, honoured only where clock.testing() says so (a source checkout).
+PAUSE_ENV = "ORCH_LANDER_PAUSE"
 MAX_REBUILDS = 3
 WORKTREE = "work"  # <orch dir>/landing/work: the lander's own worktree, kept between runs
 LOG_TAIL = 4000
@@ -67,7 +68,7 @@ class Landing:
 
 
 def _pause(ctx: Context, point: str) -> None:
-    if os.environ.get(clock.TEST_SWITCH) == "1" and os.environ.get(PAUSE_ENV) == point:
+    if clock.testing() and os.environ.get(PAUSE_ENV) == point:
         (ctx.repo.orch_dir / f"lander-paused-{point}").write_text(str(os.getpid()))
         time.sleep(120)
 
