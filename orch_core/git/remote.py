@@ -389,3 +389,4 @@ def fetch_branches(repo: Repo, remote: str, branch: str) -> Oid | None:
     if code != 0:
         raise _unreachable(remote, err)
     return gitrefs.read_ref_file(repo.common_dir, f"refs/remotes/{remote}/{branch}")
+

@@ -330,6 +330,10 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation,
             message += f"\n\nreaped {reaped} expired lease(s)"
         if dead:
             message += f" and every lock of dead session(s) {', '.join(dead)}"
+        # Whom this write speaks for: the server hook checks removals (hooks/receivelocks.py).
+        speaks = {actor, *dead, *keep, *(result.get("ids", []) and result.get("force") and [
+            lk.session for lk in locks if lk.id in result["ids"]] or [])}
+        message += f"\n\norch-sessions: {' '.join(sorted(speaks))}"
         old_ids = {lk.id: lk for lk in locks}
         new_ids = {lk.id: lk for lk in new}
         # Identity first (inline, no call per lock): with 1,000 locks held by

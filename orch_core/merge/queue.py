@@ -181,6 +181,8 @@ def parse(blob: bytes | None) -> QueueState:
         return QueueState()
     try:
         data = json.loads(blob)
+        if not isinstance(data, dict) or not isinstance(data.get("entries", []), list):
+            raise ValueError("not an object with a list of entries")
         lease = data.get("lease")
         return QueueState(
             seq=int(data.get("seq", 0)),
@@ -188,7 +190,7 @@ def parse(blob: bytes | None) -> QueueState:
             lease=Lease(**lease) if isinstance(lease, dict) else None,
             predicted_at=data.get("predicted_at"),
         )
-    except (ValueError, TypeError, KeyError) as e:
+    except (ValueError, TypeError, KeyError, AttributeError) as e:
         raise UsageError(f"{REF} holds a malformed {FILE}: {e}", code="bad_queue",
                          hint=f"inspect it with `git show {REF}:{FILE}`; "
                               f"`git update-ref {REF} {REF}~1` restores the previous state") from e
