@@ -331,8 +331,8 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation,
         if dead:
             message += f" and every lock of dead session(s) {', '.join(dead)}"
         # Whom this write speaks for: the server hook checks removals (hooks/receivelocks.py).
-        speaks = {actor, *dead, *keep, *(result.get("ids", []) and result.get("force") and [
-            lk.session for lk in locks if lk.id in result["ids"]] or [])}
+        forced = set(result.get("ids", [])) if result.get("force") else set()
+        speaks = {actor, *dead, *keep, *(lk.session for lk in locks if lk.id in forced)}
         message += f"\n\norch-sessions: {' '.join(sorted(speaks))}"
         old_ids = {lk.id: lk for lk in locks}
         new_ids = {lk.id: lk for lk in new}
