@@ -31,6 +31,7 @@ from orch_core.locks import service as locks
 from orch_core.merge import checks, landpolicy, lease, remoteland, tamper
 from orch_core.merge import predict as merge
 from orch_core.merge import queue as q
+from orch_core.remote import mode as remote_mode
 from orch_core.state.context import Context
 from orch_core.work.sessions import Session
 
@@ -280,6 +281,7 @@ def land(ctx: Context, sess: Session | None) -> dict[str, Any]:
     weaken them or name another base (merge/landpolicy.py).
     """
     _local = ctx.config  # a typo in the local copy is reported, though nothing reads it
+    remote_mode.remote_name(ctx)  # decided (and kept) as for the lock commands
     _base, policy = landpolicy.landing_base(ctx)
     saved = ctx._config
     ctx._config = policy
@@ -301,9 +303,9 @@ def _land(ctx: Context, sess: Session | None) -> dict[str, Any]:
         # under way (transiently dirty): acquire() below answers merge_locked instead.
         _undo_interrupted_move(ctx, wt)
         _refuse_dirty(ctx, wt)
+    remoteland.prepare(ctx)
     tamper.refuse_landing(ctx, merge.base_ref(ctx))
     token = secrets.token_hex(16)
-    remoteland.prepare(ctx)
     entry, recovered = lease.acquire(ctx, actor, token)
     released: list[dict[str, Any]] = []
     for r in recovered:
