@@ -192,7 +192,8 @@ def test_spawned_agent_gets_its_session_and_worktree(repo: Path, tmux_env: str,
     boss = open_session(repo, "boss")
     orch(repo, "mail", "send", "--to", "worker", "--subject", "status?", session=boss,
          check=True)
-    assert orch_json(repo, "mail", "inbox", session=sid)["unread"] == 1
+    # The agent reads its mail where it runs: its own worktree, bound to its session.
+    assert orch_json(Path(got["worktree"]), "mail", "inbox", session=sid)["unread"] == 1
     text = orch(repo, "team", "status", check=True).stdout
     assert "codex-1 [worker]" in text and "running" in text and "(alive)" in text
     orch(repo, "team", "stop", "codex-1", check=True)
