@@ -183,7 +183,7 @@ def _sessions(repo: Repo, notes_tip: str | None, commits: list[str]) -> dict[str
     if not notes_tip or notes_tip == ZERO_OID or not commits:
         return {}
     out: dict[str, str] = {}
-    for commit, blob in gitremote.notes_blobs(repo, notes_tip, commits).items():
+    for commit, blob in serverside.notes_blobs(repo, notes_tip, commits).items():
         notes, _w = stamp.parse_note(blob.decode(errors="replace"))
         for n in notes:
             if isinstance(n.get("session"), str):
@@ -203,7 +203,7 @@ def check_branch(repo: Repo, u: Update, table_tip: str | None, notes_tip: str | 
     if not table:
         return []
     index = LockIndex(table, False)
-    commits = gitremote.new_commits(repo, u.new)
+    commits = serverside.new_commits(repo, u.new)
     noted = _sessions(repo, notes_tip, [c for c, _p in commits]) if claimed is None else {}
     owners = {lk.session: lk.owner for lk in table}
     out: list[str] = []

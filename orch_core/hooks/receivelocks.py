@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from orch_core.git import remote as gitremote
 from orch_core.git import serverside
 from orch_core.git.repo import ZERO_OID, Repo
 from orch_core.locks.storage import TableUnreadable, read_table
@@ -57,7 +56,7 @@ def check_locks(repo: Repo, old: str, new: str, now: float, claimed: str | None,
     if old != ZERO_OID and serverside.object_types(repo, [old]).get(old) != "commit":
         # A ref damaged before the hook refused non-commits: build on what it points at.
         base = serverside.peeled_commit(repo, old) or ZERO_OID
-    steps = gitremote.chain(repo, base, new)
+    steps = serverside.chain(repo, base, new)
     if steps is None:
         return [f"{LOCKS}: {new[:12]} does not descend from {base[:12]} (history rewritten); "
                 "`orch-hooks remote fetch` and retry the lock command"]

@@ -64,7 +64,7 @@ def check_queue(repo: Repo, old: str, new: str, user: str | None,
     base = old
     if old != ZERO_OID and serverside.object_types(repo, [old]).get(old) != "commit":
         base = serverside.peeled_commit(repo, old) or ZERO_OID
-    if gitremote.chain(repo, base, new) is None:
+    if serverside.chain(repo, base, new) is None:
         return [f"{QUEUE}: {new[:12]} does not descend from {base[:12]}; "
                 "`orch-hooks remote fetch` and retry"]
     try:

@@ -45,3 +45,25 @@ def test_a_landing_in_a_worktree_remote_mode_moves_the_remotes_main(tmp_path: Pa
     assert after == out["main_after"] != before
     queue = json.loads(git(bare, "show", "refs/orch/queue:queue.json").stdout)
     assert next(e for e in queue["entries"] if e["id"] == entry)["state"] == "landed"
+
+
+def test_a_remote_that_takes_no_push_is_named_as_such(tmp_path: Path) -> None:
+    seed = make_repo(tmp_path / "seed", install=False)
+    bundle = tmp_path / "team.bundle"
+    git(seed, "bundle", "create", str(bundle), "--all")
+    c = tmp_path / "c"
+    git(tmp_path, "clone", "-q", str(bundle), str(c))
+    refused = orch(c, "install", "--remote", "origin")
+    assert refused.returncode == 1 and "does not accept pushes" in refused.stderr, refused
+    assert "cannot be reached" not in refused.stderr
+    assert "[remote]" not in (c / ".orch.toml").read_text()
+    # A clone already in remote mode whose remote became read-only: not "retry later".
+    (tmp_path / "served").mkdir()
+    bare = make_bare(tmp_path / "served" / "team.git")
+    git(seed, "remote", "add", "origin", str(bare))
+    git(seed, "push", "-q", "origin", "main")
+    a = _clone(str(bare), tmp_path / "a")
+    sa = open_session(a, "alice")
+    git(a, "remote", "set-url", "origin", str(bundle))
+    proc = orch(a, "lock", "acquire", "docs/", "--json", session=sa)
+    assert proc.returncode == 1 and "remote_read_only" in proc.stdout + proc.stderr, proc
