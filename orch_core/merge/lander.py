@@ -31,7 +31,6 @@ from orch_core.locks import service as locks
 from orch_core.merge import checks, landpolicy, lease, remoteland, tamper
 from orch_core.merge import predict as merge
 from orch_core.merge import queue as q
-from orch_core.remote import mode as remote_mode
 from orch_core.state.context import Context
 from orch_core.work.sessions import Session
 
@@ -281,7 +280,7 @@ def land(ctx: Context, sess: Session | None) -> dict[str, Any]:
     weaken them or name another base (merge/landpolicy.py).
     """
     _local = ctx.config  # a typo in the local copy is reported, though nothing reads it
-    remote_mode.remote_name(ctx)  # decided (and kept) as for the lock commands
+    remoteland.decide(ctx)
     _base, policy = landpolicy.landing_base(ctx)
     saved = ctx._config
     ctx._config = policy

@@ -21,6 +21,12 @@ from orch_core.remote import mode
 from orch_core.state.context import Context
 
 
+def decide(ctx: Context) -> None:
+    """Decide remote mode on the clone's own policy, as the lock commands do, before the
+    lander reads everything else from the committed policy (the Context keeps it)."""
+    mode.remote_name(ctx)
+
+
 def prepare(ctx: Context) -> None:
     """Fetch the remote's queue and branches; refuse when main here is not main there."""
     name = mode.remote_name(ctx)

@@ -74,7 +74,9 @@ def guarantees(checks: dict[str, bool]) -> list[dict[str, Any]]:
          "holds": cas and checks["atomic_push"]},
         {"what": "pushes that skip client hooks are still checked (locks, queue, main)",
          "holds": checks["server_hook"]},
-        {"what": "refs/orch/* accept only valid successors (no forged lock or queue state)",
+        {"what": "refs/orch/* accept only commits that follow the lock and queue rules "
+                 "(a session or reviewer name is proven only where the server "
+                 "authenticates the pusher: README, forge limits)",
          "holds": checks["server_hook"]},
         {"what": "a push may name its session (-o orch-session=ID)",
          "holds": checks["push_options"]},
