@@ -9,8 +9,8 @@ Who may remove or change a live lease L:
   dead session, a forced release; when the server authenticated the pusher, only if
   L's owner is that user;
 - the authenticated user who owns L (a user's own dead sessions);
-- anyone, once L expired, or once the queue records a landing of L's session's branch
-  (the lander releases the author's locks).
+- anyone, once L expired (``SKEW`` early: clocks differ), or once the queue
+  records a landing of L's session's branch (the lander releases the author's locks).
 A renewal (only ``expires_at`` later) needs nobody's word.
 """
 
@@ -27,6 +27,10 @@ LOCKS = "refs/orch/locks"
 # The line of a lock-table commit message naming the sessions it writes for
 # (locks/storage.py ``mutate`` writes it).
 SESSIONS_LINE = "orch-sessions:"
+# A client reaps a lease its own clock says expired; a server clock this far behind
+# must not turn that into a refusal, so a lease this close to its end counts as
+# expired for removal (never for a new grant).
+SKEW = 30.0
 FIX_LOCK = "`orch-hooks lock list` after `orch-hooks remote fetch`; wait for the release or " \
            "ask the holder, then push again"
 
@@ -96,7 +100,7 @@ def _taken(before: list[Lock], after: list[Lock], now: float, writers: set[str],
     new = {lk.id: lk for lk in after}
     out: list[str] = []
     for lk in before:
-        if not lk.live(now):
+        if not lk.live(now + SKEW):
             continue
         got = new.get(lk.id)
         if got is not None and (got == lk or _renewal(lk, got)):
