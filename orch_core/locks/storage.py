@@ -26,6 +26,7 @@ from orch_core.locks.table import (
     is_table_entry,
     parse_tree,
     serialise,
+    speaks_line,
 )
 from orch_core.state.context import Context
 
@@ -330,10 +331,7 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation,
             message += f"\n\nreaped {reaped} expired lease(s)"
         if dead:
             message += f" and every lock of dead session(s) {', '.join(dead)}"
-        # Whom this write speaks for: the server hook checks removals (hooks/receivelocks.py).
-        forced = set(result.get("ids", [])) if result.get("force") else set()
-        speaks = {actor, *dead, *keep, *(lk.session for lk in locks if lk.id in forced)}
-        message += f"\n\norch-sessions: {' '.join(sorted(speaks))}"
+        message += speaks_line(actor, dead, keep, result, locks)  # hooks/receivelocks.py
         old_ids = {lk.id: lk for lk in locks}
         new_ids = {lk.id: lk for lk in new}
         # Identity first (inline, no call per lock): with 1,000 locks held by

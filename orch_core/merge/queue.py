@@ -181,8 +181,6 @@ def parse(blob: bytes | None) -> QueueState:
         return QueueState()
     try:
         data = json.loads(blob)
-        if not isinstance(data, dict) or not isinstance(data.get("entries", []), list):
-            raise ValueError("not an object with a list of entries")
         lease = data.get("lease")
         return QueueState(
             seq=int(data.get("seq", 0)),
