@@ -112,3 +112,19 @@ def register(main: click.Group) -> None:
             return "\n".join(f"  {h['hook']:<14} {h['action']}" for h in r["hooks"])
         run_method(state, "server.uninstall", {"path": path}, as_json, human)
         return 0
+
+    @server.command("repair")
+    @click.argument("path")
+    @json_option
+    @pass_state
+    def server_repair(state: State, path: str, as_json: bool) -> int:
+        """Point orch refs of PATH that hold a tag (or other non-commit) at its commit."""
+        def human(r: dict[str, Any]) -> str:
+            lines = [f"  {x['ref']}: {str(x['was'])[:12]} -> {str(x['now'])[:12]}"
+                     for x in r["repaired"]]
+            lines += [f"  {x['ref']}: {str(x['was'])[:12]} points at no commit; left alone"
+                      for x in r["left"]]
+            return "\n".join(lines) or "every orch ref holds a commit"
+        run_method(state, "server.repair", {"path": path}, as_json, human)
+        return 0
+

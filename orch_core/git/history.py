@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -284,3 +284,8 @@ def own_change(repo: Repo, base: str, tip: str) -> set[str]:
     if proc.returncode != 0:
         proc = repo.run("ls-tree", "-r", "--name-only", "-z", tip)
     return {p for p in proc.stdout.decode(errors="surrogateescape").split("\0") if p}
+
+
+def missing_commits(pg: pygit2.Repository, oids: Iterable[str]) -> list[str]:
+    """The oids this repository has no object for."""
+    return [o for o in oids if o not in pg]

@@ -170,7 +170,26 @@ def push(repo: Repo, remote: str, updates: Sequence[Update], *,
     for u in updates:
         args.append(f"{u.new}:{u.ref}" if u.new else f":{u.ref}")
     code, out, err = _git(repo, *args)
-    return parse_push(remote, code, out, err)
+    try:
+        return parse_push(remote, code, out, err)
+    except RemoteUnreachable:
+        raise read_only(repo, remote, err) from None
+
+
+def read_only(repo: Repo, remote: str, err: str) -> OrchError:
+    """A push that got no answer: unreachable (retryable), or a remote that answers
+    reads but takes no push (a bundle, a read-only mirror, no write permission)."""
+    code, _out, _err = _git(repo, "ls-remote", "--heads", remote, timeout=STEP)
+    if code != 0:
+        return _unreachable(remote, err)
+    why = next((ln for ln in reversed(err.strip().splitlines()) if ln.strip()), "refused")
+    return Refused(f"the remote {remote!r} answers but does not accept pushes ({why}); "
+                   "remote mode needs write access to its refs/orch/*", code="remote_read_only",
+                   hint=f"`orch-hooks remote doctor` probes it; fix the access or the URL "
+                        f"(`git remote set-url {remote} URL`)")
+
+
+STEP = 8.0
 
 
 _SERVER_RACES = ("failed to update ref", "failed to lock", "cannot lock ref",
@@ -273,70 +292,7 @@ def bare_repo(path: Path) -> Repo:
     return Repo(path, path, path)
 
 
-def notes_blobs(repo: Repo, notes_commit: str, commits: Sequence[str]) -> dict[str, bytes]:
-    """The notes ``notes_commit`` holds for ``commits`` (any fan-out), by commit."""
-    proc = _server_git(repo, "ls-tree", "-r", "-z", notes_commit, check=False)
-    want = set(commits)
-    found: dict[str, str] = {}
-    for rec in proc.stdout.decode(errors="replace").split("\x00"):
-        meta, _, name = rec.partition("\t")
-        parts = meta.split()
-        key = name.replace("/", "")
-        if len(parts) == 3 and key in want:
-            found[key] = parts[2]
-    proc = _server_git(repo, "cat-file", "--batch",
-                  input="".join(f"{o}\n" for o in found.values()).encode(), check=False)
-    out: dict[str, bytes] = {}
-    data = proc.stdout
-    pos = 0
-    blobs: dict[str, bytes] = {}
-    while pos < len(data):
-        end = data.index(b"\n", pos)
-        head = data[pos:end].split()
-        pos = end + 1
-        if len(head) < 3:
-            continue
-        size = int(head[2])
-        blobs[head[0].decode()] = data[pos:pos + size]
-        pos += size + 1
-    for commit, blob in found.items():
-        if blob in blobs:
-            out[commit] = blobs[blob]
-    return out
 
-
-def new_commits(repo: Repo, new: str) -> list[tuple[Oid, list[str]]]:
-    """Commits of ``new`` no ref of the repository reaches yet, with the paths each
-    changed (merges: against every parent), for a pre-receive hook."""
-    proc = _server_git(repo, "log", "-c", "--no-renames", "--no-ext-diff", "--no-color",
-                  "--format=%x01%H", "--name-only", "-z", new, "--not", "--all", "--",
-                  check=False)
-    out: list[tuple[Oid, list[str]]] = []
-    for chunk in proc.stdout.decode(errors="surrogateescape").split("\x01"):
-        chunk = chunk.strip("\x00\n")
-        if not chunk:
-            continue
-        oid = chunk.split("\n", 1)[0].split("\x00", 1)[0]
-        paths = [p.strip("\n") for p in chunk[len(oid):].split("\x00") if p.strip("\n")]
-        out.append((Oid(oid), paths))
-    return out
-
-
-def chain(repo: Repo, old: str, new: str) -> list[tuple[Oid, list[Oid]]] | None:
-    """Commits from ``old`` (exclusive) to ``new``, oldest first, with their parents;
-    None when ``new`` does not descend from ``old``."""
-    if old != ZERO_OID:
-        ok = _server_git(repo, "merge-base", "--is-ancestor", old, new, check=False)
-        if ok.returncode != 0:
-            return None
-    rng = [new] if old == ZERO_OID else [new, f"^{old}"]
-    proc = _server_git(repo, "rev-list", "--reverse", "--parents", *rng, check=False)
-    out: list[tuple[Oid, list[Oid]]] = []
-    for line in proc.stdout.decode().splitlines():
-        parts = line.split()
-        if parts:
-            out.append((Oid(parts[0]), [Oid(p) for p in parts[1:]]))
-    return out
 
 
 def read_ref(repo: Repo, ref: str) -> Oid | None:
@@ -389,3 +345,4 @@ def fetch_branches(repo: Repo, remote: str, branch: str) -> Oid | None:
     if code != 0:
         raise _unreachable(remote, err)
     return gitrefs.read_ref_file(repo.common_dir, f"refs/remotes/{remote}/{branch}")
+

@@ -102,6 +102,7 @@ def doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
     def add(check: str, ok: bool, detail: str, fixed: bool = False) -> None:
         findings.append({"check": check, "ok": ok, "detail": detail, "fixed": fixed})
 
+    _check_ref_kinds(ctx, fix, add)
     damage.check(ctx, fix, add)
     hdir = hooks_dir(ctx)
     # A broken policy file is a finding to report, not a reason to skip every other check.
@@ -252,3 +253,21 @@ def _check_notes(ctx: Context, fix: bool, add: Any) -> None:
         f"{len(missing)} commit(s) without a checkpoint note: {shown}{more} (the commit "
         f"was interrupted before post-commit stamped it, or made with the hooks off); "
         f"--fix restamps them from the session's current state, marked restamped", fixed)
+
+
+def _check_ref_kinds(ctx: Context, fix: bool, add: Any) -> None:
+    """orch refs hold commits: a tag there (pushed past an old server hook) breaks
+    every lock and queue command. ``--fix`` points this clone's ref at the commit;
+    the remote's copy is mended by ``orch-hooks server repair`` on the server."""
+    from orch_core.git import serverside
+    from orch_core.hooks import serverinstall
+
+    for bad in serverinstall.bad_orch_refs(ctx.repo):
+        ref, now = str(bad["ref"]), bad["now"]
+        fixed = bool(fix and now and not ref.startswith("refs/orch-remote/")
+                     and serverside.move_ref(ctx.repo, ref, str(now),
+                                                          str(bad["was"])))
+        add(f"{ref} holds a commit", False,
+            f"{ref} is {str(bad['was'])[:12]}, not a commit (it points at "
+            f"{str(now)[:12] if now else 'no commit'}); `orch-hooks doctor --fix` repairs "
+            "this clone, `orch-hooks server repair BARE.git` the server", fixed)

@@ -7,17 +7,16 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from orch_core import clock
 from orch_core.git import objects as gitobjects
 from orch_core.git import remote as gitremote
+from orch_core.git import serverside
 from orch_core.git.repo import ZERO_OID, Repo
+from orch_core.hooks.receivelocks import FIX_LOCK, check_locks
+from orch_core.hooks.receivequeue import check_queue, queue_at
 from orch_core.locks.storage import TableUnreadable, read_table
 from orch_core.locks.table import Lock, LockIndex
-
-if TYPE_CHECKING:
-    from orch_core.merge.queue import QueueState
 
 LOCKS = "refs/orch/locks"
 QUEUE = "refs/orch/queue"
@@ -68,16 +67,23 @@ def pre_receive(repo: Repo, updates: list[Update], env: dict[str, str],
     if PROBE in opts:
         return [PROBE_ANSWER]
     by_ref = {u.ref: u for u in updates}
-    out: list[str] = []
-    locks_up = by_ref.get(LOCKS)
-    if locks_up is not None:
-        out += check_locks(repo, locks_up.old, locks_up.new, when)
-    table_tip = locks_up.new if locks_up is not None else gitremote.read_ref(repo, LOCKS)
+    out: list[str] = non_commits(repo, updates)
+    if out:
+        return out
+    claimed = next((o[len(SESSION_OPTION):] for o in opts if o.startswith(SESSION_OPTION)), None)
+    user = authenticated_user(env)
     queue_up = by_ref.get(QUEUE)
     if queue_up is not None:
-        out += check_queue(repo, queue_up.old, queue_up.new)
+        out += check_queue(repo, queue_up.old, queue_up.new, user,
+                           {u.ref: u.new for u in updates})
+        if out:
+            return out
+    locks_up = by_ref.get(LOCKS)
+    if locks_up is not None:
+        out += check_locks(repo, locks_up.old, locks_up.new, when, claimed, user,
+                           landed_authors(repo, queue_up))
+    table_tip = locks_up.new if locks_up is not None else gitremote.read_ref(repo, LOCKS)
     protected = protected_refs(repo)
-    claimed = next((o[len(SESSION_OPTION):] for o in opts if o.startswith(SESSION_OPTION)), None)
     notes_up = by_ref.get(NOTES)
     notes_tip = notes_up.new if notes_up is not None else gitremote.read_ref(repo, NOTES)
     for u in updates:
@@ -85,8 +91,32 @@ def pre_receive(repo: Repo, updates: list[Update], env: dict[str, str],
             out += check_protected(repo, u, queue_up, when)
         elif u.ref.startswith("refs/heads/") and u.new != ZERO_OID:
             out += check_branch(repo, u, table_tip, notes_tip, claimed,
-                                   authenticated_user(env), when)
+                                user, when)
     return out
+
+
+def non_commits(repo: Repo, updates: list[Update]) -> list[str]:
+    """orch's refs hold commits only: a tag or tree there breaks every clone's
+    lock and queue command (``orch-hooks server repair`` mends an old one)."""
+    ours = [u for u in updates if u.new != ZERO_OID
+            and (u.ref.startswith("refs/orch/") or u.ref == NOTES)]
+    kinds = serverside.object_types(repo, [u.new for u in ours])
+    return [f"{u.ref}: {u.new[:12]} is a {kinds.get(u.new)}, not a commit; orch refs hold "
+            "commits only (orch-hooks commands write them)"
+            for u in ours if kinds.get(u.new) != "commit"]
+
+
+def landed_authors(repo: Repo, queue_up: Update | None) -> set[str]:
+    """Sessions whose branch the queue records as landed (the lander releases their
+    locks), at the queue this push leaves behind."""
+    from orch_core.merge import queue as q
+
+    tip = queue_up.new if queue_up is not None else gitremote.read_ref(repo, QUEUE)
+    try:
+        state = _queue_at(repo, tip or ZERO_OID)
+    except Exception:
+        return set()
+    return {e.author for e in state.entries if e.state == q.LANDED}
 
 
 def post_receive(repo: Repo, updates: list[Update]) -> None:
@@ -97,8 +127,6 @@ def post_receive(repo: Repo, updates: list[Update]) -> None:
 
 
 PROBE_ANSWER = "server hook installed (probe: nothing was written)"
-FIX_LOCK = "`orch-hooks lock list` after `orch-hooks remote fetch`; wait for the release or " \
-           "ask the holder, then push again"
 
 
 def protected_refs(repo: Repo) -> set[str]:
@@ -119,93 +147,7 @@ def _table(repo: Repo, tip: str | None) -> list[Lock]:
     return read_table(repo, tip)[0] if tip and tip != ZERO_OID else []
 
 
-def check_locks(repo: Repo, old: str, new: str, now: float) -> list[str]:
-    """A lock-table update must be a linear successor granting nothing conflicting."""
-    if new == ZERO_OID:
-        return [f"{LOCKS}: deleting the lock table is refused; release locks with "
-                "`orch-hooks lock release`"]
-    steps = gitremote.chain(repo, old, new)
-    if steps is None:
-        return [f"{LOCKS}: {new[:12]} does not descend from {old[:12]} (history rewritten); "
-                "`orch-hooks remote fetch` and retry the lock command"]
-    prev = None if old == ZERO_OID else old
-    for commit, parents in steps:
-        if parents != ([prev] if prev else []):
-            return [f"{LOCKS}: commit {commit[:12]} is not a one-parent successor; "
-                    "only orch-hooks lock commands write the lock table"]
-        prev = commit
-    try:
-        before = {lk.id for lk in _table(repo, old)}
-        table = _table(repo, new)
-    except TableUnreadable as e:
-        return [f"{LOCKS}: {e.message}"]
-    live = [lk for lk in table if lk.live(now)]
-    index = LockIndex(live, False)
-    out = []
-    for lk in live:
-        if lk.id in before:
-            continue
-        for other in index.blockers(lk.path, lk.mode, lk.session, now):
-            out.append(f"{LOCKS}: the new lease {lk.id} on {lk.path} (session {lk.session}) "
-                       f"conflicts with {other.id} on {other.path} held by session "
-                       f"{other.session} ({other.owner}); {FIX_LOCK}")
-    return out
-
-
-def _queue_at(repo: Repo, tip: str) -> QueueState:
-    from orch_core.merge import queue as q
-
-    if tip == ZERO_OID:
-        return q.QueueState()
-    return q.parse(gitobjects.cat_blob(repo, f"{tip}:{q.FILE}"))
-
-
-# Which states an entry may move to; LANDED is final and needs a review by another
-# session and the merge it landed as (merge/queue.py names the states).
-NEXT = {
-    "queued": {"queued", "approved", "rejected", "canceled", "conflicted", "failed"},
-    "approved": {"approved", "queued", "landing", "landed", "failed", "conflicted",
-                 "canceled", "rejected"},
-    "landing": {"landing", "landed", "failed", "conflicted", "approved", "queued"},
-    "conflicted": {"conflicted", "queued", "approved", "canceled", "failed", "rejected"},
-    "failed": {"failed", "queued", "canceled", "approved"},
-    "rejected": {"rejected", "queued", "canceled", "approved"},
-    "canceled": {"canceled", "queued"},
-    "landed": {"landed"},
-}
-
-
-def check_queue(repo: Repo, old: str, new: str) -> list[str]:
-    from orch_core.errors import UsageError
-    from orch_core.merge import queue as q
-
-    if new == ZERO_OID:
-        return [f"{QUEUE}: deleting the merge queue is refused"]
-    if gitremote.chain(repo, old, new) is None:
-        return [f"{QUEUE}: {new[:12]} does not descend from {old[:12]}; "
-                "`orch-hooks remote fetch` and retry"]
-    try:
-        before: q.QueueState = _queue_at(repo, old)
-        after: q.QueueState = _queue_at(repo, new)
-    except UsageError as err:
-        return [f"{QUEUE}: {err.message}"]
-    was = {e.id: e for e in before.entries}
-    out = []
-    for e in after.entries:
-        prev = was.get(e.id)
-        start = prev.state if prev else None
-        if start is None and e.state != q.QUEUED:
-            out.append(f"{QUEUE}: entry {e.id} appears as {e.state}; a new entry is queued "
-                       "(`orch-hooks merge request`)")
-        elif start is not None and e.state not in NEXT.get(start, set()):
-            out.append(f"{QUEUE}: entry {e.id} may not go from {start} to {e.state}")
-        elif prev is not None and (prev.author != e.author or prev.branch != e.branch):
-            out.append(f"{QUEUE}: entry {e.id} changed its author or branch")
-        if e.state == q.LANDED and start != q.LANDED and (
-                not e.reviewer or e.reviewer == e.author or not e.landed_as):
-            out.append(f"{QUEUE}: entry {e.id} is marked landed without a review by "
-                           "another session or the merge it landed as")
-    return out
+_queue_at = queue_at
 
 
 def check_protected(repo: Repo, u: Update, queue_up: Update | None, now: float) -> list[str]:
@@ -241,7 +183,7 @@ def _sessions(repo: Repo, notes_tip: str | None, commits: list[str]) -> dict[str
     if not notes_tip or notes_tip == ZERO_OID or not commits:
         return {}
     out: dict[str, str] = {}
-    for commit, blob in gitremote.notes_blobs(repo, notes_tip, commits).items():
+    for commit, blob in serverside.notes_blobs(repo, notes_tip, commits).items():
         notes, _w = stamp.parse_note(blob.decode(errors="replace"))
         for n in notes:
             if isinstance(n.get("session"), str):
@@ -261,7 +203,7 @@ def check_branch(repo: Repo, u: Update, table_tip: str | None, notes_tip: str | 
     if not table:
         return []
     index = LockIndex(table, False)
-    commits = gitremote.new_commits(repo, u.new)
+    commits = serverside.new_commits(repo, u.new)
     noted = _sessions(repo, notes_tip, [c for c, _p in commits]) if claimed is None else {}
     owners = {lk.session: lk.owner for lk in table}
     out: list[str] = []

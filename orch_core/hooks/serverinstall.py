@@ -11,6 +11,7 @@ from typing import Any
 
 from orch_core.errors import Refused
 from orch_core.git import remote as gitremote
+from orch_core.git import serverside
 from orch_core.hooks.shims import awk_program, templates_dir
 
 HOOKS = ("pre-receive", "post-receive")
@@ -82,3 +83,25 @@ def uninstall(cwd: Path, where: str) -> dict[str, Any]:
             action = "absent"
         report.append({"hook": hook, "path": str(path), "action": action})
     return {"bare": str(bare), "hooks_dir": str(hdir), "hooks": report}
+
+
+def bad_orch_refs(repo: Any, prefixes: tuple[str, ...] = ("refs/orch/", "refs/notes/orch",
+                                                              "refs/orch-remote/")
+                  ) -> list[dict[str, str | None]]:
+    """orch refs that point at something other than a commit, with the commit it peels
+    to (None: none)."""
+    refs = serverside.refs_under(repo, prefixes)
+    kinds = serverside.object_types(repo, list(refs.values()))
+    return [{"ref": ref, "was": oid, "now": serverside.peeled_commit(repo, oid)}
+            for ref, oid in sorted(refs.items()) if kinds.get(oid) != "commit"]
+
+
+def repair(cwd: Path, where: str) -> dict[str, Any]:
+    """Point every orch ref of a bare repository that holds a tag (or another non-commit)
+    at the commit it peels to; one that peels to none is reported, not touched."""
+    repo = gitremote.bare_repo(gitremote.bare_dir((cwd / where).resolve()))
+    bad = bad_orch_refs(repo, ("refs/orch/", "refs/notes/orch"))
+    done = [b for b in bad if b["now"] and serverside.move_ref(repo, str(b["ref"]),
+                                                               str(b["now"]), str(b["was"]))]
+    return {"bare": str(repo.common_dir), "repaired": done,
+            "left": [b for b in bad if b not in done]}

@@ -26,6 +26,7 @@ from orch_core.locks.table import (
     is_table_entry,
     parse_tree,
     serialise,
+    speaks_line,
 )
 from orch_core.locks.tableread import TableUnreadable as TableUnreadable
 from orch_core.locks.tableread import _no_ref
@@ -263,6 +264,7 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation,
             message += f"\n\nreaped {reaped} expired lease(s)"
         if dead:
             message += f" and every lock of dead session(s) {', '.join(dead)}"
+        message += speaks_line(actor, dead, keep, result, locks)  # hooks/receivelocks.py
         old_ids = {lk.id: lk for lk in locks}
         new_ids = {lk.id: lk for lk in new}
         # Identity first (inline, no call per lock): with 1,000 locks held by

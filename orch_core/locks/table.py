@@ -235,3 +235,14 @@ class LockIndex:
             if hit:
                 found[p] = hit
         return found
+
+
+def speaks_line(actor: str, dead: Iterable[str], keep: Iterable[str],
+                result: Mapping[str, Any], before: Iterable[Lock]) -> str:
+    """The ``orch-sessions:`` line of a lock-table commit: the sessions the write speaks
+    for (the actor, the dead sessions it reaps, a takeover's source, a forced
+    release's holders); the server hook lets a write remove another session's live
+    lease only for these (docs/ARCHITECTURE.md, "The server hook")."""
+    forced = set(result.get("ids", [])) if result.get("force") else set()
+    speaks = {actor, *dead, *keep, *(lk.session for lk in before if lk.id in forced)}
+    return f"\n\norch-sessions: {' '.join(sorted(speaks))}"

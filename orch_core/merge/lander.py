@@ -269,6 +269,7 @@ def land(ctx: Context, sess: Session | None) -> dict[str, Any]:
     weaken them or name another base (merge/landpolicy.py).
     """
     _local = ctx.config  # a typo in the local copy is reported, though nothing reads it
+    remoteland.decide(ctx)
     _base, policy = landpolicy.landing_base(ctx)
     saved = ctx._config
     ctx._config = policy
@@ -290,6 +291,7 @@ def _land(ctx: Context, sess: Session | None) -> dict[str, Any]:
         # under way (transiently dirty): acquire() below answers merge_locked instead.
         _undo_interrupted_move(ctx, wt)
         _refuse_dirty(ctx, wt)
+    remoteland.prepare(ctx)
     tamper.refuse_landing(ctx, merge.base_ref(ctx))
     token = secrets.token_hex(16)
     entry, recovered = lease.acquire(ctx, actor, token)

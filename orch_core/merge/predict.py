@@ -48,6 +48,7 @@ def _overlap(a: set[str], b: set[str]) -> bool:
 def predict(ctx: Context, state: q.QueueState, tip: str) -> dict[str, list[dict[str, Any]]]:
     """Entry id -> predicted conflicts: ``{"with": "main" | entry id, "files": [...]}``."""
     pg = ctx.pg
+    need_tips(ctx, [e.tip for e in state.ordered()])
     base_changes: dict[str, set[str]] = {}
     changed: dict[str, set[str]] = {}
     ahead: list[q.Entry] = []
@@ -80,6 +81,26 @@ def predict(ctx: Context, state: q.QueueState, tip: str) -> dict[str, list[dict[
             ahead.append(e)
         out[e.id] = found
     return out
+
+
+def need_tips(ctx: Context, tips: list[str]) -> None:
+    """Every entry's tip is in this clone: in remote mode fetched from the remote when
+    missing; else a refusal naming `git fetch` (never a crash)."""
+    missing = githistory.missing_commits(ctx.pg, tips)
+    if not missing:
+        return
+    from orch_core.git import remote as gitremote
+    from orch_core.remote import mode
+
+    name = mode.remote_name(ctx)
+    if name is not None:
+        gitremote.fetch_branches(ctx.repo, name, ctx.config.base_branch)
+        missing = githistory.missing_commits(ctx.pg, missing)
+    if missing:
+        raise Refused(f"the queued tip {missing[0][:12]} is not in this clone: its branch "
+                      "was never fetched here", code="tip_missing",
+                      hint=f"`git fetch {name or 'REMOTE'}` (the remote the branch was "
+                           "pushed to), then retry")
 
 
 def apply_predictions(ctx: Context, state: q.QueueState, tip: str,
@@ -258,8 +279,8 @@ def review(ctx: Context, sess: Session, entry_id: str, approve: bool,
         verb = "approve" if approve else "reject"
         why = f": {reason}" if reason else ""
         out = q.describe(state, new, now)
-        moved = gitrepo.rev_parse(ctx.repo, f"refs/heads/{e.branch}")
-        if moved != e.tip:
+        moved = current_tip(ctx, e.branch)
+        if moved is not None and moved != e.tip:
             out["warning"] = (f"{e.branch} moved since the request; the reviewed tip "
                               f"{e.tip[:12]} is what lands")
         return state, f"{verb} {e.id} ({e.branch}) by {sess.id} ({sess.owner}){why}", out
@@ -267,6 +288,20 @@ def review(ctx: Context, sess: Session, entry_id: str, approve: bool,
     out = q.mutate(ctx, sess.id, "merge.review", fn, predicts=True)
     out["needs"] = approval.needed(ctx, q.Entry.from_json(out), tip) if out.get("tip") else []
     return out
+
+
+def current_tip(ctx: Context, branch: str) -> str | None:
+    """Where ``branch`` is now: the remote's copy in remote mode (as last fetched),
+    else the local branch; None when neither exists."""
+    from orch_core.git import refs as gitrefs
+    from orch_core.remote import mode
+
+    name = mode.remote_name(ctx)
+    if name is not None:
+        theirs = gitrefs.read_ref_file(ctx.repo.common_dir, f"refs/remotes/{name}/{branch}")
+        if theirs is not None:
+            return theirs
+    return gitrepo.rev_parse(ctx.repo, f"refs/heads/{branch}")
 
 
 def cancel(ctx: Context, sess: Session | None, entry_id: str, force: bool) -> dict[str, Any]:

@@ -191,7 +191,7 @@ def parse(blob: bytes | None) -> QueueState:
             lease=Lease(**lease) if isinstance(lease, dict) else None,
             predicted_at=data.get("predicted_at"),
         )
-    except (ValueError, TypeError, KeyError) as e:
+    except (ValueError, TypeError, KeyError, AttributeError) as e:
         raise UsageError(f"{REF} holds a malformed {FILE}: {e}", code="bad_queue",
                          hint=f"inspect it with `git show {REF}:{FILE}`; "
                               f"`git update-ref {REF} {REF}~1` restores the previous state") from e

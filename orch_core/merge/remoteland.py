@@ -21,13 +21,22 @@ from orch_core.remote import mode
 from orch_core.state.context import Context
 
 
+def decide(ctx: Context) -> None:
+    """Decide remote mode on the clone's own policy, as the lock commands do, before the
+    lander reads everything else from the committed policy (the Context keeps it)."""
+    mode.remote_name(ctx)
+
+
 def prepare(ctx: Context) -> None:
-    """Fetch the remote's branches; refuse when main here is not main there."""
+    """Fetch the remote's queue and branches; refuse when main here is not main there."""
     name = mode.remote_name(ctx)
     if name is None:
         return
     ref = merge.base_ref(ctx)
     branch = ref.removeprefix("refs/heads/")
+    queue_tip = gitremote.fetch_orch(ctx.repo, name).get(q.REF)
+    if queue_tip is not None:  # the remote's queue is the queue (queue.py trusts it)
+        gitremote.set_local(ctx.repo, {q.REF: queue_tip})
     theirs = gitremote.fetch_branches(ctx.repo, name, branch)
     ours = gitrepo.rev_parse(ctx.repo, ref)
     if theirs is not None and ours != theirs:

@@ -74,7 +74,9 @@ def guarantees(checks: dict[str, bool]) -> list[dict[str, Any]]:
          "holds": cas and checks["atomic_push"]},
         {"what": "pushes that skip client hooks are still checked (locks, queue, main)",
          "holds": checks["server_hook"]},
-        {"what": "refs/orch/* accept only valid successors (no forged lock or queue state)",
+        {"what": "refs/orch/* accept only commits that follow the lock and queue rules "
+                 "(a session or reviewer name is proven only where the server "
+                 "authenticates the pusher: README, forge limits)",
          "holds": checks["server_hook"]},
         {"what": "a push may name its session (-o orch-session=ID)",
          "holds": checks["push_options"]},
@@ -96,3 +98,16 @@ def _finish(ctx: Context, name: str, url: str, checks: dict[str, bool], notes: l
     except OSError:
         pass
     return out
+
+
+def need_write_access(ctx: Context, name: str) -> None:
+    """Refuse remote mode through a remote this clone cannot push ``refs/orch/*`` to
+    (the first probe of :func:`doctor`); an unreachable one is retryable."""
+    gitremote.need_url(ctx.repo, name)
+    oid = gitrepo.rev_parse(ctx.repo, "HEAD")
+    if oid is None:
+        return  # nothing to probe with yet; the first lock command says what is wrong
+    ok, said = gitremote.push_probe(ctx.repo, name, f"refs/orch/probe-{os.urandom(4).hex()}",
+                                    oid, timeout=STEP_TIMEOUT * 2)
+    if not ok:
+        raise gitremote.read_only(ctx.repo, name, said)

@@ -66,3 +66,14 @@ def server_uninstall(ctx: Context, path: str) -> dict[str, Any]:
 
 def _stamps() -> None:
     from orch_core.work import stamp  # noqa: F401  (registers the payload refresh)
+
+
+@method("server.repair", "Point every orch ref of a bare repository that holds a tag or "
+        "another non-commit object at the commit it points to (the server hook refuses "
+        "such pushes; this mends one left from before).",
+        params={"path": s_str("The bare repository.")}, required=("path",),
+        errors=("not_bare",), mutates=True)
+def server_repair(ctx: Context, path: str) -> dict[str, Any]:
+    from orch_core.hooks import serverinstall
+
+    return serverinstall.repair(ctx.cwd, path)

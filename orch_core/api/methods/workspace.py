@@ -15,7 +15,8 @@ from orch_core.state.context import Context
                                        "(a global or system core.hooksPath)."),
                 "remote": s_str("Remote mode: share the lock table, queue and notes "
                                 "through this git remote ([remote] name in .orch.toml).")},
-        errors=("shared_hooks", "hook_conflict", "no_remote", "remote_unreachable"),
+        errors=("shared_hooks", "hook_conflict", "no_remote", "remote_unreachable",
+                "remote_read_only"),
         mutates=True)
 def workspace_init(ctx: Context, force: bool = False, shared_hooks: bool = False,
                    remote: str | None = None) -> dict[str, Any]:
@@ -24,6 +25,9 @@ def workspace_init(ctx: Context, force: bool = False, shared_hooks: bool = False
 
     remote_info: dict[str, Any] = {}
     if remote is not None:
+        from orch_core.remote import probe
+
+        probe.need_write_access(ctx, remote)
         remote_info["remote_policy_written"] = mode.write_policy(ctx, remote)
     out = installer.install(ctx, force=force, shared_hooks=shared_hooks)
     name = mode.remote_name(ctx)
