@@ -27,7 +27,7 @@ from orch_core.git import objects as gitobjects
 from orch_core.git import repo as gitrepo
 from orch_core.git import worktree as gitworktree
 from orch_core.locks import service as locks
-from orch_core.merge import checks, landpolicy, lease, tamper
+from orch_core.merge import checks, landpolicy, lease, remoteland, tamper
 from orch_core.merge import predict as merge
 from orch_core.merge import queue as q
 from orch_core.state.context import Context

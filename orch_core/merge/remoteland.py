@@ -16,6 +16,7 @@ from orch_core.git import remote as gitremote
 from orch_core.git import repo as gitrepo
 from orch_core.git.repo import Oid
 from orch_core.merge import predict as merge
+from orch_core.merge import queue as q
 from orch_core.merge.remotequeue import PUSH_WITH
 from orch_core.remote import mode
 from orch_core.state.context import Context
