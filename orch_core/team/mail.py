@@ -55,7 +55,7 @@ def _files(ctx: Context, tip: Oid | None, warnings: list[str] | None = None,
         return {}
     try:
         return ctx.odb.files(tip)
-    except (AssertionError, KeyError, ValueError, OrchError) as e:
+    except (AssertionError, AttributeError, KeyError, ValueError, OrchError) as e:
         if warnings is None:
             raise Refused(_damaged_tip(tip, e), code="mail_damaged",
                           hint=f"`orch-hooks doctor` names it; `git update-ref {REF} "
