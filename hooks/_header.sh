@@ -27,9 +27,12 @@ orch_python() {
     if command -v orch-hooks >/dev/null 2>&1; then exec orch-hooks hook "$ORCH_HOOK" "$@"; fi
     orch_missing
 }
+# @TEST-CONTROLS@
 # orch_offset: set orch_off to the test clock offset, parsed as orch_core/clock.py
 # parses it: ORCH_CLOCK_OFFSET counts only under the test switch ORCH_TESTING=1 and
-# only as a plain decimal number (-?DIGITS[.DIGITS]); anything else is 0.
+# only as a plain decimal number (-?DIGITS[.DIGITS]); anything else is 0. Written
+# only into the shims of a source checkout with its test suite: a normal install
+# gets `orch_offset() { orch_off=0; }` (hooks/shims.py).
 orch_offset() {
     orch_off=0
     [ "${ORCH_TESTING:-}" = 1 ] || return 0
@@ -43,6 +46,7 @@ orch_offset() {
     [ "${#_i}" -le 12 ] && [ "${#_f}" -le 9 ] || return 0
     orch_off=$_v
 }
+# @END-TEST-CONTROLS@
 # orch_foreign_session: true when ORCH_SESSION names a session that may belong to
 # another owner than the session bound to this worktree (it would borrow that
 # session's locks and put its name on the checkpoint): set, the worktree bound to

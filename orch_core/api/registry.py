@@ -106,6 +106,7 @@ def method(name: str, summary: str, *, params: dict[str, dict[str, Any]] | None 
 
 
 ACT_FOR = "act_for"
+MUTATING = "mutating_call"
 
 
 def _acting_for(fn: Handler) -> Handler:
@@ -114,13 +115,18 @@ def _acting_for(fn: Handler) -> Handler:
 
     @functools.wraps(fn)
     def call(ctx: Any, *args: Any, act_for: bool = False, **kw: Any) -> Any:
-        if not act_for:
-            return fn(ctx, *args, **kw)
-        ctx.cache[ACT_FOR] = True
+        saved = {k: ctx.cache.get(k) for k in (ACT_FOR, MUTATING)}
+        ctx.cache[MUTATING] = True  # reads may name any session; a change is checked
+        if act_for:
+            ctx.cache[ACT_FOR] = True
         try:
             return fn(ctx, *args, **kw)
         finally:
-            ctx.cache.pop(ACT_FOR, None)
+            for k, v in saved.items():
+                if v is None:
+                    ctx.cache.pop(k, None)
+                else:
+                    ctx.cache[k] = v
     return call
 
 

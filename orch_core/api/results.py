@@ -241,5 +241,6 @@ class Resume(TypedDict):
     next_action: str
     merge_failures: list[dict[str, Any]]
     attached: NotRequired[dict[str, Any]]
+    taken: NotRequired[dict[str, Any] | None]
     mirror_requests: NotRequired[list[dict[str, Any]]]
     mail: NotRequired[dict[str, Any]]

@@ -36,6 +36,9 @@ touch paths locked by another session, so follow these steps.
    Keep `orch-hooks session heartbeat` going: a session silent for its ttl
    plus the grace is dead, its locks stop counting for everyone and its case
    goes back to `orch-hooks task ready` (its checkpoint kept) for others to take.
+   Until then (alive, or interrupted: heartbeat lapsed) the case stays its own;
+   `case begin --force` takes it anyway (journaled), and then the old session's
+   `resume next` says the case was taken: stop working on it.
 5. Done: `orch-hooks merge request` queues your branch for main. Never push to
    main yourself; a reviewer of another owner approves (the roles and the risky
    paths that need more approvals are in .orch.toml on main: `orch-hooks merge

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from orch_core.api import dispatch
+from orch_core.cli import output
 from orch_core.state.context import Context
 
 Human = Callable[[Any], str]
@@ -33,7 +34,7 @@ def run_method(state: State, name: str, params: dict[str, Any], as_json: bool,
     elif human is not None:
         text = human(result)
         if text:
-            click.echo(text)
+            click.echo(output.safe(text))  # escape sequences never reach a terminal raw
     return result
 
 

@@ -161,7 +161,7 @@ def _invoke(call: Call) -> int:
         else:
             text = _human(call.sub)(result)
             if text:
-                output.echo(text)
+                output.echo(output.safe(text))
     finally:
         ctx.close()
     return 0 if call.sub != "check" or result["ok"] else 1

@@ -29,6 +29,11 @@ def _entry_line(e: QueueEntryJson) -> str:
         line += f"\n      predicted conflicts with {conf}"
     if e.get("reason"):
         line += f"\n      {e['reason']}"
+    need = e.get("needs")
+    if need:
+        from orch_core.merge.approval import needed_text
+
+        line += f"\n      needs {needed_text(need)}"
     return line
 
 

@@ -17,6 +17,22 @@ if TYPE_CHECKING:
     from orch_core.errors import OrchError
 
 
+# C0 controls but newline and tab, DEL, C1 controls, and the bidirectional overrides:
+# shown as escapes, never sent to a terminal raw (an OSC 52 in a mail subject would
+# write the reader's clipboard). docs/ARCHITECTURE.md, "Text output".
+_UNSAFE = {c: f"\\x{c:02x}" for c in (*range(0x00, 0x09), *range(0x0B, 0x20),
+                                      *range(0x7F, 0xA0))}
+_UNSAFE.update({c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))})
+
+
+def safe(text: str) -> str:
+    """``text`` fit for a terminal: control characters (escape sequences) made visible
+    as ``\\xNN``; newlines and tabs kept. The one sanitiser of every human text
+    output (lock lines, mail, events, status, errors); JSON output is never passed
+    through it (json.dumps escapes them itself)."""
+    return text.translate(_UNSAFE)
+
+
 def _plain_stream(stream: object) -> bool:
     """Does click.echo write text to ``stream`` unchanged? (An ASCII stream click
     rewraps as UTF-8; a missing one it skips.)"""
@@ -49,17 +65,17 @@ def print_error(e: OrchError, as_json: bool) -> None:
         import json
 
         echo(json.dumps({"error": e.to_dict()}, indent=2, sort_keys=True, default=str))
-    msg = e.message.rstrip()
+    msg = safe(e.message.rstrip())
     echo(f"orch-hooks: error: {msg}", err=True)
     if e.hint:
-        echo(f"  hint: {e.hint}", err=True)
+        echo(f"  hint: {safe(e.hint)}", err=True)
 
 
 def lock_line(lk: LockJson) -> str:
     task = f" task {lk['task']}" if lk.get("task") else ""
     state = "" if lk.get("live", True) else " (expired)"
-    return (f"{lk['id']}  {lk['path']:<32} {lk['mode']:<9} {lk['session']} ({lk['owner']})"
-            f"{task}  expires {lk['expires']}{state}")
+    return safe(f"{lk['id']}  {lk['path']:<32} {lk['mode']:<9} {lk['session']} "
+                f"({lk['owner']}){task}  expires {lk['expires']}{state}")
 
 
 def acquired_text(r: LockAcquired) -> str:

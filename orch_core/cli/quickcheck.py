@@ -110,12 +110,18 @@ def _config_newer(than: str) -> bool:
     return False
 
 
+def _testing() -> bool:
+    from orch_core import clock  # only when an offset is set at all
+
+    return clock.testing()
+
+
 def answer(cwd: str | None, session: str | None, raw_paths: list[str], as_json: bool,
            ) -> int | None:
     """Print what `lock check` prints when every path is free and return 0; None when
     the full command must answer."""
     env = os.environ
-    if not _git_env_plain() or (env.get("ORCH_TESTING") == "1" and env.get("ORCH_CLOCK_OFFSET")):
+    if not _git_env_plain() or (env.get("ORCH_CLOCK_OFFSET") and _testing()):
         return None
     if session is not None and not session.strip():
         return None

@@ -10,12 +10,14 @@ from typing import Any
 import click
 
 from orch_core.cli.common import State, json_option, pass_state, run_method
+from orch_core.cli.output import safe
 from orch_core.errors import UsageError
 
 
 def _inbox_text(r: dict[str, Any]) -> str:
+    warned = [f"warning: {w}" for w in r.get("warnings", [])]
     if not r["messages"]:
-        return f"no messages for {r['reader']} ({r['session']})"
+        return "\n".join([f"no messages for {r['reader']} ({r['session']})", *warned])
     lines = [f"{r['unread']} unread for {r['reader']} ({r['session']})"]
     for m in r["messages"]:
         mark = "*" if m["unread"] else " "
@@ -23,19 +25,20 @@ def _inbox_text(r: dict[str, Any]) -> str:
         lines.append(f"{mark} {m['id']:<6} {m['time']}  from {m['from_owner']} "
                      f"({m['from_session']}) to {m['to_kind']} {m['to']}: "
                      f"{m['subject']}{re_txt}")
-    return "\n".join(lines)
+    return "\n".join(lines + warned)
 
 
 def _message_text(m: dict[str, Any]) -> str:
     re_txt = f"\nre:      {m['re']}" if m.get("re") else ""
     return (f"{m['id']}  {m['time']}\nfrom:    {m['from_owner']} ({m['from_session']})\n"
             f"to:      {m['to_kind']} {m['to']}\nsubject: {m['subject']}{re_txt}\n\n"
-            f"{m['body']}".rstrip() + f"\n\n(`orch-hooks mail ack {m['id']}` marks it handled)")
+            f"{m['body']}".rstrip() + f"\n\n(`orch-hooks mail ack {m['id']}` marks it handled)"
+            + "".join(f"\nwarning: {w}" for w in m.get("warnings", [])))
 
 
 def _event_line(e: dict[str, Any]) -> str:
-    return f"{e['id']}  {e['time']}  {e['actor']}  {e['kind']}  " \
-           f"{json.dumps(e['data'], sort_keys=True)}"
+    return safe(f"{e['id']}  {e['time']}  {e['actor']}  {e['kind']}  "
+                f"{json.dumps(e['data'], sort_keys=True)}")
 
 
 def _team_text(r: dict[str, Any]) -> str:

@@ -121,3 +121,29 @@ def branch_rename(argv: list[str]) -> tuple[str | None, str] | None:
         return None
     old = names[0] if len(names) == 2 else None
     return (_full(old) if old else None), _full(names[-1])
+
+
+def discards_changes(argv: list[str]) -> str | None:
+    """The option by which this git command overwrote uncommitted changes before any
+    hook could run: ``git reset --hard`` (``--merge`` drops what was staged) and
+    ``git checkout|switch -f``. None for every other command line.
+
+    git writes the index and files of these commands first and updates the refs
+    after, so a refusal of the ref update comes too late to keep what they
+    overwrote (docs/ARCHITECTURE.md, "Refusals leave nothing half-done").
+    """
+    sub = subcommand(argv)
+    words = argv[(_sub_index(argv) or 0) + 1:]
+    if "--" in words:
+        words = words[:words.index("--")]
+    if sub == "reset":
+        for w in words:
+            if w in ("--hard", "--merge"):
+                return w
+        return None
+    if sub in ("checkout", "switch"):
+        for w in words:
+            if w in ("--force", "--discard-changes") or (
+                    w.startswith("-") and not w.startswith("--") and "f" in w[1:]):
+                return w
+    return None

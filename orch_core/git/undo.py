@@ -16,7 +16,9 @@ IN_PROGRESS = {
     "MERGE_HEAD": "git merge --quit",
     "CHERRY_PICK_HEAD": "git cherry-pick --quit",
     "REVERT_HEAD": "git revert --quit",
-    "rebase-merge": "git rebase --quit",
+    # A rebase refused at its last step: the branch never moved, so --abort (back to
+    # the branch as it was) loses nothing; --quit would leave HEAD detached.
+    "rebase-merge": "git rebase --abort",
     "rebase-apply": "git am --quit",
 }
 
@@ -64,7 +66,17 @@ def move_back(repo: Repo, frm: str, to: str, paths: list[str], *, worktree: bool
 
 def in_progress(repo: Repo) -> list[str]:
     """The `--abort`/`--quit` commands of whatever is half-way in this worktree."""
-    return [cmd for name, cmd in IN_PROGRESS.items() if (repo.git_dir / name).exists()]
+    out = [cmd for name, cmd in IN_PROGRESS.items() if (repo.git_dir / name).exists()]
+    if (repo.git_dir / "rebase-apply" / "rebasing").exists():  # `git rebase --apply`, not am
+        out = ["git rebase --abort" if c == "git am --quit" else c for c in out]
+    return out
+
+
+def rebase_forgot_branch(repo: Repo) -> bool:
+    """A rebase whose state no longer names the branch it started on (the apply
+    backend removes head-name before it moves the branch)."""
+    state = [repo.git_dir / d for d in ("rebase-merge", "rebase-apply")]
+    return any(d.is_dir() and not (d / "head-name").exists() for d in state)
 
 
 def upstream_ref(repo: Repo, branch: str) -> str | None:

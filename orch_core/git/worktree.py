@@ -159,6 +159,18 @@ def land_worktree_remove(repo: Repo, path: Path) -> None:
     repo.run("worktree", "prune", check=False)
 
 
+def land_worktrees_prune(repo: Repo, root: Path, keep: str) -> None:
+    """Remove every landing worktree under ``root`` but ``keep`` (left by older runs)."""
+    import shutil
+
+    if not root.is_dir():
+        return
+    for child in root.iterdir():
+        if child.name != keep and child.is_dir():
+            land_worktree_remove(repo, child)
+            shutil.rmtree(child, ignore_errors=True)
+
+
 def worktree_heads(repo: Repo) -> list[dict[str, str]]:
     """`git worktree list --porcelain` as dicts with worktree, HEAD and branch."""
     out: list[dict[str, str]] = []

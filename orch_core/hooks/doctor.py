@@ -164,6 +164,19 @@ def doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
             snap = locks.snapshot(ctx)
             lockexport.write_export(ctx, snap.tip, snap.locks)
         add("hook fast-path index", False, f"{export} missing or stale", fix)
+    else:
+        # Its content too: an edited expiry turns a lock off for every hook here.
+        from orch_core.seqfile import held
+
+        current = locks.snapshot(ctx)
+        with held(export):  # not while a heartbeat moves a deadline (locks/liveness.py)
+            wrong = lockexport.index_mismatches(ctx, current.tip, current.locks)
+        if wrong and fix:
+            lockexport.write_export(ctx, current.tip, current.locks)
+        add("hook fast-path index", not wrong,
+            f"{export} does not match the lock table: " + "; ".join(wrong[:5])
+            + (f"; {len(wrong) - 5} more" if len(wrong) > 5 else "") if wrong
+            else "matches the lock table", bool(wrong) and fix)
     now = ctx.now()
     snap = damage.snapshot(ctx)
     expired = [lk for lk in snap.locks if not lk.live(now)]
@@ -178,6 +191,7 @@ def doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
         add("expired leases", False, f"{len(expired)} expired lease(s) not yet reaped", fixed)
     else:
         add("expired leases", True, "none")
+    check_mailbox(ctx, add)
     if protected is not None:
         _check_notes(ctx, fix, add)
     check_protected_branches(ctx, add)
@@ -191,6 +205,18 @@ def doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
         fixed=bool(copies) and fix)
     healthy = all(f["ok"] or f["fixed"] for f in findings)
     return {"healthy": healthy, "findings": findings}
+
+
+def check_mailbox(ctx: Context, add: Any) -> None:
+    """refs/orch/mail: a tip that is not a commit, a message or an acks file that does
+    not parse (team/mail.py skips them with a warning; here each is named)."""
+    from orch_core.team import mail
+
+    bad = mail.problems(ctx)
+    for w in bad:
+        add("mailbox", False, w)
+    if not bad:
+        add("mailbox", True, "every message readable")
 
 
 def check_protected_branches(ctx: Context, add: Any) -> None:

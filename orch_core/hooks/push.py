@@ -77,8 +77,9 @@ def pre_push(args: list[str]) -> int:
         say("orch-hooks: push refused")
         for r in refusals:
             say(r if r.startswith("  ") else "  " + r)
-        say("  what to do: drop or rewrite those commits (e.g. `git rebase -i`), or wait for "
-             "the locks to be released; see `orch-hooks lock list`")
+        say("  what to do: ask the holder named above to release the lock, or wait for the "
+            "release and push again (`orch-hooks lock list`); to push the rest now, move "
+            "those commits to a branch you push later")
         return 1
     return 0
 
@@ -217,7 +218,7 @@ def _branch_lock_refusals(ctx: Context, lines: list[str]) -> list[str]:
         found = branch_rule.update_conflicts(ctx, sid, ctx.config.base_branch, current, new)
         if found:
             out += branch_rule.refusal_lines(f"update of {ref}", found, ctx.now())
-            out += putback.after_refusal(ctx.repo, ref, current, new)
+            out += putback.after_refusal(ctx.repo, ref, current, new, protected=False)
     return out
 
 

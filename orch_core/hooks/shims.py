@@ -63,10 +63,25 @@ def awk_program(name: str) -> str:
                    if line.strip() and not line.lstrip().startswith("#"))
 
 
+def _test_controls(header: str) -> str:
+    """The header with its test-only controls (the clock offset) where they count, a
+    source checkout with its test suite (clock.source_checkout); a normal install's
+    shims never read them (docs/ARCHITECTURE.md, "Test-only controls")."""
+    from orch_core import clock
+
+    start, end = "# @TEST-CONTROLS@\n", "# @END-TEST-CONTROLS@\n"
+    head, _, rest = header.partition(start)
+    body, _, tail = rest.partition(end)
+    if clock.source_checkout():
+        return head + body + tail
+    return head + "# A normal install: no test clock.\norch_offset() { orch_off=0; }\n" + tail
+
+
 def render(hook: str, protected_refs: list[str], shared: bool = False) -> str:
     tdir = templates_dir()
     header = (tdir / "_header.sh").read_text()
     body = (tdir / f"{hook}.sh").read_text()
+    header = _test_controls(header)
     text = (header.replace("@PYTHON@", shlex.quote(sys.executable)).replace("@HOOK@", hook)
             .replace("@SHARED@", "1" if shared else "''")
             .replace("@PROTECTED_LIST@", shlex.quote(" ".join(protected_refs))))

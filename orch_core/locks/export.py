@@ -144,6 +144,44 @@ def _write_export_text(ctx: Context, tip: str | None, rows: list[ExportEntry], u
     rewrite_in_place(ctx.repo.orch_dir / EXPORT, build)
 
 
+def index_mismatches(ctx: Context, tip: str | None, locks: Iterable[Lock]) -> list[str]:
+    """How ``locks.idx`` differs from the index the lock table at ``tip`` makes,
+    built in memory as :func:`write_export` builds it (doctor): one phrase per
+    lock whose line is missing, extra or changed (an edited expiry turns a lock
+    off for every hook of the clone), or for a changed header. [] when equal."""
+    try:
+        lines = (ctx.repo.orch_dir / EXPORT).read_bytes().decode("utf-8").split("\n")
+    except (OSError, UnicodeDecodeError) as e:
+        return [f"unreadable: {e}"]
+    rows = list(locks)
+    until = {sid: int(when) + 1 for sid, when in session_deadlines(ctx).items()}
+    want: dict[str, str] = {}
+    for lk in rows:
+        head, lease = _head(lk, ctx.ignore_case), int(lk.expires_at) + 1
+        want[head] = f"{head}{min(lease, until.get(lk.session, lease))}"
+    unsafe = any(_awk_unsafe(lk.path) or _awk_unsafe(lk.session) for lk in rows)
+    out: list[str] = []
+    hdr = lines[0].split("\t") if lines else []
+    if hdr[:5] != ["tip", tip or "none", str(int(ctx.ignore_case)), str(int(unsafe)), VERSION]:
+        out.append("header does not match the lock table")
+    have: dict[str, str] = {}
+    tab = "\t"
+    for line in lines[1:-2] if len(lines) >= 3 else []:
+        head, _, _exp = line.rpartition("\t")
+        have[head + "\t"] = line
+    for head in sorted(set(want) | set(have)):
+        name = head.split("\t")[0] + ("/" if head.split("\t")[1:2] == ["1"] else "")
+        holder = head.split("\t")[2] if head.count("\t") >= 3 else "?"
+        if head not in have:
+            out.append(f"lock on {name} of {holder} missing")
+        elif head not in want:
+            out.append(f"lock on {name} of {holder} not in the table")
+        elif have[head] != want[head]:
+            got, exp = have[head].rpartition(tab)[2], want[head].rpartition(tab)[2]
+            out.append(f"lock on {name} of {holder}: expiry {got} instead of {exp}")
+    return out
+
+
 def _awk_unsafe(text: str) -> bool:
     return any(ch in '\t\n\r"\\' or ord(ch) < 0x20 for ch in text)
 

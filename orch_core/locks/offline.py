@@ -13,11 +13,18 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from orch_core.git.refs import Proposal
+from orch_core.git.repo import Oid
 from orch_core.locks.table import Lock, LockIndex
-from orch_core.remote.store import RemoteStore
 from orch_core.state.context import Context
+
+if TYPE_CHECKING:
+    from orch_core.remote.store import RemoteStore
+
+REF = "refs/orch/locks"  # locks/storage.py's ref
+T = TypeVar("T")
 
 OFFLINE_ID = "L-offline-"
 
@@ -29,9 +36,19 @@ def pending(locks: list[Lock]) -> list[Lock]:
     return [lk for lk in locks if lk.id.startswith(OFFLINE_ID)]
 
 
-def route(ctx: Context, remote: str, fn: Mutation, offline: list[Lock],
-          drop_index: Callable[[], object]) -> tuple[RemoteStore, Mutation]:
+def route(ctx: Context, fn: Mutation, load_local: Callable[[Oid | None], list[Lock]],
+          drop_index: Callable[[], object]) -> tuple[RemoteStore | None, Mutation]:
+    """Where a lock write goes: the local ref (None), or in remote mode the team's
+    remote, with this clone's offline leases carried onto its table."""
+    from orch_core.remote import mode
 
+    remote = mode.remote_name(ctx)
+    if remote is None or mode.offline(ctx):
+        return None, fn
+    from orch_core.remote.store import RemoteStore
+
+    local_tip = ctx.odb.tip(REF)
+    offline = pending(load_local(local_tip) if local_tip else [])
     store = RemoteStore(ctx.repo, ctx.odb, remote, keep_local=bool(offline))
     if not offline:
         return store, fn
@@ -55,6 +72,16 @@ def route(ctx: Context, remote: str, fn: Mutation, offline: list[Lock],
         return new, message, result
 
     return store, carried
+
+
+def update(store: RemoteStore, ref: str, attempt: Callable[[Oid | None], Proposal[T]],
+           recovered: Callable[[], None]) -> T:
+    """The CAS loop of a lock write through the remote."""
+    from orch_core.remote.store import MAX_ATTEMPTS
+
+    return store.update(ref, attempt, on_recover=recovered, max_attempts=MAX_ATTEMPTS,
+                        gave_up=f"{ref} kept moving on the remote; gave up",
+                        hint="retry (many clones are writing the lock table)")
 
 
 def carry(ctx: Context, live: list[Lock], offline: list[Lock],

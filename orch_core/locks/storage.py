@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from orch_core.errors import GitFailed, OrchError
-from orch_core.git import objects as gitobjects
+from orch_core.errors import GitFailed
 from orch_core.git import refs as gitrefs
 from orch_core.git import repo as gitrepo
+from orch_core.locks import offline  # remote mode (docs/ARCHITECTURE.md)
 from orch_core.locks.export import advance_export, session_deadlines, write_export
 from orch_core.locks.table import (
     LEGACY_TABLE,
@@ -28,30 +28,15 @@ from orch_core.locks.table import (
     serialise,
     speaks_line,
 )
+from orch_core.locks.tableread import TableUnreadable as TableUnreadable
+from orch_core.locks.tableread import _no_ref
+from orch_core.locks.tableread import read_table as read_table
+from orch_core.locks.tableread import readable as readable
 from orch_core.state.context import Context
-
-if TYPE_CHECKING:
-    from orch_core.remote.store import RemoteStore
 
 REF = "refs/orch/locks"
 # The first layout's whole-table blob; see locks/table.py for the per-session layout.
 TABLE = LEGACY_TABLE
-
-
-class TableUnreadable(OrchError):
-    """The ref names a table that cannot be read whole: every lock is in doubt.
-
-    Never read as "no locks" (docs/ARCHITECTURE.md: damaged state fails closed).
-    """
-
-    code = "lock_table_unreadable"
-
-    def __init__(self, tip: str, why: str) -> None:
-        super().__init__(
-            f"the lock table is unreadable: {REF} points at {tip[:12]}, {why}; "
-            "no lock can be trusted, so nothing that depends on them is allowed",
-            hint="`orch-hooks doctor --fix` rebuilds the table from the newest readable "
-                 f"state in the history of {REF}")
 
 
 @dataclass(frozen=True)
@@ -220,8 +205,7 @@ def refresh_cache(ctx: Context, tip: str | None, locks: list[Lock]) -> None:
 
 def _load_at(ctx: Context, tip: gitrepo.Oid | None,
              local: bool = True) -> tuple[list[Lock], bool]:
-    """Locks at ``tip`` and whether the SQLite cache already holds exactly them
-    (``local`` False: ``tip`` is the remote's, see locks/offline.py)."""
+    """Locks at ``tip`` (the remote's unless ``local``) and whether the cache holds them."""
     cached = _cached_at(ctx, tip)
     if cached is not None:
         return cached, True
@@ -241,58 +225,6 @@ def _load_at(ctx: Context, tip: gitrepo.Oid | None,
     return parse_tree(files)[0], False
 
 
-def read_table(repo: gitrepo.Repo, commit: str) -> tuple[list[Lock], list[str]]:
-    """The table at ``commit`` through git itself (no pygit2: the hooks call this).
-
-    Raises TableUnreadable when the commit, its tree or a table blob is missing, or
-    ``commit`` is not a commit.
-    """
-    tree = gitobjects.flat_tree(repo, f"{commit}^{{commit}}", check=False)
-    if not tree:  # an empty table, or no table at all
-        why = _why_unreadable(repo, commit)
-        if why:
-            raise TableUnreadable(commit, why)
-    entries = [(name, e[2]) for name, e in tree.items()
-               if e[1] == "blob" and is_table_entry(name)]
-    blobs = gitobjects.cat_objects(repo, [oid for _name, oid in entries])
-    lost = [name for name, oid in entries if blobs.get(oid) is None]
-    if lost:
-        raise TableUnreadable(commit, f"whose blob {lost[0]} is missing")
-    return parse_tree({name: blobs.get(oid) or b"" for name, oid in entries})
-
-
-def _no_ref(repo: gitrepo.Repo) -> None:
-    """No tip was read: make sure the ref is absent, not a loose file holding garbage."""
-    try:
-        text = (repo.common_dir / REF).read_bytes()[:80].decode(errors="replace").strip()
-    except (FileNotFoundError, NotADirectoryError):
-        return
-    except OSError as e:
-        raise TableUnreadable("(unreadable)", f"a file git cannot read ({e.strerror})") from e
-    raise TableUnreadable(repr(text), "which is not an object name")
-
-
-def _why_unreadable(repo: gitrepo.Repo, commit: str) -> str:
-    """What is wrong with ``commit`` as a table commit ('' when nothing is)."""
-    kind = gitobjects.object_type(repo, commit)
-    if kind is None:
-        return "an object missing from the repository (pruned by gc?)"
-    if kind != "commit":
-        return f"a {kind}, not a commit"
-    if gitobjects.object_type(repo, f"{commit}^{{tree}}") != "tree":
-        return "a commit whose tree is missing"
-    return ""
-
-
-def readable(repo: gitrepo.Repo, commit: str) -> bool:
-    """Can the table at ``commit`` be read whole?"""
-    try:
-        read_table(repo, commit)
-    except TableUnreadable:
-        return False
-    return True
-
-
 Mutation = Callable[[list[Lock], float], tuple[list[Lock], str, dict[str, Any]]]
 
 
@@ -308,7 +240,8 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation,
         with ctx.store.write("orch-hooks", "recover.stale_ref_lock", {"ref": REF}):
             pass
 
-    store, fn = _route(ctx, fn)
+    store, fn = offline.route(ctx, fn, lambda tip: _load_at(ctx, tip)[0],
+                              lambda: ctx.cache.pop(_PENDING, None))
 
     def attempt(tip: gitrepo.Oid | None) -> gitrefs.Proposal[dict[str, Any]]:
         locks, cached = _load_at(ctx, tip, store is None)
@@ -375,26 +308,7 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation,
 
     if store is None:
         return gitrefs.update(ctx.repo, ctx.odb, REF, attempt, on_recover=recovered)
-    from orch_core.remote.store import MAX_ATTEMPTS
-
-    return store.update(REF, attempt, on_recover=recovered, max_attempts=MAX_ATTEMPTS,
-                        gave_up=f"{REF} kept moving on the remote; gave up",
-                        hint="retry (many clones are writing the lock table)")
-
-
-def _route(ctx: Context, fn: Mutation) -> tuple[RemoteStore | None, Mutation]:
-    """Where this write goes: the local ref (None), or in remote mode the team's
-    remote, with this clone's offline leases carried onto its table (locks/offline.py)."""
-    from orch_core.remote import mode
-
-    name = mode.remote_name(ctx)
-    if name is None or mode.offline(ctx):
-        return None, fn
-    from orch_core.locks import offline
-
-    local_tip = ctx.odb.tip(REF)
-    pending = offline.pending(_load_at(ctx, local_tip)[0] if local_tip else [])
-    return offline.route(ctx, name, fn, pending, lambda: ctx.cache.pop(_PENDING, None))
+    return offline.update(store, REF, attempt, recovered)
 
 
 # Called after each write with every session whose locks it changed. The work

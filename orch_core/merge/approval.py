@@ -30,18 +30,27 @@ class Actor(Protocol):
 
 
 def team_policy(ctx: Context) -> config.Config:
-    """The policy committed on the branch the queue lands into (cached per Context)."""
+    """The policy committed on the branch the queue lands into (kept by this Context
+    while that branch's tip stays the same)."""
     from orch_core.merge import landpolicy
 
     hit = ctx.cache.get(_POLICY)
-    if isinstance(hit, config.Config):
-        return hit
+    if hit is not None and hit[0] == _policy_key(ctx, hit[1]):
+        pol: config.Config = hit[2]
+        return pol
     try:
-        pol = landpolicy.landing_base(ctx)[1]
+        base, pol = landpolicy.landing_base(ctx)
     except Refused:  # no protected branch yet: what its default name holds, else defaults
-        pol = landpolicy.policy_on(ctx.repo, landpolicy.DEFAULT_BASE)
-    ctx.cache[_POLICY] = pol
+        base = landpolicy.DEFAULT_BASE
+        pol = landpolicy.policy_on(ctx.repo, base)
+    ctx.cache[_POLICY] = (_policy_key(ctx, base), base, pol)
     return pol
+
+
+def _policy_key(ctx: Context, base: str) -> str | None:
+    from orch_core.git import refs as gitrefs
+
+    return gitrefs.read_ref_file(ctx.repo.common_dir, f"refs/heads/{base}")
 
 
 def holders(ctx: Context, role: str) -> list[str]:

@@ -1,13 +1,12 @@
 """The lander: take the merge lock, test the exact merge, move main by compare-and-swap.
 
-Main only ever points at its old tip or at a merge that passed the rules and
-checks: the merge is built on main's tip T in a temporary worktree, tested
-there, recorded as the lease's ``target`` and only then main moves from T to
-it (``git update-ref NEW T``, or a fast-forward of the worktree that has main
-checked out). The gate lets exactly that update through. A lander killed at
-any point leaves a lease that expires (or frees at once when its process is
-gone), never a stuck queue; the next lander finishes or retries its entry.
-"""
+Main only ever points at its old tip or at a merge that passed the rules and checks:
+the merge is built on main's tip T in a temporary worktree, tested there, recorded as
+the lease's ``target`` and only then main moves from T to it (``git update-ref NEW
+T``, or a fast-forward of the worktree that has main checked out). The gate lets
+exactly that update through. A lander killed at any point leaves a lease that
+expires (or frees at once when its process is gone), never a stuck queue; the next
+lander finishes or retries its entry."""
 
 from __future__ import annotations
 
@@ -36,7 +35,7 @@ from orch_core.work.sessions import Session
 
 TOKEN_ENV = checks.TOKEN_ENV
 # Tests stop the lander at a named point to SIGKILL it there (tests/merge/test_landing.py);
-# a test-only control, honoured only under the test switch ORCH_TESTING=1 (clock.py).
+# a test-only control, honoured only where clock.testing() says so (a source checkout).
 PAUSE_ENV = "ORCH_LANDER_PAUSE"
 MAX_REBUILDS = 3
 WORKTREE = "work"  # <orch dir>/landing/work: the lander's own worktree, kept between runs
@@ -69,7 +68,7 @@ class Landing:
 
 
 def _pause(ctx: Context, point: str) -> None:
-    if os.environ.get(clock.TEST_SWITCH) == "1" and os.environ.get(PAUSE_ENV) == point:
+    if clock.testing() and os.environ.get(PAUSE_ENV) == point:
         (ctx.repo.orch_dir / f"lander-paused-{point}").write_text(str(os.getpid()))
         time.sleep(120)
 
@@ -258,16 +257,6 @@ def _release_on_land(ctx: Context, actor: str, e: q.Entry) -> list[dict[str, Any
     return list(out.get("released", []))
 
 
-def _cleanup_stale(ctx: Context, keep: str) -> None:
-    root = landing_dir(ctx)
-    if not root.is_dir():
-        return
-    for child in root.iterdir():
-        if child.name != keep and child.is_dir():
-            gitworktree.land_worktree_remove(ctx.repo, child)
-            shutil.rmtree(child, ignore_errors=True)
-
-
 # --- the landing ---------------------------------------------------------------------
 
 
@@ -315,7 +304,7 @@ def _land(ctx: Context, sess: Session | None) -> dict[str, Any]:
     # left running there goes before anything is checked out (merge/checks.py).
     landing_dir(ctx).mkdir(parents=True, exist_ok=True)
     reaped = checks.reap_orphan(landing_dir(ctx))
-    _cleanup_stale(ctx, WORKTREE)
+    gitworktree.land_worktrees_prune(ctx.repo, landing_dir(ctx), keep=WORKTREE)
     _pause(ctx, "locked")
     logs = ctx.repo.orch_dir / "landing-logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -340,7 +329,6 @@ def _land(ctx: Context, sess: Session | None) -> dict[str, Any]:
                                                    reason="landing interrupted"), "interrupted")
             raise
         final, result, tip = outcome
-        remoteland.push_with_record(ctx, final.state == q.LANDED, result, tip)
         if final.state == q.LANDED:
             _pause(ctx, "moved")
         lease.finish(ctx, actor, token, final, f"{final.state} {final.id} ({final.branch})"

@@ -18,7 +18,7 @@ from orch_core import clock
 from orch_core.errors import Busy, Refused
 from orch_core.git import history as githistory
 from orch_core.git import repo as gitrepo
-from orch_core.merge import approval
+from orch_core.merge import approval, remoteland
 from orch_core.merge import predict as merge
 from orch_core.merge import queue as q
 from orch_core.state.context import Context
@@ -55,6 +55,7 @@ def _recover(ctx: Context, state: q.QueueState, now: float,
 
 
 def acquire(ctx: Context, actor: str, token: str) -> tuple[q.Entry, list[q.Entry]]:
+    remoteland.prepare(ctx)  # remote mode: main here must be main there
     ttl = float(ctx.config.get("merge", "merge_lock_ttl"))
     recovered: list[q.Entry] = []
     base_tip = gitrepo.rev_parse(ctx.repo, f"refs/heads/{approval.team_policy(ctx).base_branch}")
@@ -130,7 +131,10 @@ def with_lease(ctx: Context, actor: str, token: str, kind: str, message: str,
 
 
 def finish(ctx: Context, actor: str, token: str, entry: q.Entry, message: str) -> None:
-    """Record the entry's outcome and release the lease in one CAS."""
+    """Record the entry's outcome and release the lease in one CAS (in remote mode a
+    landed entry's record is pushed with main's move to it, merge/remoteland.py)."""
+    if entry.state == q.LANDED:
+        remoteland.push_with_record(ctx, entry.landed_as, entry.landed_on)
     def fn(state: q.QueueState, now: float) -> tuple[q.QueueState, str, dict[str, Any]]:
         if state.lease is not None and state.lease.held_with(token):
             state = replace(state, lease=None)
@@ -140,7 +144,7 @@ def finish(ctx: Context, actor: str, token: str, entry: q.Entry, message: str) -
         state = state.with_entry(replace(entry, updated_at=now))
         tip = gitrepo.rev_parse(ctx.repo, merge.base_ref(ctx))
         if tip:  # landed or not, the entries behind it are predicted again
-            state = merge.apply_predictions(ctx, state, tip, now)
+            state = merge.predict_again(ctx, state, tip, now)
         return state, message, {"id": entry.id, "state": entry.state, "reason": entry.reason}
 
     q.mutate(ctx, actor, f"merge.{entry.state}", fn, predicts=True)

@@ -54,6 +54,8 @@ def predict(ctx: Context, state: q.QueueState, tip: str) -> dict[str, list[dict[
     ahead: list[q.Entry] = []
     out: dict[str, list[dict[str, Any]]] = {}
     for e in state.ordered():
+        if e.tip not in pg:  # remote mode: a branch this clone has not fetched
+            continue
         found: list[dict[str, Any]] = []
         base = githistory.merge_base(ctx.repo, tip, e.tip)
         mine = githistory.changed_paths(pg, base, e.tip)
@@ -118,6 +120,15 @@ def apply_predictions(ctx: Context, state: q.QueueState, tip: str,
         if new != e:
             state = state.with_entry(new)
     return replace(state, predicted_at=tip)
+
+
+def predict_again(ctx: Context, state: q.QueueState, tip: str, now: float) -> q.QueueState:
+    """apply_predictions after a change of the queue; an entry whose commits this clone
+    has not fetched (remote mode) leaves the predictions as they were."""
+    try:
+        return apply_predictions(ctx, state, tip, now)
+    except (KeyError, ValueError):
+        return state
 
 
 def refresh(ctx: Context, actor: str) -> q.QueueState:
@@ -263,7 +274,7 @@ def review(ctx: Context, sess: Session, entry_id: str, approve: bool,
         new = replace(e, state=new_state, reviewer=sess.id, review_reason=reason,
                       updated_at=now, approvals=given if approve else [])
         # The entries behind this one see it approved (or gone) at once.
-        state = apply_predictions(ctx, state.with_entry(new), tip, now)
+        state = predict_again(ctx, state.with_entry(new), tip, now)
         new = state.get(e.id)
         verb = "approve" if approve else "reject"
         why = f": {reason}" if reason else ""
@@ -311,7 +322,7 @@ def cancel(ctx: Context, sess: Session | None, entry_id: str, force: bool) -> di
                       reason=f"canceled by {who or 'force'}")
         state = state.with_entry(new)
         if tip is not None:
-            state = apply_predictions(ctx, state, tip, now)
+            state = predict_again(ctx, state, tip, now)
         return state, f"cancel {e.id} ({e.branch}) by {who or 'force'}", \
             q.describe(state, new, now)
 

@@ -2,8 +2,8 @@
 
 The ref holds one file, ``queue.json``; every change is one commit on it, so
 ``git log refs/orch/queue`` is the audit log. SQLite caches the entries in the
-``queue`` table together with the tip they were read from (meta
-``queue_tip``); a reader that finds the ref moved reloads first.
+``queue`` table with the tip they were read from (meta ``queue_tip``); a reader
+that finds the ref moved reloads first.
 
 Only the standard library and light orch_core modules are imported at module
 level: the reference-transaction gate reads the lease through this module.
@@ -62,8 +62,7 @@ class Entry:
     landing_result: str | None = None
     landed_as: str | None = None
     landed_on: str | None = None
-    # One per approving owner: {"session", "owner", "at"} (merge/approval.py).
-    approvals: list[dict[str, Any]] = field(default_factory=list)
+    approvals: list[dict[str, Any]] = field(default_factory=list)  # merge/approval.py
 
     @property
     def active(self) -> bool:
@@ -155,6 +154,10 @@ class QueueState:
         """Active entries in landing order: higher priority first, then first come."""
         return sorted((e for e in self.entries if e.active), key=lambda e: (-e.priority, e.seq))
 
+    @property
+    def shape(self) -> list[tuple[str, str, str, int]]:  # what predictions depend on
+        return [(e.id, e.state, e.tip, e.priority) for e in self.ordered()]
+
     def position(self, entry_id: str) -> int | None:
         for i, e in enumerate(self.ordered(), 1):
             if e.id == entry_id:
@@ -224,7 +227,9 @@ def written_by_orch(ctx: Context, tip: str) -> bool:
     trusted = ctx.store.meta(TRUSTED_TIP)
     if trusted and trusted in history:
         history -= githistory.commits_of(ctx.repo, trusted) or set()
-    history -= _from_remote(ctx, history)
+    from orch_core.merge import remotequeue
+
+    history -= remotequeue.accepted(ctx, REF, history)
     conn = ctx.store.conn
     rows = conn.execute(
         "SELECT json_extract(data, '$.tip') FROM events WHERE kind LIKE 'merge.%' "
@@ -233,23 +238,6 @@ def written_by_orch(ctx: Context, tip: str) -> bool:
     known |= {r[0][len(WRITTEN_PREFIX):] for r in conn.execute(
         "SELECT key FROM meta WHERE key LIKE ?", (WRITTEN_PREFIX + "%",)).fetchall()}
     return history <= known
-
-
-def _from_remote(ctx: Context, history: set[Oid]) -> set[Oid]:
-    """Remote mode: the queue commits the team's remote accepted (its server hook
-    checks each successor; README, forge limits, says what holds without one)."""
-    from orch_core.remote import mode
-
-    name = mode.remote_name(ctx)
-    if name is None:
-        return set()
-    from orch_core.git import history as githistory
-    from orch_core.git import remote as gitremote
-
-    theirs = gitremote.tracked(ctx.repo, name).get(REF)
-    if theirs is None or theirs not in history:
-        return set()
-    return githistory.commits_of(ctx.repo, theirs) or set()
 
 
 def read_state(ctx: Context) -> tuple[str | None, QueueState]:
@@ -294,11 +282,9 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation,
            predicts: bool = False) -> dict[str, Any]:
     """Read the tip, apply ``fn``, CAS the ref; retry if it moved (git/refs.py ``update``).
 
-    ``fn`` raises to refuse (nothing is written) or returns the new state, the
-    commit message and the result. An unchanged state writes nothing. Unless
-    ``fn`` ``predicts`` conflicts again itself, a change of the active entries
-    clears ``predicted_at``, so the next read predicts for every entry behind.
-    """
+    ``fn`` raises to refuse (nothing is written) or returns the new state, the commit
+    message and the result. An unchanged state writes nothing. A change of the
+    active entries clears ``predicted_at`` unless ``fn`` ``predicts`` again."""
     odb = ctx.odb
 
     def attempt(tip: Oid | None) -> gitrefs.Proposal[dict[str, Any]]:
@@ -307,7 +293,7 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation,
         new, message, result = fn(state, now)
         if new == state:
             return gitrefs.Proposal(result)
-        if not predicts and new.predicted_at is not None and _shape(new) != _shape(state):
+        if not predicts and new.predicted_at is not None and new.shape != state.shape:
             new = replace(new, predicted_at=None)  # merge/predict.py `refresh` predicts
         commit = odb.write_snapshot({FILE: new.serialise()}, tip, message, when=now)
         # Recorded before the compare-and-swap: a writer killed between the ref update
@@ -324,24 +310,12 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation,
 
         return gitrefs.Proposal(result, commit, message.splitlines()[0], done)
 
-    from orch_core.remote import mode
+    from orch_core.merge import remotequeue
 
-    name = mode.remote_name(ctx)
-    if name is None:
+    store = remotequeue.store(ctx, odb)
+    if store is None:
         return gitrefs.update(ctx.repo, odb, REF, attempt, writer="queue")
-    from orch_core.remote.store import MAX_ATTEMPTS, RemoteStore
-
-    # Remote mode: the queue is the remote's (docs/ARCHITECTURE.md, remote mode); a
-    # landing pushes main with the record of it (lander.py sets PUSH_WITH).
-    store = RemoteStore(ctx.repo, odb, name, extra=tuple(ctx.cache.pop(PUSH_WITH, ())))
-    return store.update(REF, attempt, writer="queue", max_attempts=MAX_ATTEMPTS)
-
-
-PUSH_WITH = "remote.push_with"
-
-
-def _shape(state: QueueState) -> list[tuple[str, str, str, int]]:
-    return [(e.id, e.state, e.tip, e.priority) for e in state.ordered()]
+    return store.update(REF, attempt, writer="queue", max_attempts=remotequeue.MAX_ATTEMPTS)
 
 
 def describe(state: QueueState, e: Entry, now: float) -> dict[str, Any]:
@@ -366,9 +340,7 @@ def entry_for_branch(state: QueueState, branch: str) -> Entry | None:
     """The latest entry for ``branch`` (active first)."""
     matches = [e for e in state.entries if e.branch == branch]
     active = [e for e in matches if e.active]
-    if active:
-        return active[-1]
-    return matches[-1] if matches else None
+    return active[-1] if active else matches[-1] if matches else None
 
 
 def failures_for_session(ctx: Context, session_id: str) -> list[dict[str, Any]]:

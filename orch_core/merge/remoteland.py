@@ -1,11 +1,11 @@
 """A landing in remote mode (merge/lander.py): main on the team's remote moves only
 to the merge the lander tested, in one atomic push with the queue record of it.
 
-Before the merge lock is taken, the remote's branches are fetched (the entry's
-branch among them) and the lander refuses to build on a main that is not the
-remote's. The queue record that marks the entry landed is pushed together with
+Called by merge/lease.py: before the merge lock is taken, the remote's branches
+are fetched (the entry's branch among them) and the lander refuses to build on a
+main that is not the remote's. The queue record that marks the entry landed is pushed together with
 ``main: <tested merge>``, with a lease on main's old tip and on the queue tip it
-was built on (queue.py ``PUSH_WITH``); the server hook accepts main's move only
+was built on (remotequeue.py ``PUSH_WITH``); the server hook accepts main's move only
 with that record (docs/ARCHITECTURE.md, remote mode).
 """
 
@@ -17,6 +17,7 @@ from orch_core.git import repo as gitrepo
 from orch_core.git.repo import Oid
 from orch_core.merge import predict as merge
 from orch_core.merge import queue as q
+from orch_core.merge.remotequeue import PUSH_WITH
 from orch_core.remote import mode
 from orch_core.state.context import Context
 
@@ -49,7 +50,7 @@ def prepare(ctx: Context) -> None:
                            "(the gate lets a branch follow its upstream), then land again")
 
 
-def push_with_record(ctx: Context, landed: bool, result: str | None, tip: str | None) -> None:
+def push_with_record(ctx: Context, result: str | None, tip: str | None) -> None:
     """Make the queue write that records the landing carry main's move."""
-    if landed and result and tip and mode.remote_name(ctx) is not None:
-        ctx.cache[q.PUSH_WITH] = (gitremote.Update(merge.base_ref(ctx), Oid(result), Oid(tip)),)
+    if result and tip and mode.remote_name(ctx) is not None:
+        ctx.cache[PUSH_WITH] = (gitremote.Update(merge.base_ref(ctx), Oid(result), Oid(tip)),)

@@ -86,6 +86,7 @@ def build(ctx: Context, answered: _Answered | None = None) -> Any:
                           ) -> types.CallToolResult:
         if answered is not None:
             answered.running += 1
+            answered.note()  # a call runs: the wait for replies has no time limit now
         try:
             async with gate:
                 ok, payload = await anyio.to_thread.run_sync(
@@ -108,12 +109,14 @@ def build(ctx: Context, answered: _Answered | None = None) -> Any:
 
 
 class _Answered:
-    """Requests read from the client and not answered yet, so that stdin's end does not
-    cut off a call that already ran: the SDK cancels its handlers at EOF, and a
-    mutation finished in its worker thread would never be reported. The server
-    sees the end of input only once every request read before it has its reply
-    (a request the client cancelled is not waited for; neither is one the server
-    leaves unanswered for ``QUIET_SECONDS`` while no tool call runs)."""
+    """The requests read from the client and not answered yet.
+
+    At the end of stdin the SDK cancels the handlers still running, so a mutation
+    finished in its worker thread would never be reported. The server therefore
+    sees the end of input only once every request read before it has its reply.
+    Not waited for: a request the client cancelled, and one the server leaves
+    unanswered for ``QUIET_SECONDS`` while no tool call runs.
+    """
 
     QUIET_SECONDS = 5.0
 

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from orch_core import clock
-from orch_core.errors import NotFound, UsageError
+from orch_core.errors import NotFound, OrchError, Refused, UsageError
 from orch_core.git import refs as gitrefs
 from orch_core.git.repo import Oid
 from orch_core.state.context import Context
@@ -27,6 +27,8 @@ REF = "refs/orch/mail"
 MAX_SUBJECT = 200
 MAX_BODY = 64 * 1024
 _MSG = re.compile(r"^M-(\d+)\.json$")
+_ID = re.compile(r"^M-\d+$")
+_TEXT = ("id", "from_session", "from_owner", "to", "to_kind", "subject", "body", "time")
 
 
 def _ack_name(reader: str) -> str:
@@ -38,26 +40,104 @@ def _tip(ctx: Context) -> Oid | None:
     return gitrefs.read_ref_file(ctx.repo.common_dir, REF)
 
 
-def _files(ctx: Context, tip: Oid | None) -> dict[str, bytes]:
-    return ctx.odb.files(tip) if tip is not None else {}
+def _damaged_tip(tip: Oid, e: Exception) -> str:
+    detail = e.message if isinstance(e, OrchError) else type(e).__name__
+    return (f"{REF} points to {tip[:12]}, which is not a mailbox commit ({detail}): "
+            "no message could be read")
 
 
-def messages_at(files: dict[str, bytes]) -> list[dict[str, Any]]:
+def _files(ctx: Context, tip: Oid | None, warnings: list[str] | None = None,
+           ) -> dict[str, bytes]:
+    """The files of the mailbox at ``tip``. A tip that is not a commit (a blob, a
+    tree, a missing object) reads as empty with a warning; writers pass no
+    ``warnings`` and are refused instead (docs/ARCHITECTURE.md, "The team")."""
+    if tip is None:
+        return {}
+    try:
+        return ctx.odb.files(tip)
+    except (AssertionError, KeyError, ValueError, OrchError) as e:
+        if warnings is None:
+            raise Refused(_damaged_tip(tip, e), code="mail_damaged",
+                          hint=f"`orch-hooks doctor` names it; `git update-ref {REF} "
+                               "<a mailbox commit>` (see its reflog) repairs it") from e
+        warnings.append(_damaged_tip(tip, e))
+        return {}
+
+
+def _valid_message(name: str, doc: Any) -> str | None:
+    """Why ``doc`` (from file ``name``) is not a message, or None when it is one."""
+    if not isinstance(doc, dict):
+        return f"not a JSON object but {type(doc).__name__}"
+    bad = [k for k in _TEXT if not isinstance(doc.get(k), str)]
+    if bad:
+        return f"missing or non-text field(s) {', '.join(bad)}"
+    if doc.get("re") is not None and not isinstance(doc["re"], str):
+        return "field re is not text"
+    if f"{doc['id']}.json" != name:
+        return f"its id {doc['id']!r} does not match the file name"
+    return None
+
+
+def _load(name: str, data: bytes, warnings: list[str]) -> Any:
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):
+        warnings.append(f"{REF}: {name} is not JSON: skipped (`orch-hooks doctor` names it)")
+        return None
+
+
+def messages_at(files: dict[str, bytes], warnings: list[str] | None = None,
+                ) -> list[dict[str, Any]]:
+    """The messages, oldest first; a malformed one is skipped with a warning that
+    names its file."""
+    warns: list[str] = [] if warnings is None else warnings
     out = []
     for name, data in files.items():
-        if _MSG.match(name):
-            out.append(json.loads(data))
+        if not _MSG.match(name):
+            continue
+        doc = _load(name, data, warns)
+        if doc is None:
+            continue
+        why = _valid_message(name, doc)
+        if why:
+            warns.append(f"{REF}: {name} is not a message ({why}): skipped "
+                         "(`orch-hooks doctor` names it)")
+            continue
+        out.append(doc)
     out.sort(key=lambda m: int(str(m["id"])[2:]))
     return out
 
 
-def acks_at(files: dict[str, bytes]) -> dict[str, set[str]]:
+def acks_at(files: dict[str, bytes], warnings: list[str] | None = None,
+            ) -> dict[str, set[str]]:
+    """The acknowledged ids per reader; a malformed acks file is skipped with a
+    warning (its reader's messages read as unread until its next `mail ack`)."""
+    warns: list[str] = [] if warnings is None else warnings
     out: dict[str, set[str]] = {}
     for name, data in files.items():
-        if name.startswith("acks-"):
-            doc = json.loads(data)
-            out[str(doc["reader"])] = set(doc["ids"])
+        if not name.startswith("acks-"):
+            continue
+        doc = _load(name, data, warns)
+        if doc is None:
+            continue
+        ok = (isinstance(doc, dict) and isinstance(doc.get("reader"), str)
+              and isinstance(doc.get("ids"), list)
+              and all(isinstance(i, str) for i in doc["ids"]))
+        if not ok:
+            warns.append(f"{REF}: {name} is not an acknowledgement list (reader, ids): "
+                         "skipped (`orch-hooks doctor` names it)")
+            continue
+        out[str(doc["reader"])] = set(doc["ids"])
     return out
+
+
+def problems(ctx: Context) -> list[str]:
+    """Everything wrong in the mailbox ref, for `orch-hooks doctor`."""
+    warnings: list[str] = []
+    files = _files(ctx, _tip(ctx), warnings)
+    messages_at(files, warnings)
+    acks_at(files, warnings)
+    return warnings
 
 
 def _for(msg: dict[str, Any], sess: Session, roles: set[str]) -> bool:
@@ -129,11 +209,11 @@ def ack(ctx: Context, sess: Session, ids: list[str]) -> dict[str, Any]:
     reader = sess.owner
 
     def build(tip: Oid | None, files: dict[str, bytes]) -> Changes:
-        unknown = [i for i in ids if f"{i}.json" not in files]
+        unknown = [i for i in ids if not _ID.match(i) or f"{i}.json" not in files]
         if unknown:
             raise NotFound(f"no message {unknown[0]!r}", code="unknown_message",
                            hint="`orch-hooks mail inbox` lists your messages")
-        done = acks_at(files).get(reader, set())
+        done = {i for i in acks_at(files).get(reader, set()) if _ID.match(i)}
         new = sorted(done | set(ids), key=lambda i: int(i[2:]))
         result = {"reader": reader, "ids": ids, "acked": True}
         if set(new) == done:
@@ -147,42 +227,52 @@ def ack(ctx: Context, sess: Session, ids: list[str]) -> dict[str, Any]:
 
 
 def _listing(msg: dict[str, Any], acked: set[str]) -> dict[str, Any]:
-    out = {k: msg[k] for k in ("id", "from_owner", "from_session", "to", "to_kind",
-                               "subject", "re", "time")}
+    out = {k: msg.get(k) for k in ("id", "from_owner", "from_session", "to", "to_kind",
+                                   "subject", "re", "time")}
     out["unread"] = msg["id"] not in acked
     return out
 
 
 def inbox(ctx: Context, sess: Session, unread_only: bool = False) -> dict[str, Any]:
-    files = _files(ctx, _tip(ctx))
-    acked = acks_at(files).get(sess.owner, set())
+    warnings: list[str] = []
+    files = _files(ctx, _tip(ctx), warnings)
+    acked = acks_at(files, warnings).get(sess.owner, set())
     roles = roster.roles_of(ctx, sess.id)
-    mine = [_listing(m, acked) for m in messages_at(files) if _for(m, sess, roles)]
+    mine = [_listing(m, acked) for m in messages_at(files, warnings) if _for(m, sess, roles)]
     if unread_only:
         mine = [m for m in mine if m["unread"]]
     return {"reader": sess.owner, "session": sess.id, "messages": mine,
-            "unread": sum(1 for m in mine if m["unread"])}
+            "unread": sum(1 for m in mine if m["unread"]), "warnings": warnings}
 
 
 def read(ctx: Context, sess: Session | None, msg_id: str) -> dict[str, Any]:
-    files = _files(ctx, _tip(ctx))
-    data = files.get(f"{msg_id}.json")
+    warnings: list[str] = []
+    files = _files(ctx, _tip(ctx), warnings)
+    name = f"{msg_id}.json"
+    data = files.get(name) if _ID.match(msg_id) else None
     if data is None:
         raise NotFound(f"no message {msg_id!r}", code="unknown_message",
-                       hint="`orch-hooks mail inbox` lists your messages")
-    msg: dict[str, Any] = json.loads(data)
+                       hint="`orch-hooks mail inbox` lists your messages"
+                       + (f" ({warnings[0]})" if warnings else ""))
+    got = messages_at({name: data}, warnings)
+    if not got:
+        raise Refused(f"message {msg_id} cannot be read: {warnings[-1]}", code="bad_message",
+                      hint="`orch-hooks doctor` lists what is damaged in the mailbox")
+    msg = got[0]
     if sess is not None:
-        msg["unread"] = msg_id not in acks_at(files).get(sess.owner, set())
+        msg["unread"] = msg_id not in acks_at(files, warnings).get(sess.owner, set())
+    if warnings:
+        msg["warnings"] = warnings
     return msg
 
 
-def unread_by_owner(ctx: Context) -> dict[str, int]:
+def unread_by_owner(ctx: Context, warnings: list[str] | None = None) -> dict[str, int]:
     """Unread messages per owner of an open session (for the overview)."""
-    files = _files(ctx, _tip(ctx))
-    msgs = messages_at(files)
+    files = _files(ctx, _tip(ctx), [] if warnings is None else warnings)
+    msgs = messages_at(files, warnings)
     if not msgs:
         return {}
-    acks = acks_at(files)
+    acks = acks_at(files, warnings)
     roles = roster.roles_by_session(ctx)
     rows = ctx.store.conn.execute(
         "SELECT * FROM sessions WHERE status='open' ORDER BY created_at").fetchall()

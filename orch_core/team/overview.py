@@ -44,13 +44,23 @@ def _locks(ctx: Context, now: float) -> list[dict[str, Any]]:
 
 
 def _queue(ctx: Context, now: float) -> dict[str, Any]:
+    from orch_core.git import repo as gitrepo
+    from orch_core.merge import approval
+
     _tip, state = q.read_state(ctx)
+    base = gitrepo.rev_parse(ctx.repo, f"refs/heads/{ctx.config.base_branch}")
     entries = []
     for e in state.ordered():
+        # One review at least; more where [[approval]] rules of the committed policy
+        # match its paths (merge/approval.py).
+        needs = approval.needed(ctx, e, base) if base else []
+        review = 1 if e.state in (q.QUEUED, q.CONFLICTED) else 0
         entries.append({"position": state.position(e.id), "id": e.id, "branch": e.branch,
                         "state": e.state, "author": e.author, "owner": e.owner,
                         "reviewer": e.reviewer,
-                        "approvals_needed": 1 if e.state in (q.QUEUED, q.CONFLICTED) else 0,
+                        "approved_by": [a.get("owner") for a in e.approvals],
+                        "approvals_needed": max([review] + [n["missing"] for n in needs]),
+                        "needs": approval.needed_text(needs) if needs else None,
                         "conflicts": e.conflicts})
     return {"entries": entries, "merge_lock": q.describe_lease(state.lease, now)}
 
@@ -60,6 +70,8 @@ def build(ctx: Context) -> dict[str, Any]:
     team = spawn.status(ctx)
     panes = {c["session"]: c["pane"] for c in team["children"]}
     recent = events.listing(ctx, limit=RECENT_EVENTS)
+    warnings: list[str] = []
+    unread = mail.unread_by_owner(ctx, warnings)
     return {
         "time": clock.iso(now), "ts": now, "repository": str(ctx.repo.toplevel),
         "db_version": ctx.store.db_version(),
@@ -67,8 +79,9 @@ def build(ctx: Context) -> dict[str, Any]:
         "locks": _locks(ctx, now),
         "queue": _queue(ctx, now),
         "events": recent["events"][::-1],
-        "unread_mail": mail.unread_by_owner(ctx),
+        "unread_mail": unread,
         "team": team,
+        "warnings": warnings,
     }
 
 
@@ -105,4 +118,5 @@ def render(ov: dict[str, Any]) -> str:
     lines.append("recent events:")
     lines += [f"  {e['id']}  {e['time']}  {e['actor']}  {e['kind']}"
               for e in ov["events"][:10]] or ["  (none)"]
+    lines += [f"warning: {w}" for w in ov.get("warnings", [])]
     return "\n".join(lines)

@@ -1,35 +1,42 @@
 """Who can be addressed: session ids, owners and roles, and the reader of a mailbox.
 
-A role is what `spawn --role R` recorded for a session (the ``team`` table), or
-a ``role`` column of the sessions table where the schema has one.
+A session has the role `spawn --role R` recorded for it (the ``team`` table), and
+every role of ``[roles]`` in the policy committed on the protected branch that
+names its owner (merge/approval.py).
 """
 
 from __future__ import annotations
 
-import sqlite3
-
-from orch_core.errors import UsageError
+from orch_core.errors import OrchError, UsageError
+from orch_core.state import config
 from orch_core.state.context import Context
 
 SESSION, OWNER, ROLE = "session", "owner", "role"
 
 
-def _session_roles(ctx: Context) -> list[tuple[str, str]]:
-    """(session, role) pairs from the sessions table, when it has a role column."""
+def policy_roles(ctx: Context) -> dict[str, list[str]]:
+    """Role -> owners, for the roles the committed policy gives to someone."""
+    from orch_core.merge import approval
+
     try:
-        rows = ctx.store.conn.execute(
-            "SELECT id, role FROM sessions WHERE role IS NOT NULL AND role != ''").fetchall()
-    except sqlite3.OperationalError:  # no such column
-        return []
-    return [(str(r[0]), str(r[1])) for r in rows]
+        return {role: names for role in config.SCHEMA["roles"]
+                if (names := approval.holders(ctx, role))}
+    except OrchError:  # no protected branch or policy to read: no policy roles
+        return {}
 
 
 def roles_by_session(ctx: Context) -> dict[str, set[str]]:
     out: dict[str, set[str]] = {}
     rows = ctx.store.conn.execute(
         "SELECT session, role FROM team WHERE role IS NOT NULL AND role != ''").fetchall()
-    for sid, role in [(str(r[0]), str(r[1])) for r in rows] + _session_roles(ctx):
+    for sid, role in [(str(r[0]), str(r[1])) for r in rows]:
         out.setdefault(sid, set()).add(role)
+    held = policy_roles(ctx)
+    if held:
+        for sid, owner in ctx.store.conn.execute("SELECT id, owner FROM sessions"):
+            mine = {role for role, names in held.items() if owner in names}
+            if mine:
+                out.setdefault(str(sid), set()).update(mine)
     return out
 
 

@@ -126,7 +126,12 @@ def _check_started(ctx: Context, srv: tmux.Server, row_id: int, out: dict[str, A
         if state == "running" and time.monotonic() >= deadline:
             return
         time.sleep(0.05)
-    tail = tmux.capture(srv, out["window"])
+    # tmux may note the exit before it has read the last output from the terminal
+    for _ in range(10):
+        tail = tmux.capture(srv, out["window"])
+        if any(not ln.startswith("Pane is dead") for ln in tail.splitlines()):
+            break
+        time.sleep(0.05)
     tmux.kill_window(srv, out["window"])
     close_session(ctx, out["session_id"], "its command exited at once")
     _set_status(ctx, row_id, out["session_id"], FAILED)
@@ -188,13 +193,14 @@ def status(ctx: Context) -> dict[str, Any]:
 
 
 def liveness(sess: sessions.Session | None, now: float, pane: str | None = None) -> str:
-    """alive, interrupted (heartbeat expired, may resume), dead (its process is gone) or
-    closed. A spawned agent whose window still runs is alive."""
+    """alive, interrupted (heartbeat expired, within its grace), dead (past its grace:
+    its locks no longer count; or its window's process is gone) or closed. A spawned
+    agent whose window still runs is alive until its grace runs out."""
     if sess is None:
         return "dead"
     if sess.status == "closed":
         return "closed"
-    if sess.status != "open" or pane in ("exited", "gone"):
+    if sess.status != "open" or pane in ("exited", "gone") or sess.dead(now):
         return "dead"
     if pane == "running" or sess.alive(now):
         return "alive"

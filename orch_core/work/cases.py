@@ -1,6 +1,7 @@
 """The Case lifecycle, the checkpoint anchor: begin, check steps, complete or fail.
 
-A session takes a case (refused while another live session holds it), works
+A session takes a case (refused while another session that is not dead holds
+it, unless forced: journaled, and that session loses it), works
 through its steps and completes it with the next action. Every change is one
 event and refreshes the session's checkpoint payload, so the next commit's
 note says where the work stands.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from orch_core import clock
 from orch_core.errors import Refused, UsageError
 from orch_core.locks import service as locks
 from orch_core.state.context import Context
@@ -23,20 +25,34 @@ from orch_core.work.tasks import Task, get, path_of, rollup, update
 
 
 def _holder_alive(ctx: Context, holder: str | None) -> bool:
+    """Does ``holder`` still own its case? Alive or interrupted: until it is dead
+    (docs/ARCHITECTURE.md, "Case rules")."""
     if not holder:
         return False
     other = sessions.find(ctx, holder)
-    return other is not None and other.alive(ctx.now())
+    return other is not None and other.holds(ctx.now())
 
 
-def _refuse_held(ctx: Context, case: Task, me: str) -> None:
-    if case.holder and case.holder != me and _holder_alive(ctx, case.holder):
-        other = sessions.get(ctx, case.holder)
-        raise Refused(
-            f"case {case.id} is held by live session {other.id} ({other.owner})",
-            code="case_held",
-            hint="pick another case (`orch-hooks task ready`), or wait until that session "
-                 "ends and take its work with `orch-hooks resume attach SESSION`")
+def _held_by(ctx: Context, case: Task) -> str:
+    other = sessions.get(ctx, str(case.holder))
+    if other.alive(ctx.now()):
+        return f"live session {other.id} ({other.owner})"
+    return (f"interrupted session {other.id} ({other.owner}; heartbeat lapsed at "
+            f"{clock.iso(other.heartbeat_at + other.ttl)}, dead at {clock.iso(other.deadline)})")
+
+
+def _refuse_held(ctx: Context, case: Task, me: str, force: bool = False) -> str | None:
+    """Refuse a case another session still owns; with ``force`` (case begin), say
+    whose it was instead, for the journal."""
+    if not (case.holder and case.holder != me and _holder_alive(ctx, case.holder)):
+        return None
+    if force:
+        return case.holder
+    raise Refused(
+        f"case {case.id} is held by {_held_by(ctx, case)}", code="case_held",
+        hint="pick another case (`orch-hooks task ready`); take its work with `orch-hooks "
+             f"resume attach {case.holder}` once its heartbeat lapsed, or pass --force "
+             "(journaled; that session loses the case)")
 
 
 def unfinished_blockers(conn: Any, case: Task) -> list[Task]:
@@ -86,7 +102,7 @@ def begin(ctx: Context, sess: Session, case_id: str, contract: str | None = None
           force: bool = False, require_contract: bool = False) -> dict[str, Any]:
     conn = ctx.store.conn
     case = get(conn, case_id, "case")
-    _refuse_held(ctx, case, sess.id)
+    taken = _refuse_held(ctx, case, sess.id, force)
     if case.status in ("succeeded", "canceled"):
         raise Refused(f"case {case.id} is already {case.status}", code="case_closed",
                       hint=f"set it back with `orch-hooks task set-status {case.id} queued`")
@@ -98,11 +114,16 @@ def begin(ctx: Context, sess: Session, case_id: str, contract: str | None = None
     try:
         event: dict[str, Any] = {"case": case.id, "session": sess.id,
                                  "locks": lock_paths or []}
+        if taken:
+            event["took_from"] = taken
+            forced.append(f"held by {taken}")
         if forced:
             event["forced"] = forced
         with ctx.store.write(sess.id, "case.begin", event) as wconn:
             fresh = get(wconn, case_id, "case")
-            _refuse_held(ctx, fresh, sess.id)
+            if _refuse_held(ctx, fresh, sess.id, force) != taken:
+                raise Refused(f"case {case.id} changed hands meanwhile", code="case_held",
+                              hint="try again")
             now = ctx.now()
             fields: dict[str, Any] = {"status": "running", "holder": sess.id,
                                       "reason": None}
@@ -113,6 +134,9 @@ def begin(ctx: Context, sess: Session, case_id: str, contract: str | None = None
             update(wconn, case.id, now, **fields)
             rollup(wconn, case.id, now)
             wconn.execute("UPDATE sessions SET current_case=? WHERE id=?", (case.id, sess.id))
+            # The old holder's claim ends here: its heartbeat cannot bring it back.
+            wconn.execute("UPDATE sessions SET current_case=NULL WHERE current_case=? AND "
+                          "id<>?", (case.id, sess.id))
     except BaseException:
         if took.get("locks"):
             ids = {lk["id"] for lk in took["locks"]}
@@ -120,6 +144,8 @@ def begin(ctx: Context, sess: Session, case_id: str, contract: str | None = None
                                 lambda lk: lk.id in ids)
         raise
     stamp.refresh(ctx, sess.id)
+    if taken:
+        stamp.refresh(ctx, taken)  # its next commit no longer names the case
     out = state(ctx, case.id)
     out["previous_holder"] = case.holder if case.holder != sess.id else None
     out["locks"] = took.get("locks", [])
@@ -135,8 +161,7 @@ def set_status(ctx: Context, actor: str, task_id: str, status: str, reason: str 
     holder = task.holder if task.level == "case" else None
     if holder and holder != actor and as_session and _holder_alive(ctx, holder) \
             and not force:
-        other = sessions.get(ctx, holder)
-        raise Refused(f"case {task.id} is held by live session {other.id} ({other.owner})",
+        raise Refused(f"case {task.id} is held by {_held_by(ctx, task)}",
                       code="case_held", hint="ask the holder, or pass --force (journaled)")
     out = tasks.set_status(ctx, actor, task_id, status, reason,
                            forced=bool(force and holder and holder != actor))

@@ -24,11 +24,12 @@ def step_summary(conn: sqlite3.Connection, case_id: str) -> dict[str, Any]:
 
 
 def current_case(ctx: Context, sess: Session) -> Task | None:
-    """The session's case: the one it began last, else a running one it holds."""
+    """The session's case: the one it began last, else a running one it holds; never
+    one another session took since (docs/ARCHITECTURE.md, "Case rules")."""
     conn = ctx.store.conn
     if sess.current_case:
         case = get(conn, sess.current_case)
-        if case.status == "running":
+        if case.status == "running" and case.holder == sess.id:
             return case
     row = conn.execute("SELECT * FROM tasks WHERE holder=? AND level='case' AND "
                        "status='running' ORDER BY updated_at DESC LIMIT 1",

@@ -6,11 +6,11 @@ that a session named by ``--session``, the ``session`` parameter or
 ``ORCH_SESSION`` must be yours. "You" is the owner of the live session bound to
 the worktree the call runs in; yours are that session, any session of the same
 owner, one opened in that worktree and one opened through this server process.
-Acting for any other needs ``act_for`` (``--act-for``; ``lock release --force``
-counts) and is journaled as a ``session.act_for`` event naming both. A worktree
-bound to no live session makes no claim, and any id is taken as given. README,
-"Identity": only the server-side check of the cross-clone work makes an identity
-authoritative.
+Changing state as any other (a read may name any session) needs ``act_for``
+(``--act-for``; ``lock release --force`` counts) and is journaled as a
+``session.act_for`` event naming both. A worktree bound to no live session makes
+no claim, and any id is taken as given. README, "Identity": only the server-side
+check makes an identity authoritative.
 """
 
 from __future__ import annotations
@@ -69,8 +69,8 @@ def check(ctx: Context, sess: sessions.Session, source: str, force: bool = False
     ``source`` says where the id came from; the worktree's own binding is always
     yours.
     """
-    if source == "worktree binding":
-        return
+    if source == "worktree binding" or not ctx.cache.get("mutating_call"):
+        return  # reads may name any session; only a change acts for one
     why = foreign(ctx, sess)
     if why is None:
         return

@@ -8,6 +8,7 @@ how far the base is behind main and whether main changed a held path since.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -89,6 +90,7 @@ def next_for(ctx: Context, sess: Session, failures: Failures | None = None) -> d
         out["what"] = "continue"
     else:
         out["case"] = None
+        out["taken"] = _taken(ctx, sess)
         last = conn.execute("SELECT * FROM tasks WHERE holder=? AND level='case' "
                             "ORDER BY updated_at DESC, seq DESC LIMIT 1",
                             (sess.id,)).fetchone()
@@ -105,6 +107,13 @@ def next_for(ctx: Context, sess: Session, failures: Failures | None = None) -> d
         else:
             out["what"] = "idle"
             out["next_action"] = "no ready case: create work or check `orch-hooks task list`"
+    if out.get("taken"):
+        t = out["taken"]
+        out["what"] = "taken"
+        out["next_action"] = (f"case {t['case']} was taken by session {t['by']} ({t['owner']})"
+                              f"{' with --force' if t['forced'] else ''}: stop working on it; "
+                              + (f"`orch-hooks case begin {out['ready']['id']}` is ready"
+                                 if out["ready"] else "no ready case"))
     # The fix loop: a landing of this session's branch failed, conflicted or was rejected
     # (merge/queue.py `failures_for_session`, passed in by the caller: the merge layer
     # builds on this one).
@@ -113,6 +122,27 @@ def next_for(ctx: Context, sess: Session, failures: Failures | None = None) -> d
         out["what"] = "fix"
         out["next_action"] = out["merge_failures"][0]["next_action"]
     return out
+
+
+def _taken(ctx: Context, sess: Session) -> dict[str, Any] | None:
+    """The case another session took from ``sess`` (``case begin``: the event names
+    ``took_from``) after the last case event of ``sess`` itself, while still not back."""
+    conn = ctx.store.conn
+    mine = conn.execute("SELECT MAX(db_version) FROM events WHERE actor=? AND (kind LIKE "
+                        "'case.%' OR kind LIKE 'step.%' OR kind='resume.attach')",
+                        (sess.id,)).fetchone()[0] or 0
+    row = conn.execute("SELECT actor, data FROM events WHERE kind='case.begin' AND "
+                       "json_extract(data, '$.took_from')=? AND db_version>? ORDER BY "
+                       "db_version DESC LIMIT 1", (sess.id, mine)).fetchone()
+    if row is None:
+        return None
+    data = json.loads(row[1])
+    case = tasks.get(conn, str(data["case"]))
+    if case.holder == sess.id:
+        return None
+    by = sessions.find(ctx, str(row[0]))
+    return {"case": case.id, "by": row[0], "owner": by.owner if by else None,
+            "holder": case.holder, "forced": bool(data.get("forced"))}
 
 
 def _has_work(ctx: Context, sess: Session) -> dict[str, Any] | None:
@@ -179,7 +209,9 @@ def attach(ctx: Context, me: Session, old_id: str, force: bool = False,
                      (me.id, ctx.now(), old.id))
         for cid in case_ids:
             tasks.rollup(conn, cid, ctx.now())
-        current = old.current_case or (case_ids[0] if case_ids else None)
+        # Never a case another session took since: NEXT must be something that works.
+        current = old.current_case if old.current_case in case_ids else (
+            case_ids[0] if case_ids else None)
         conn.execute("UPDATE sessions SET current_case=?, worktree=COALESCE(?, worktree),"
                      " branch=COALESCE(?, branch) WHERE id=?",
                      (current, old.worktree, old.branch, me.id))

@@ -36,6 +36,11 @@ class Session:
     def alive(self, now: float) -> bool:
         return self.status == "open" and self.heartbeat_at + self.ttl > now
 
+    def holds(self, now: float) -> bool:
+        """Open and not dead (alive, or interrupted within its grace): its locks
+        count and its case stays its own (docs/ARCHITECTURE.md, "Case rules")."""
+        return self.status == "open" and self.deadline > now
+
     @property
     def deadline(self) -> float:
         """When an open session is dead: heartbeat + ttl + grace (docs/ARCHITECTURE.md,

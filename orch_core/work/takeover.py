@@ -43,11 +43,14 @@ def settle(ctx: Context) -> list[dict[str, Any]]:
             return live, "reap the locks of dead sessions", {"session": "orch-hooks"}
 
         locks.mutate(ctx, "orch-hooks", "lock.reap_dead", keep_all)
+    held: dict[str, list[str]] = {}
+    for r in ctx.store.conn.execute(
+            "SELECT t.id, t.holder FROM tasks t JOIN sessions s ON s.id = t.holder WHERE "
+            "t.level='case' AND t.status='running' AND s.status='open' AND "
+            "s.heartbeat_at + s.ttl + s.grace <= ? ORDER BY t.seq", (now,)):
+        held.setdefault(str(r[1]), []).append(str(r[0]))
     for sess in dead:
-        conn = ctx.store.conn
-        running = [str(r[0]) for r in conn.execute(
-            "SELECT id FROM tasks WHERE holder=? AND level='case' AND status='running'",
-            (sess.id,))]
+        running = held.get(sess.id)
         if not running:
             continue
         with ctx.store.write("orch-hooks", "session.dead", {

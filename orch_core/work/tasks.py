@@ -295,14 +295,15 @@ SELECT t.* FROM tasks t
 WHERE t.status = 'queued' AND t.level IN ({levels})
   AND t.id NOT IN (SELECT id FROM under)
   AND (t.holder IS NULL OR t.holder NOT IN (
-        SELECT id FROM sessions WHERE status = 'open' AND heartbeat_at + ttl > ?))
+        SELECT id FROM sessions WHERE status = 'open' AND heartbeat_at + ttl + grace > ?))
 ORDER BY t.priority DESC, t.seq
 LIMIT ?
 """
 
 
 def ready(ctx: Context, level: str = "case", limit: int = 50) -> list[Task]:
-    """Unblocked queued work not held by a live session, highest priority first."""
+    """Unblocked queued work not held by a session that is alive or interrupted (not
+    dead: docs/ARCHITECTURE.md, "Case rules"), highest priority first."""
     levels = LEVELS[:-1] if level == "any" else (level,)
     limit = min(limit, 2**62)  # "all of them": SQLite integers stop at 2**63 - 1
     if level != "any" and level not in LEVELS:

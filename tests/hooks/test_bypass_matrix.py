@@ -57,6 +57,9 @@ EXERCISED: dict[str, str] = {
     ".orch.toml": r'protected=\["x"\]',
     "refs/orch/queue": r'def test_a_forged_lease_does_not_open_the_gate',
     "ORCH_LANDER_TOKEN": r'"ORCH_LANDER_TOKEN": "s3cret"',
+    "git reset --hard X": r'"reset", "--hard", "wt-x"',
+    "ORCH_TESTING=1": r'"ORCH_TESTING": "1",\s*"ORCH_CLOCK_OFFSET": "100000"',
+    ".git/orch/locks.idx": r'idx\.write_text\(edited\)',
     "ORCH_CLOCK_OFFSET": r'"ORCH_CLOCK_OFFSET", "100000"',
     "ORCH_LANDER_PAUSE": r'env\["ORCH_LANDER_PAUSE"\] = "locked"',
 }

@@ -91,3 +91,36 @@ def test_main_checked_out_in_a_deleted_worktree(repo: Path, tmp_path: Path) -> N
     rc, report = _doctor(repo, "--fix")
     assert _bad(report, "worktree of main")["fixed"] is True
     git(repo, "switch", "-q", "main")
+
+
+def test_an_edited_lock_index_is_named_and_fix_rewrites_it(repo: Path) -> None:
+    """Every expiry of locks.idx set to 1000 turns every lock off for the hooks of
+    this clone: doctor compares the index with the lock table and says which lock."""
+    wa = repo.parent / "wt-a"
+    git(repo, "worktree", "add", "-q", "-b", "wt-a", str(wa))
+    wb = repo.parent / "wt-b"
+    git(repo, "worktree", "add", "-q", "-b", "wt-b", str(wb))
+    a = open_session(wa, "agent-a")
+    open_session(wb, "agent-b")
+    orch(wa, "lock", "acquire", "src/api/", session=a, check=True)
+    idx = repo / ".git" / "orch" / "locks.idx"
+    good = idx.read_text()
+    edited = "".join(
+        line.rpartition("\t")[0] + "\t1000\n" if not line.startswith(("tip\t", "end\t"))
+        else line for line in good.splitlines(keepends=True))
+    assert edited != good
+    idx.write_text(edited)
+    rc, report = _doctor(repo)
+    assert rc == 1 and report["healthy"] is False
+    detail = _bad(report, "hook fast-path index")["detail"]
+    assert "src/api/" in detail and a in detail and "expiry 1000" in detail, detail
+    proc = orch(repo, "doctor")
+    assert "[ok] hook fast-path index" not in proc.stdout and "src/api/" in proc.stdout
+    rc, report = _doctor(repo, "--fix")
+    assert report["healthy"] is True, report
+    assert orch_json(repo, "doctor")["healthy"] is True
+    # After the fix the lock counts again for the hooks.
+    (wb / "src/api/users.py").write_text("x\n")
+    git(wb, "add", "src/api/users.py")
+    proc = git(wb, "commit", "-q", "-m", "b", check=False)
+    assert proc.returncode != 0 and a in proc.stderr

@@ -128,11 +128,17 @@ def test_no_verify_commit_refused_and_a_hookless_one_caught_at_push(
     # --no-verify skips pre-commit, not reference-transaction: the branch does not move.
     proc = commit_file(wb, "src/api/users.py", "x\n", "bypass", "--no-verify")
     assert proc.returncode != 0 and a in proc.stderr
+    # wt-b is an ordinary branch: another branch would not help; the lock's holder does.
+    assert "switch -c my-work" not in proc.stderr, proc.stderr
+    assert "ask its holder" in proc.stderr and "git restore --staged" in proc.stderr
     # Made with every hook off, the commit is still caught when it is pushed.
     git(wb, "-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", "bypass")
     push = git(wb, "push", "-q", "origin", "wt-b", check=False)
     assert push.returncode == 1
     assert "push refused" in push.stderr and a in push.stderr
+    # Never advice to throw the work away first.
+    assert "rebase -i" not in push.stderr and "drop" not in push.stderr, push.stderr
+    assert "ask the holder" in push.stderr
     assert git(bare_remote, "branch", "--list", "wt-b").stdout.strip() == ""
     # the holder's own commits push fine
     assert commit_file(wa, "src/api/users.py", "y\n", "mine").returncode == 0

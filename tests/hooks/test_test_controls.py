@@ -81,3 +81,65 @@ def test_lander_pause_is_ignored_without_the_test_switch(tmp_path: Path) -> None
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and json.loads(proc.stdout)["landed"], proc.stderr
     assert not (repo / ".git" / "orch" / "lander-paused-locked").exists()
+
+
+CLI = "import sys; from orch_core.cli.main import main; sys.exit(main())"
+
+
+def _normal_install(tmp_path: Path) -> dict[str, str]:
+    """The environment of a normal install: orch_core copied on its own into a
+    site directory (no test suite beside it), found first on the path."""
+    import os
+    import shutil
+
+    from testing.repos import ROOT
+
+    site = tmp_path / "site"
+    shutil.copytree(ROOT / "orch_core", site / "orch_core",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    # As the wheel lays them out (pyproject.toml, force-include).
+    shutil.copytree(ROOT / "hooks", site / "orch_core" / "hooks" / "templates")
+    shutil.copytree(ROOT / "sample_repo", site / "orch_core" / "demo" / "sample_repo")
+    return {**os.environ, "PYTHONPATH": str(site), "ORCH_TESTING": "1",
+            "ORCH_CLOCK_OFFSET": "100000", "ORCH_LANDER_PAUSE": "locked"}
+
+
+def test_a_normal_install_honours_no_test_control(
+        held: tuple[Path, Path, str, str], tmp_path: Path) -> None:
+    """ORCH_TESTING=1 is an ordinary variable: in a normal install it neither moves
+    the clock of the hooks nor lets `lock acquire` reap a live lease of another."""
+    import subprocess
+    import sys
+
+    _wa, wb, a, b = held
+    env = _normal_install(tmp_path)
+    py = [sys.executable, "-P"]
+    # Hooks installed from the normal install: the shims do not read the offset at all.
+    subprocess.run([*py, "-c", CLI, "install"], cwd=wb, env=env,
+                   capture_output=True, text=True, check=True)
+    hooks = Path(git(wb, "rev-parse", "--git-path", "hooks").stdout.strip())
+    shim = (wb / hooks / "pre-commit").read_text()
+    assert "ORCH_CLOCK_OFFSET" not in shim and "ORCH_TESTING" not in shim
+    proc = commit_file(wb, "src/api/users.py", "x\n", "b's change", env=env)
+    assert proc.returncode != 0 and a in proc.stderr, proc.stderr
+    git(wb, "reset", "-q", "HEAD", "--", "src/api/users.py")
+    proc = commit_file(wb, "src/api/users.py", "x\n", "b's change", "--no-verify", env=env)
+    assert proc.returncode != 0 and a in proc.stderr, proc.stderr
+    git(wb, "reset", "-q", "HEAD", "--", "src/api/users.py")
+    # The lock command neither reaps the live lease nor sees it free.
+    proc = subprocess.run([*py, "-c", CLI, "lock", "acquire",
+                           "src/api/users.py", "--ttl", "100000"], cwd=wb,
+                          env={**env, "ORCH_SESSION": b}, capture_output=True, text=True)
+    assert proc.returncode != 0 and a in proc.stdout + proc.stderr
+    where = subprocess.run([*py, "-c", "import orch_core.clock as c; "
+                            "print(c.__file__, c.source_checkout(), c.offset())"],
+                           env=env, capture_output=True, text=True, check=True).stdout
+    assert where.startswith(str(tmp_path / "site")) and where.split()[1:] == ["False", "0.0"]
+    proc = subprocess.run([*py, "-c", CLI, "lock", "check",
+                           "src/api/users.py"], cwd=wb, env={**env, "ORCH_SESSION": b},
+                          capture_output=True, text=True)
+    assert proc.returncode != 0 and a in proc.stdout + proc.stderr
+    where = subprocess.run([*py, "-c", "import orch_core.clock as c; "
+                            "print(c.__file__, c.source_checkout(), c.offset())"],
+                           env=env, capture_output=True, text=True, check=True).stdout
+    assert where.startswith(str(tmp_path / "site")) and where.split()[1:] == ["False", "0.0"]

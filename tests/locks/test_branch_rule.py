@@ -77,3 +77,71 @@ def test_an_expired_lease_blocks_nobody(scene: tuple[Path, Path, Path, str]) -> 
     proc = git(wb, "cherry-pick", "wt-x", check=False,
                env={"ORCH_TEST_CLOCK_OFFSET": "7200", "ORCH_CLOCK_OFFSET": "7200"})
     assert proc.returncode == 0, proc.stderr
+
+
+def test_a_refused_reset_hard_says_what_git_had_already_discarded(
+        scene: tuple[Path, Path, Path, str]) -> None:
+    """git writes the files of `reset --hard` before any hook runs: the refusal can
+    only put back the paths the reset changed, and must say the rest is gone."""
+    _repo, _wa, wb, a = scene
+    before = _rev(wb, "HEAD")
+    (wb / "README.md").write_text((wb / "README.md").read_text() + "keep\n")
+    (wb / "notes.md").write_text("staged note\n")
+    git(wb, "add", "notes.md")
+    staged = git(wb, "rev-parse", ":notes.md").stdout.strip()
+    proc = git(wb, "reset", "--hard", "wt-x", check=False)
+    assert proc.returncode != 0 and a in proc.stderr
+    assert _rev(wb, "HEAD") == before
+    # The branch, the index and the files agree again: all at the branch's commit.
+    assert git(wb, "status", "--porcelain", "--untracked-files=no").stdout == ""
+    assert not (wb / "src/api/users.py").read_text().startswith("from before")
+    # Never the claim that the rest was kept; what was lost, and where staged content is.
+    assert "untouched" not in proc.stderr and "`git add` it again" not in proc.stderr
+    assert "had already overwritten your uncommitted changes" in proc.stderr
+    assert "git fsck --lost-found" in proc.stderr
+    git(wb, "fsck", "--lost-found")
+    found = git(wb, "rev-parse", "--git-common-dir").stdout.strip()
+    assert (wb / found / "lost-found" / "other" / staged).read_text() == "staged note\n"
+
+
+def test_a_refused_reset_keep_loses_nothing(scene: tuple[Path, Path, Path, str]) -> None:
+    _repo, _wa, wb, a = scene
+    (wb / "README.md").write_text("my edit\n")
+    (wb / "notes.md").write_text("staged note\n")
+    git(wb, "add", "notes.md")
+    proc = git(wb, "reset", "--keep", "wt-x", check=False)
+    assert proc.returncode != 0 and a in proc.stderr
+    assert "your other changes are untouched" in proc.stderr
+    assert (wb / "README.md").read_text() == "my edit\n"
+    assert (wb / "notes.md").read_text() == "staged note\n"
+
+
+def test_a_refused_rebase_names_the_abort_that_loses_nothing(
+        scene: tuple[Path, Path, Path, str]) -> None:
+    _repo, _wa, wb, a = scene
+    commit_file(wb, "docs/mine.md", "mine\n", "b: mine")
+    before = _rev(wb, "HEAD")
+    proc = git(wb, "rebase", "wt-x", check=False)
+    assert proc.returncode != 0 and a in proc.stderr
+    assert "`git rebase --abort`" in proc.stderr, proc.stderr
+    assert _rev(wb, "refs/heads/wt-b") == before
+    git(wb, "rebase", "--abort")
+    assert _rev(wb, "HEAD") == before
+    assert git(wb, "symbolic-ref", "HEAD").stdout.strip() == "refs/heads/wt-b"
+    assert (wb / "docs/mine.md").read_text() == "mine\n"
+
+
+def test_a_refused_apply_rebase_names_rebase_abort_not_am(
+        scene: tuple[Path, Path, Path, str]) -> None:
+    _repo, _wa, wb, a = scene
+    commit_file(wb, "docs/mine.md", "mine\n", "b: mine")
+    before = _rev(wb, "HEAD")
+    proc = git(wb, "rebase", "--apply", "wt-x", check=False)
+    assert proc.returncode != 0 and a in proc.stderr
+    assert "`git rebase --quit && git switch wt-b`" in proc.stderr, proc.stderr
+    assert "git am" not in proc.stderr
+    git(wb, "rebase", "--quit")
+    git(wb, "switch", "wt-b")
+    assert _rev(wb, "HEAD") == before
+    assert git(wb, "status", "--porcelain").stdout == ""
+    assert (wb / "docs/mine.md").read_text() == "mine\n"

@@ -154,3 +154,24 @@ def test_mail_and_the_overview_over_mcp(repo: Path) -> None:
         assert ok and [e["kind"] for e in feed["events"]] == ["mail.send"]
 
     with_client(repo, body)
+
+
+def test_mail_to_a_role_of_the_committed_policy(tmp_path: Path) -> None:
+    from testing.repos import make_repo
+
+    repo = make_repo(tmp_path / "repo", install=False)
+    with (repo / ".orch.toml").open("a") as fh:
+        fh.write('\n[roles]\nmerge-reviewer = ["bob"]\n')
+    git(repo, "commit", "-q", "-a", "--amend", "-m", "initial import")
+    orch(repo, "install", check=True)
+    sa = open_session(repo, "alice")
+    sb = open_session(repo, "bob")
+    sent = orch_json(repo, "mail", "send", "--to", "merge-reviewer", "--subject",
+                     "please look at Q-1", session=sa)
+    assert sent["to_kind"] == "role"
+    assert orch_json(repo, "mail", "inbox", session=sb)["unread"] == 1
+    assert orch_json(repo, "mail", "inbox", session=sa)["unread"] == 0
+    # a role nobody holds is not an address
+    proc = orch(repo, "mail", "send", "--to", "doc-mirror-manager", "--subject", "x",
+                session=sa)
+    assert proc.returncode == 2 and "unknown recipient" in proc.stderr

@@ -50,7 +50,8 @@ def test_dead_holder_does_not_block(ctx: Context, monkeypatch: pytest.MonkeyPatc
     ids, _ = case_with_steps(ctx)
     a = session(ctx, "alice", ttl=5)
     api.call(ctx, "case.begin", {"id": ids["case"], "session": a})
-    monkeypatch.setenv("ORCH_CLOCK_OFFSET", "60")
+    # Dead: past heartbeat + ttl (5 s) + grace (60 s); before that it is only interrupted.
+    monkeypatch.setenv("ORCH_CLOCK_OFFSET", "66")
     b = session(ctx, "bob")
     got = api.call(ctx, "case.begin", {"id": ids["case"], "session": b})
     assert got["holder"] == b and got["previous_holder"] == a

@@ -165,6 +165,7 @@ def resume_next(ctx: Context, session: str | None = None) -> Resume:
 
     box = mail.inbox(ctx, sess, unread_only=True)
     out["mail"] = {"unread": box["unread"], "messages": box["messages"][-5:]}
+    out["warnings"] = [*out["warnings"], *box["warnings"]]
     return cast("Resume", out)
 
 
