@@ -264,10 +264,12 @@ def _check_ref_kinds(ctx: Context, fix: bool, add: Any) -> None:
 
     for bad in serverinstall.bad_orch_refs(ctx.repo):
         ref, now = str(bad["ref"]), bad["now"]
-        fixed = bool(fix and now and not ref.startswith("refs/orch-remote/")
+        if now is None:
+            continue  # a missing object or a blob: the lock-table checks report those
+        fixed = bool(fix and not ref.startswith("refs/orch-remote/")
                      and serverside.move_ref(ctx.repo, ref, str(now),
                                                           str(bad["was"])))
         add(f"{ref} holds a commit", False,
             f"{ref} is {str(bad['was'])[:12]}, not a commit (it points at "
-            f"{str(now)[:12] if now else 'no commit'}); `orch-hooks doctor --fix` repairs "
+            f"{str(now)[:12]}); `orch-hooks doctor --fix` repairs "
             "this clone, `orch-hooks server repair BARE.git` the server", fixed)

@@ -268,8 +268,7 @@ def land(ctx: Context, sess: Session | None) -> dict[str, Any]:
     change): nothing from the lander's work tree, where any session could
     weaken them or name another base (merge/landpolicy.py).
     """
-    _local = ctx.config  # a typo in the local copy is reported, though nothing reads it
-    remoteland.decide(ctx)
+    remoteland.decide(ctx)  # a typo in the local policy is reported; remote mode decided
     _base, policy = landpolicy.landing_base(ctx)
     saved = ctx._config
     ctx._config = policy

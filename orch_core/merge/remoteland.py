@@ -24,7 +24,9 @@ from orch_core.state.context import Context
 
 def decide(ctx: Context) -> None:
     """Decide remote mode on the clone's own policy, as the lock commands do, before the
-    lander reads everything else from the committed policy (the Context keeps it)."""
+    lander reads everything else from the committed policy (the Context keeps it);
+    reading the local policy also reports a typo in it, though nothing else reads it."""
+    _local = ctx.config
     mode.remote_name(ctx)
 
 
