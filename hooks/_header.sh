@@ -47,24 +47,16 @@ orch_offset() {
     orch_off=$_v
 }
 # @END-TEST-CONTROLS@
-# orch_foreign_session: true when ORCH_SESSION names a session that may belong to
-# another owner than the session bound to this worktree (it would borrow that
-# session's locks and put its name on the checkpoint): set, the worktree bound to
-# another session, and the two stamp payloads do not name the same owner. Python
-# decides (orch_core/work/identity.py).
+# orch_foreign_session: true when ORCH_SESSION names a session other than the one
+# bound to this worktree: it may belong to another owner (it would borrow that
+# session's locks and put its name on the checkpoint). Python decides from the state
+# database (orch_core/work/identity.py), never from the stamp files, which a session
+# can edit.
 orch_foreign_session() {
     [ -n "${ORCH_SESSION:-}" ] || return 1
     _fb=
     [ -f "$gd/orch-session" ] && read -r _fb < "$gd/orch-session"
-    [ -n "$_fb" ] && [ "$_fb" != "$ORCH_SESSION" ] || return 1
-    _o1= _o2=
-    { read -r _x && read -r _o1; } < "$cdir/orch/stamp/$ORCH_SESSION.json" 2>/dev/null
-    { read -r _x && read -r _o2; } < "$cdir/orch/stamp/$_fb.json" 2>/dev/null
-    case $_o1 in *'"owner":"'*) ;; *) return 0 ;; esac
-    case $_o1$_o2 in *\\*) return 0 ;; esac
-    _o1=${_o1#*\"owner\":\"}
-    _o2=${_o2#*\"owner\":\"}
-    [ "${_o1%%\"*}" != "${_o2%%\"*}" ]
+    [ -n "$_fb" ] && [ "$_fb" != "$ORCH_SESSION" ]
 }
 orch_missing() {
     echo "orch-hooks: $ORCH_PY is gone; reinstall (\`orch-hooks install\`) or remove the hooks (\`sh '${0%/*}/orch-hooks-uninstall.sh'\`)" >&2

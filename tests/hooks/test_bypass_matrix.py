@@ -55,6 +55,7 @@ EXERCISED: dict[str, str] = {
     "git -c core.hooksPath=/dev/null push": r'"core\.hooksPath=/dev/null", "push"',
     "ORCH_SESSION": r'\{"ORCH_SESSION": a\}',
     ".orch.toml": r'protected=\["x"\]',
+    "require_lock = true": r'def test_a_branch_cannot_drop_mains_require_lock',
     "refs/orch/queue": r'def test_a_forged_lease_does_not_open_the_gate',
     "ORCH_LANDER_TOKEN": r'"ORCH_LANDER_TOKEN": "s3cret"',
     "git reset --hard X": r'"reset", "--hard", "wt-x"',
