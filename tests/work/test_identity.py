@@ -97,7 +97,7 @@ def test_an_edited_stamp_file_does_not_make_another_owners_session_ones_own(
     """The shell never decides identity from the stamp files (a session can edit them):
     bob's worktree with ORCH_SESSION=alice's session is refused even after the owner in
     alice's stamp file was rewritten to bob."""
-    wa, wb, a, _b = two
+    _wa, wb, a, _b = two
     common = Path(git(wb, "rev-parse", "--path-format=absolute", "--git-common-dir")
                   .stdout.strip())
     stamp = common / "orch" / "stamp" / f"{a}.json"
