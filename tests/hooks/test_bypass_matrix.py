@@ -56,6 +56,8 @@ EXERCISED: dict[str, str] = {
     "ORCH_SESSION": r'\{"ORCH_SESSION": a\}',
     ".orch.toml": r'protected=\["x"\]',
     "require_lock = true": r'def test_a_branch_cannot_drop_mains_require_lock',
+    "[remote]": r'def test_a_work_tree_cannot_switch_where_lock_truth_lives',
+    ".git/orch/remote-policy": r'\(common / "remote-policy"\)\.write_text',
     "refs/orch/queue": r'def test_a_forged_lease_does_not_open_the_gate',
     "ORCH_LANDER_TOKEN": r'"ORCH_LANDER_TOKEN": "s3cret"',
     "git reset --hard X": r'"reset", "--hard", "wt-x"',
