@@ -28,8 +28,8 @@ from orch_core.locks.table import (
     serialise,
     speaks_line,
 )
+from orch_core.locks.tableread import TableMissing, _no_ref
 from orch_core.locks.tableread import TableUnreadable as TableUnreadable
-from orch_core.locks.tableread import _no_ref
 from orch_core.locks.tableread import read_table as read_table
 from orch_core.locks.tableread import readable as readable
 from orch_core.state.context import Context
@@ -180,13 +180,25 @@ def snapshot(ctx: Context) -> Snapshot:
     repo = ctx.repo
     tip = gitrefs.read_ref_file(repo.common_dir, REF)
     if tip is None:
-        _no_ref(repo)
+        _absent(ctx)
     cached = _cached_at(ctx, tip)
     if cached is not None:
         return Snapshot(tip, cached, [], session_deadlines(ctx))
     locks, warnings = read_table(repo, tip) if tip else ([], [])
     refresh_cache(ctx, tip, locks)
     return Snapshot(tip, locks, warnings, session_deadlines(ctx))
+
+
+def _absent(ctx: Context) -> None:
+    """No ref: fine in a clone that never had a lock table; an error when this clone's
+    state last read one (local mode: a remote-mode clone follows its remote)."""
+    _no_ref(ctx.repo)
+    last = ctx.store.meta("locks_tip")
+    if last and last != "none":
+        from orch_core.remote import mode
+
+        if mode.remote_name(ctx) is None:
+            raise TableMissing(last)
 
 
 def refresh_cache(ctx: Context, tip: str | None, locks: list[Lock]) -> None:
@@ -211,7 +223,7 @@ def _load_at(ctx: Context, tip: gitrepo.Oid | None,
         return cached, True
     if tip is None:
         if local:
-            _no_ref(ctx.repo)
+            _absent(ctx)
         return [], False
     try:
         files = ctx.odb.files(tip)

@@ -106,3 +106,26 @@ def test_a_ref_file_holding_garbage_is_not_an_empty_table(repo: Path) -> None:
     assert orch(repo, "lock", "acquire", "docs/", session=a).returncode == 1
     assert orch_json(repo, "doctor", "--fix")["healthy"] is True
     assert [lk["path"] for lk in orch_json(repo, "lock", "list")["locks"]] == ["src/api/"]
+
+
+def test_a_deleted_lock_ref_is_an_error_not_an_empty_table(repo: Path) -> None:
+    """`git update-ref -d refs/orch/locks` is damage: this clone's state read a table
+    there, so every path answers "missing", never "no locks", until it is put back."""
+    a, b, wt = _setup(repo)
+    tip = git(repo, "rev-parse", locks.REF).stdout.strip()
+    git(repo, "update-ref", "-d", locks.REF)
+    listed = orch(repo, "lock", "list", "--json")
+    assert listed.returncode == 1 and "lock_table_missing" in listed.stdout + listed.stderr
+    (wt / "src" / "api" / "users.py").write_text("bob was here\n")
+    git(wt, "add", "src/api/users.py")
+    commit = git(wt, "commit", "-q", "-m", "into alice's lock", check=False)
+    assert commit.returncode == 1 and "missing" in commit.stderr, commit.stderr
+    # --no-verify: the branch lock rule of reference-transaction refuses too.
+    forced = git(wt, "commit", "-q", "--no-verify", "-m", "into alice's lock", check=False)
+    assert forced.returncode != 0, forced.stderr
+    assert git(wt, "diff", "--cached", "--name-only").stdout.split() == ["src/api/users.py"]
+    took = orch(wt, "lock", "acquire", "src/api/", session=b)
+    assert took.returncode == 1
+    git(repo, "update-ref", locks.REF, tip)  # the hint's command
+    listed = orch_json(repo, "lock", "list")
+    assert [lk["session"] for lk in listed["locks"]] == [a]
