@@ -28,8 +28,10 @@ from orch_core.locks.table import (
     serialise,
     speaks_line,
 )
-from orch_core.locks.tableread import TableMissing, _no_ref
+from orch_core.locks.tableread import TableMissing as TableMissing
 from orch_core.locks.tableread import TableUnreadable as TableUnreadable
+from orch_core.locks.tableread import TableUntrusted as TableUntrusted
+from orch_core.locks.tableread import _no_ref
 from orch_core.locks.tableread import read_table as read_table
 from orch_core.locks.tableread import readable as readable
 from orch_core.state.context import Context
@@ -185,8 +187,46 @@ def snapshot(ctx: Context) -> Snapshot:
     if cached is not None:
         return Snapshot(tip, cached, [], session_deadlines(ctx))
     locks, warnings = read_table(repo, tip) if tip else ([], [])
+    if tip:
+        _verify(ctx, tip)  # after the read: an unreadable table says why first
     refresh_cache(ctx, tip, locks)
     return Snapshot(tip, locks, warnings, session_deadlines(ctx))
+
+
+# Every table commit a writer of this clone makes is recorded before its
+# compare-and-swap (a writer killed right after it leaves no stranger behind);
+# `rebuild` and the first read of an older state database trust the tip they meet.
+WRITTEN_PREFIX = "locks_written:"
+TRUSTED_TIP = "locks_trusted_tip"
+
+
+def written_by_orch(ctx: Context, tip: str) -> bool:
+    """Did a writer of this clone make ``tip`` (or was it trusted at a rebuild)?"""
+    store = ctx.store
+    if store.meta(WRITTEN_PREFIX + tip) is not None or store.meta(TRUSTED_TIP) == tip:
+        return True
+    row = store.conn.execute(
+        "SELECT 1 FROM events WHERE json_extract(data, '$.tip') = ? LIMIT 1", (tip,)
+    ).fetchone()
+    return row is not None
+
+
+def _verify(ctx: Context, tip: str) -> None:
+    """Refuse a table commit no writer of this clone made (local mode: a remote-mode
+    clone takes its tips from the remote, whose server hook checks each write)."""
+    if written_by_orch(ctx, tip):
+        return
+    if ctx.store.meta(TRUSTED_TIP) is None and ctx.store.conn.execute(
+            "SELECT 1 FROM meta WHERE key LIKE ? LIMIT 1", (WRITTEN_PREFIX + "%",)
+    ).fetchone() is None:
+        # A state database from before this check: trust what stands, once.
+        with ctx.store.cache_write() as conn:
+            ctx.store.set_meta(conn, TRUSTED_TIP, tip)
+        return
+    from orch_core.remote import mode
+
+    if mode.remote_name(ctx) is None:
+        raise TableUntrusted(tip)
 
 
 def _absent(ctx: Context) -> None:
@@ -233,8 +273,12 @@ def _load_at(ctx: Context, tip: gitrepo.Oid | None,
         # A missing object (or one of another type) reads as an error, never as an
         # empty table; the writers never store an empty table blob, so an empty one
         # is checked object by object through git.
-        return read_table(ctx.repo, tip)[0], False
-    return parse_tree(files)[0], False
+        locks = read_table(ctx.repo, tip)[0]
+    else:
+        locks = parse_tree(files)[0]
+    if local:
+        _verify(ctx, tip)
+    return locks, False
 
 
 Mutation = Callable[[list[Lock], float], tuple[list[Lock], str, dict[str, Any]]]
@@ -294,6 +338,9 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation,
             if tip is not None and not readable(ctx.repo, tip):
                 read_table(ctx.repo, tip)
             raise
+        if store is None:
+            with ctx.store.cache_write() as conn:
+                ctx.store.set_meta(conn, WRITTEN_PREFIX + commit, "1")
 
         def done(commit: gitrepo.Oid) -> dict[str, Any]:
             ctx.cache[_LAYOUT_OK] = commit
