@@ -134,3 +134,24 @@ def write_cache(ctx: Context) -> None:
         if again == tips:
             return
         tips = again
+
+
+def cache_mismatch(ctx: Context) -> str | None:
+    """What is wrong with this worktree's normalised policy (None: nothing). Only its
+    ``require_lock`` flag can weaken a rule: the shell checks the rest itself."""
+    from orch_core.merge import gate
+
+    try:
+        head = (ctx.repo.git_dir / CACHE).read_bytes().split(b"\n", 1)[0].split(b"\t")
+    except OSError:
+        return None  # no copy: every commit goes to Python
+    if len(head) != 3 or head[0] != b"policy" or head[1] not in (b"0", b"1"):
+        return None  # unreadable: the shell does not accept it either
+    try:
+        wanted = gate.require_lock(ctx)
+    except UsageError:
+        return None  # a malformed policy is reported by its own check
+    if head[1] == b"0" and wanted:
+        return ("says require_lock is off, but the policy (the work tree's or the one "
+                "committed on a protected branch) turns it on")
+    return None

@@ -63,6 +63,10 @@ EXERCISED: dict[str, str] = {
     "git reset --hard X": r'"reset", "--hard", "wt-x"',
     "ORCH_TESTING=1": r'"ORCH_TESTING": "1",\s*"ORCH_CLOCK_OFFSET": "100000"',
     ".git/orch/locks.idx": r'idx\.write_text\(edited\)',
+    "refs/orch/locks": r'def test_a_hand_made_lock_commit_is_not_believed',
+    "git update-ref -d refs/orch/locks": r'"update-ref", "-d", locks\.REF',
+    ".git/orch/stamp/*.json": r'stamp\.write_text\(text\.replace',
+    ".git/orch-policy": r'copy\.write_text\(text\.replace\("policy\\t1\\t"',
     "ORCH_CLOCK_OFFSET": r'"ORCH_CLOCK_OFFSET", "100000"',
     "ORCH_LANDER_PAUSE": r'env\["ORCH_LANDER_PAUSE"\] = "locked"',
 }

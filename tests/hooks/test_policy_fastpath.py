@@ -104,3 +104,23 @@ def test_main_turning_require_lock_on_reaches_a_worktree_at_once(repo: Path) -> 
     _main_requires_locks(repo)
     late = commit_file(w, "src/two.py", "2\n", "after the rule")
     assert late.returncode == 1 and "require_lock" in late.stderr, late.stderr
+
+
+def test_doctor_names_an_edited_policy_copy_and_fix_rewrites_it(repo: Path) -> None:
+    # The shell's copy of the policy is local state: an edit that turns require_lock
+    # off is reported by doctor (like an edited locks.idx) and --fix writes it again.
+    _main_requires_locks(repo)
+    w = add_worktree(repo, "wt-e")
+    open_session(w, "agent-e")
+    assert commit_file(w, "src/one.py", "1\n", "refused").returncode == 1
+    copy = Path(git(w, "rev-parse", "--path-format=absolute", "--git-dir").stdout.strip()) \
+        / "orch-policy"
+    text = copy.read_text()
+    assert text.startswith("policy\t1\t")
+    copy.write_text(text.replace("policy\t1\t", "policy\t0\t", 1))
+    doctor = orch(w, "doctor")
+    assert doctor.returncode == 1 and "orch-policy says require_lock is off" in doctor.stdout
+    orch(w, "doctor", "--fix", check=True)
+    assert copy.read_text().startswith("policy\t1\t")
+    again = git(w, "commit", "-q", "-m", "refused", check=False)
+    assert again.returncode == 1 and "require_lock" in again.stderr
