@@ -24,14 +24,40 @@ CONFIG_PROTECTED = "orch.protected"
 
 
 def installed_config(repo: gitrepo.Repo) -> tuple[str, list[str]]:
-    """(``orch.remote`` or '', the protected refs recorded at install). git config is
-    read only when the config file mentions orch or includes another file."""
+    """(``orch.remote`` or '', the protected refs recorded at install), read from the
+    clone's config file without a process when it is plain (as git writes it); an
+    include or anything unusual in the ``[orch]`` section asks git."""
     try:
-        text = (repo.common_dir / "config").read_bytes().lower()
+        text = (repo.common_dir / "config").read_text(errors="replace")
     except OSError:
-        text = b"[include"
-    if b"orch" not in text and b"[include" not in text:
+        return _config_from_git(repo)
+    low = text.lower()
+    if "orch" not in low:
         return "", []
+    if "[include" in low:
+        return _config_from_git(repo)
+    remote, protected, section = "", [], ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("["):
+            section = line.lower()
+            continue
+        if section != "[orch]":
+            continue
+        key, eq, value = line.partition("=")
+        key, value = key.strip().lower(), value.strip()
+        if not eq or any(c in value for c in "\"#;") or value.endswith("\\"):
+            return _config_from_git(repo)
+        if key == "remote":
+            remote = value
+        elif key == "protected":
+            protected.append(value)
+    return remote, protected
+
+
+def _config_from_git(repo: gitrepo.Repo) -> tuple[str, list[str]]:
     proc = repo.run("config", "--get-regexp", r"^orch\.(remote|protected)$", check=False)
     remote, protected = "", []
     for line in proc.stdout.decode(errors="replace").splitlines():
