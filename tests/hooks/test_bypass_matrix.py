@@ -66,6 +66,9 @@ EXERCISED: dict[str, str] = {
     "refs/orch/locks": r'def test_a_hand_made_lock_commit_is_not_believed',
     "git update-ref -d refs/orch/locks": r'"update-ref", "-d", locks\.REF',
     ".git/orch/stamp/*.json": r'stamp\.write_text\(text\.replace',
+    ".git/orch-commit-checked": r'def test_a_faked_commit_checked_marker_is_caught_at_push',
+    "sh -c 'echo $$ > .git/orch-commit-checked; exec git commit --no-verify'":
+        r"exec git commit -q --no-verify -m faked",
     ".git/orch-policy": r'copy\.write_text\(text\.replace\("policy\\t1\\t"',
     "ORCH_CLOCK_OFFSET": r'"ORCH_CLOCK_OFFSET", "100000"',
     "ORCH_LANDER_PAUSE": r'env\["ORCH_LANDER_PAUSE"\] = "locked"',
