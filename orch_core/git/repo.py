@@ -188,6 +188,25 @@ def config_add(repo: Repo, key: str, value: str) -> None:
     repo.run("config", "--add", key, value)
 
 
+def config_get_regexp(repo: Repo, pattern: str) -> list[tuple[str, str]]:
+    """(key, value) of every config entry whose name matches ``pattern``."""
+    proc = repo.run("config", "--get-regexp", pattern, check=False)
+    out: list[tuple[str, str]] = []
+    for line in proc.stdout.decode(errors="replace").splitlines():
+        key, _, value = line.partition(" ")
+        out.append((key, value.strip()))
+    return out
+
+
+def config_set(repo: Repo, key: str, value: str) -> None:
+    repo.run("config", key, value)
+
+
+def config_unset_all(repo: Repo, key: str) -> None:
+    """Remove every value of ``key`` (absent: nothing happens)."""
+    repo.run("config", "--unset-all", key, check=False)
+
+
 def config_unset(repo: Repo, key: str, value_regex: str) -> None:
     """Remove the values of ``key`` matching ``value_regex`` (absent: nothing happens)."""
     repo.run("config", "--unset", key, value_regex, check=False)
