@@ -162,3 +162,27 @@ def test_the_lock_writers_own_commits_stay_trusted(repo: Path) -> None:
         orch(wt, "lock", "release", "docs/", session=b, check=True)
     assert orch(repo, "doctor").returncode == 0
     assert [lk["session"] for lk in orch_json(wt, "lock", "list")["locks"]] == [a]
+
+
+def test_moving_the_lock_ref_back_to_an_older_table_is_not_believed(repo: Path) -> None:
+    """Every old table commit was written by orch, but pointing the ref back at one
+    from before alice's lock would drop it: a tip that does not descend from the table
+    this clone last read is refused like a hand-made one."""
+    a = open_session(repo, "alice")
+    orch(repo, "lock", "acquire", "README.md", session=a, check=True)
+    orch(repo, "lock", "release", "README.md", session=a, check=True)
+    orch(repo, "lock", "acquire", "docs/", session=a, check=True)
+    before = git(repo, "rev-parse", locks.REF).stdout.strip()  # alice holds docs/ only
+    orch(repo, "lock", "acquire", "src/api/", session=a, check=True)
+    orch(repo, "lock", "release", "docs/", session=a, check=True)
+    wt = add_worktree(repo, "bob-wt", "bob")
+    b = open_session(wt, "bob")
+    assert orch(wt, "lock", "acquire", "src/api/", session=b).returncode == 1
+    git(repo, "update-ref", locks.REF, before)
+    took = orch(wt, "lock", "acquire", "src/api/", session=b)
+    assert took.returncode == 1 and "older table" in took.stdout + took.stderr, took
+    doctor = orch(repo, "doctor", "--json")
+    assert doctor.returncode == 1 and "older table" in doctor.stdout
+    orch(repo, "doctor", "--fix", check=True)
+    held = [(lk["session"], lk["path"]) for lk in orch_json(wt, "lock", "list")["locks"]]
+    assert held == [(a, "src/api/")], held
