@@ -188,9 +188,13 @@ def config_add(repo: Repo, key: str, value: str) -> None:
     repo.run("config", "--add", key, value)
 
 
-def config_get_regexp(repo: Repo, pattern: str) -> list[tuple[str, str]]:
-    """(key, value) of every config entry whose name matches ``pattern``."""
-    proc = repo.run("config", "--get-regexp", pattern, check=False)
+def config_get_regexp(repo: Repo, pattern: str, local: bool = False,
+                      ) -> list[tuple[str, str]]:
+    """(key, value) of every config entry whose name matches ``pattern`` (``local``:
+    the repository's own config file and what it includes, nothing from the user's,
+    the system's or the command line)."""
+    proc = repo.run("config", *(["--local"] if local else []), "--get-regexp", pattern,
+                    check=False)
     out: list[tuple[str, str]] = []
     for line in proc.stdout.decode(errors="replace").splitlines():
         key, _, value = line.partition(" ")

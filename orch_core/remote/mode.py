@@ -59,7 +59,8 @@ def installed_config(repo: gitrepo.Repo) -> tuple[str, list[str]]:
 
 def _config_from_git(repo: gitrepo.Repo) -> tuple[str, list[str]]:
     remote, protected = "", []
-    for key, value in gitrepo.config_get_regexp(repo, r"^orch\.(remote|protected)$"):
+    for key, value in gitrepo.config_get_regexp(repo, r"^orch\.(remote|protected)$",
+                                                local=True):
         if key == CONFIG_REMOTE:
             remote = value
         elif key == CONFIG_PROTECTED:
