@@ -150,7 +150,8 @@ def _candidates(ctx: Context, bad: str) -> list[str]:
     out: list[str] = [e.new for e in reversed(githistory.reflog(ctx.repo, storage.REF))]
     try:
         rows = ctx.store.conn.execute(
-            "SELECT data FROM events WHERE data LIKE '%\"tip\"%' ORDER BY db_version DESC"
+            "SELECT data FROM events WHERE kind LIKE 'lock.%' AND data LIKE '%\"tip\"%' "
+            "ORDER BY db_version DESC"
         ).fetchall()
     except Exception:  # a damaged database: the reflog is all there is
         rows = []

@@ -20,9 +20,11 @@ def written_by_orch(ctx: Context, tip: str) -> bool:
     store = ctx.store
     if store.meta(WRITTEN_PREFIX + tip) is not None or store.meta(TRUSTED_TIP) == tip:
         return True
+    # Only the lock writers' events: a mail or queue commit built on the lock table's
+    # tip names that commit in an event of its own kind.
     row = store.conn.execute(
-        "SELECT 1 FROM events WHERE json_extract(data, '$.tip') = ? LIMIT 1", (tip,)
-    ).fetchone()
+        "SELECT 1 FROM events WHERE kind LIKE 'lock.%' AND json_extract(data, '$.tip') = ? "
+        "LIMIT 1", (tip,)).fetchone()
     return row is not None
 
 

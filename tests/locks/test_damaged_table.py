@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from orch_core.locks import service as locks
 from testing.repos import add_worktree, git, open_session, orch, orch_json
 
@@ -186,3 +188,29 @@ def test_moving_the_lock_ref_back_to_an_older_table_is_not_believed(repo: Path) 
     orch(repo, "doctor", "--fix", check=True)
     held = [(lk["session"], lk["path"]) for lk in orch_json(wt, "lock", "list")["locks"]]
     assert held == [(a, "src/api/")], held
+
+
+@pytest.mark.parametrize("via", ["mail", "queue"])
+def test_a_table_laundered_through_another_orch_writer_is_not_believed(
+        repo: Path, via: str) -> None:
+    """A hand-made commit put under refs/orch/mail (or queue), so that orch's mail (or
+    queue) writer builds on it and names the result in its own event, is still not a
+    lock table orch wrote."""
+    a, b, wt = _setup(repo)
+    tip = git(repo, "rev-parse", locks.REF).stdout.strip()
+    empty = git(repo, "mktree", input="").stdout.strip()
+    forged = git(repo, "commit-tree", empty, "-p", tip, "-m", "x").stdout.strip()
+    git(repo, "update-ref", f"refs/orch/{via}", forged)
+    if via == "mail":
+        orch(wt, "mail", "send", "--to", "alice", "--subject", "hi", session=b)
+    else:
+        git(wt, "switch", "-q", "-c", "laundry")
+        (wt / "docs" / "l.md").write_text("l\n")
+        git(wt, "add", "docs/l.md")
+        git(wt, "commit", "-q", "-m", "l")
+        orch(wt, "merge", "request", session=b)
+    laundered = git(repo, "rev-parse", f"refs/orch/{via}").stdout.strip()
+    assert laundered != forged
+    git(repo, "update-ref", locks.REF, laundered)
+    listed = orch(wt, "lock", "list", "--json")
+    assert listed.returncode == 1 and "lock_table_untrusted" in listed.stdout + listed.stderr
