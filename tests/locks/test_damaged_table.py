@@ -196,7 +196,7 @@ def test_a_table_laundered_through_another_orch_writer_is_not_believed(
     """A hand-made commit put under refs/orch/mail (or queue), so that orch's mail (or
     queue) writer builds on it and names the result in its own event, is still not a
     lock table orch wrote."""
-    a, b, wt = _setup(repo)
+    _a, b, wt = _setup(repo)
     tip = git(repo, "rev-parse", locks.REF).stdout.strip()
     empty = git(repo, "mktree", input="").stdout.strip()
     forged = git(repo, "commit-tree", empty, "-p", tip, "-m", "x").stdout.strip()
