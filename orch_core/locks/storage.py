@@ -306,9 +306,8 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation,
             if tip is not None and not readable(ctx.repo, tip):
                 read_table(ctx.repo, tip)
             raise
-        if store is None:
-            with ctx.store.cache_write() as conn:
-                ctx.store.set_meta(conn, WRITTEN_PREFIX + commit, "1")
+        with ctx.store.cache_write() as conn:
+            ctx.store.set_meta(conn, WRITTEN_PREFIX + commit, "1")
 
         def done(commit: gitrepo.Oid) -> dict[str, Any]:
             ctx.cache[_LAYOUT_OK] = commit

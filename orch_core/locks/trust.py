@@ -53,16 +53,23 @@ def behind(ctx: Context, tip: str) -> str | None:
 def verify(ctx: Context, tip: str) -> None:
     """Refuse a table commit no writer of this clone made, or one that is not a
     descendant of the table this clone last read (the ref moved back to an older
-    table by hand, which would drop every lock taken since). Local mode only: a
-    remote-mode clone takes its tips from the remote, whose server hook checks each
-    write."""
+    table by hand, which would drop every lock taken since). A remote-mode clone
+    also believes the remote's table as last fetched and its history (the remote's
+    server hook checks each write)."""
     last = behind(ctx, tip)
     if last is None and (written_by_orch(ctx, tip) or _first_use(ctx, tip)):
         return
     from orch_core.remote import mode
 
-    if mode.remote_name(ctx) is None:
-        raise TableUntrusted(tip, last or "")
+    name = mode.remote_name(ctx)
+    if name is not None and not last:
+        # Remote mode: a table the remote holds (as last fetched), or one before it.
+        from orch_core.git import remote as gitremote
+
+        theirs = gitremote.tracked(ctx.repo, name).get("refs/orch/locks")
+        if theirs is not None and githistory.is_ancestor(ctx.repo, tip, theirs):
+            return
+    raise TableUntrusted(tip, last or "")
 
 
 def absent(ctx: Context) -> None:
