@@ -7,7 +7,6 @@ for an agent, and the error codes it may return. Front ends only translate.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 Handler = Callable[..., Any]
@@ -52,17 +51,29 @@ def aliases_for(name: str, params: dict[str, dict[str, Any]]) -> dict[str, str]:
     return out
 
 
-@dataclass(frozen=True)
 class Method:
-    name: str
-    summary: str
-    params: dict[str, dict[str, Any]]
-    required: tuple[str, ...]
-    handler: Handler
-    errors: tuple[str, ...] = ()
-    mutates: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-    aliases: dict[str, str] = field(default_factory=dict)
+    """One registered method (a plain class: building a dataclass costs every one-shot
+    command a share of its start-up; docs/ARCHITECTURE.md, performance budgets)."""
+
+    __slots__ = ("aliases", "errors", "extra", "handler", "mutates", "name", "params",
+                 "required", "summary")
+
+    def __init__(self, name: str, summary: str, params: dict[str, dict[str, Any]],
+                 required: tuple[str, ...], handler: Handler, errors: tuple[str, ...] = (),
+                 mutates: bool = False, extra: dict[str, Any] | None = None,
+                 aliases: dict[str, str] | None = None) -> None:
+        self.name = name
+        self.summary = summary
+        self.params = params
+        self.required = required
+        self.handler = handler
+        self.errors = errors
+        self.mutates = mutates
+        self.extra: dict[str, Any] = {} if extra is None else extra
+        self.aliases: dict[str, str] = {} if aliases is None else aliases
+
+    def __repr__(self) -> str:
+        return f"Method({self.name!r})"
 
     @property
     def schema(self) -> dict[str, Any]:

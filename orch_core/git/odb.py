@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from orch_core.errors import GitFailed
-from orch_core.git import history as githistory
 from orch_core.git import objects as gitobjects
 from orch_core.git import refs as gitrefs
 from orch_core.git.repo import NO_HOOKS, ORCH_EMAIL, ORCH_NAME, ZERO_OID, Oid, Repo, no_git_env
@@ -130,6 +129,8 @@ class Plumbing:
         return {n: data.get(oid) or b"" for n, oid in blobs.items()}
 
     def parent(self, commit: Oid) -> Oid | None:
+        from orch_core.git import history as githistory  # here: a lock write needs none
+
         parents = githistory.parents_of(self.repo, commit)
         if parents is None:
             raise GitFailed(f"{commit} is not a commit here", hint="the object is missing")

@@ -7,7 +7,6 @@ import fcntl
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
@@ -112,6 +111,30 @@ def read_ref_file(common_dir: Path, ref: str) -> Oid | None:
     return None
 
 
+def worktree_branch(worktree: Path | str) -> str | None:
+    """The branch checked out in a worktree, read from its HEAD file (no process).
+
+    None when detached or when the layout is not the ordinary one (``.git`` dir,
+    or a ``.git`` file pointing at the worktree's git dir).
+    """
+    dot = Path(worktree) / ".git"
+    try:
+        if dot.is_dir():
+            git_dir = dot
+        else:
+            line = dot.read_text().strip()
+            if not line.startswith("gitdir: "):
+                return None
+            git_dir = Path(line[len("gitdir: "):])
+            if not git_dir.is_absolute():
+                git_dir = Path(worktree) / git_dir
+        head = (git_dir / "HEAD").read_text().strip()
+    except OSError:
+        return None
+    prefix = "ref: refs/heads/"
+    return head[len(prefix):] if head.startswith(prefix) else None
+
+
 def create_ref(repo: Repo, ref: str, new: Oid, message: str) -> None:
     """Create ``ref`` only if it does not exist yet (CAS against the null oid)."""
     git_in(repo.toplevel, "update-ref", "-m", message, ref, new, ZERO_OID)
@@ -150,7 +173,6 @@ class RefStore(Protocol):
     def cas(self, ref: str, new: Oid, old: Oid | None, message: str) -> None: ...
 
 
-@dataclass(frozen=True)
 class Proposal(Generic[T]):
     """What one attempt of :func:`update` wants.
 
@@ -161,10 +183,15 @@ class Proposal(Generic[T]):
     A ``commit`` equal to that tip moves nothing but still runs ``done``.
     """
 
-    result: T
-    commit: Oid | None = None
-    message: str = ""
-    done: Callable[[Oid], T] | None = None
+    __slots__ = ("commit", "done", "message", "result")
+
+    def __init__(self, result: T, commit: Oid | None = None, message: str = "",
+                 done: Callable[[Oid], T] | None = None) -> None:
+        # A plain class (not a dataclass): see docs/ARCHITECTURE.md, performance budgets.
+        self.result = result
+        self.commit = commit
+        self.message = message
+        self.done = done
 
 
 def update(repo: Repo, store: RefStore, ref: str, attempt: Callable[[Oid | None], Proposal[T]],

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, NewType, TypeAlias
 
@@ -93,13 +92,43 @@ def git(cwd: Path | str, *args: str, input: bytes | None = None, check: bool = T
     return proc.stdout.decode(errors="surrogateescape")
 
 
-@dataclass(frozen=True)
 class Repo:
-    """Where a repository lives: the worktree we run in and the shared git dir."""
+    """Where a repository lives: the worktree we run in and the shared git dir.
 
+    Immutable, compared and hashed by its three paths. A plain class rather than a
+    frozen dataclass: building a dataclass costs every one-shot command a share of
+    its start-up (docs/ARCHITECTURE.md, performance budgets).
+    """
+
+    __slots__ = ("common_dir", "git_dir", "toplevel")
     toplevel: Path
     git_dir: Path
     common_dir: Path
+
+    def __init__(self, toplevel: Path, git_dir: Path, common_dir: Path) -> None:
+        object.__setattr__(self, "toplevel", toplevel)
+        object.__setattr__(self, "git_dir", git_dir)
+        object.__setattr__(self, "common_dir", common_dir)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Repo)
+        return (self.toplevel, self.git_dir, self.common_dir) == \
+            (other.toplevel, other.git_dir, other.common_dir)
+
+    def __hash__(self) -> int:
+        return hash((self.toplevel, self.git_dir, self.common_dir))
+
+    def __repr__(self) -> str:
+        return (f"Repo(toplevel={self.toplevel!r}, git_dir={self.git_dir!r}, "
+                f"common_dir={self.common_dir!r})")
 
     @property
     def orch_dir(self) -> Path:
@@ -117,17 +146,45 @@ class Repo:
 
 def discover(cwd: Path | str | None = None) -> Repo:
     """Find the repository containing ``cwd``; a clear error outside one."""
+    return discover_with_case(cwd, False)[0]
+
+
+def discover_with_case(cwd: Path | str | None, ignore_case_too: bool) -> tuple[Repo, bool]:
+    """:func:`discover`, and with ``ignore_case_too`` what :func:`ignore_case` answers
+    (else False), from a `git config` process run beside `git rev-parse` rather than
+    after it (one process less on the path of a lock write; docs/ARCHITECTURE.md,
+    performance budgets). Both run in ``cwd``, inside the repository they describe,
+    with the caller's environment, so the configuration read is the one
+    :func:`ignore_case` reads from the top level."""
     where = Path(cwd or os.getcwd())
     if not where.is_dir():
         # Else subprocess fails with FileNotFoundError, reported as "cannot run 'git'".
         raise UsageError(f"{where} is not a directory", code="not_a_repo",
                          hint="check the -C DIRECTORY argument or the current directory")
-    proc = run(
-        ["git", "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-dir",
-         "--git-common-dir"],
-        cwd=where,
-        check=False,
-    )
+    config: subprocess.Popen[bytes] | None = None
+    if ignore_case_too:
+        try:
+            config = subprocess.Popen(["git", "config", "--get", "core.ignorecase"], cwd=where,
+                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                      stderr=subprocess.DEVNULL)
+        except FileNotFoundError:
+            config = None  # the rev-parse below reports it
+    try:
+        proc = run(
+            ["git", "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-dir",
+             "--git-common-dir"],
+            cwd=where,
+            check=False,
+        )
+    finally:
+        value = config.communicate()[0] if config is not None else b""
+    repo = _repo_from(where, proc)
+    folded = config is not None and config.returncode == 0 \
+        and value.decode().strip().lower() == "true"
+    return repo, folded
+
+
+def _repo_from(where: Path, proc: subprocess.CompletedProcess[bytes]) -> Repo:
     if proc.returncode != 0 and b"must be run in a work tree" in proc.stderr:
         raise UsageError(
             f"{where} is a bare repository or a git directory, not a work tree",

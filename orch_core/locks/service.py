@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from orch_core import clock
 from orch_core.errors import Conflict, NotFound, Refused, UsageError
+from orch_core.git import refs as gitrefs
 
 # The table's ref, its reader and the one writer are part of the service's API.
 from orch_core.locks.storage import REF as REF
@@ -125,7 +126,6 @@ def normalise_all(ctx: Context, raw: Iterable[str]) -> list[str]:
 def acquire(ctx: Context, sess: Session, paths: list[str], shared: bool = False,
             ttl: float | None = None, task: str | None = None,
             release_on_land: bool = False, offline: bool = False) -> dict[str, Any]:
-    from orch_core.git import worktree as gitworktree  # here: `lock check` needs none
     from orch_core.locks.offline import OFFLINE_ID
     from orch_core.remote import mode as remote_mode
 
@@ -145,7 +145,7 @@ def acquire(ctx: Context, sess: Session, paths: list[str], shared: bool = False,
     mode = SHARED if shared else EXCLUSIVE
     # The branch the session is on now (agents switch branches; the session record
     # keeps the one it opened on): release-on-land releases locks of that branch.
-    branch = (gitworktree.worktree_branch(sess.worktree) if sess.worktree else None) or sess.branch
+    branch = (gitrefs.worktree_branch(sess.worktree) if sess.worktree else None) or sess.branch
 
     def fn(live: list[Lock], now: float) -> tuple[list[Lock], str, dict[str, Any]]:
         index = index_for(ctx, live)

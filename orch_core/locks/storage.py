@@ -10,7 +10,6 @@ docs/ARCHITECTURE.md (where a lock is written).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from orch_core.errors import GitFailed
@@ -39,13 +38,19 @@ REF = "refs/orch/locks"
 TABLE = LEGACY_TABLE
 
 
-@dataclass(frozen=True)
 class Snapshot:
-    tip: gitrepo.Oid | None
-    locks: list[Lock]
-    warnings: list[str]
-    # Holder session -> when it is dead; its locks stop counting then (LockIndex).
-    deadlines: Mapping[str, float] = field(default_factory=dict)
+    """The table at ``tip`` (a plain class, not a dataclass: see docs/ARCHITECTURE.md,
+    performance budgets)."""
+
+    __slots__ = ("deadlines", "locks", "tip", "warnings")
+
+    def __init__(self, tip: gitrepo.Oid | None, locks: list[Lock], warnings: list[str],
+                 deadlines: Mapping[str, float] | None = None) -> None:
+        self.tip = tip
+        self.locks = locks
+        self.warnings = warnings
+        # Holder session -> when it is dead; its locks stop counting then (LockIndex).
+        self.deadlines: Mapping[str, float] = {} if deadlines is None else deadlines
 
     def index(self, ignore_case: bool) -> LockIndex:
         return LockIndex(self.locks, ignore_case, self.deadlines)

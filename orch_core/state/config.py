@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import stat
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -79,23 +78,74 @@ POSITIVE = (("locks", "default_ttl"), ("sessions", "ttl"), ("merge", "check_time
 APPROVAL_KEYS = {"paths": ("list", str), "approvals": int, "role": str}
 
 
-@dataclass(frozen=True)
-class Rule:
+# Plain classes rather than frozen dataclasses: building a dataclass costs every
+# one-shot command a share of its start-up (docs/ARCHITECTURE.md, performance budgets).
+class _Record:
+    """Immutable, compared by the values of ``FIELDS``."""
+
+    FIELDS: tuple[str, ...] = ()
+    __slots__ = ()
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, f) for f in self.FIELDS)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, _Record)
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{f}={getattr(self, f)!r}" for f in self.FIELDS)
+        return f"{type(self).__name__}({args})"
+
+
+class Rule(_Record):
+    FIELDS = ("pattern", "message")
+    __slots__ = FIELDS
     pattern: str
     message: str
 
+    def __init__(self, pattern: str, message: str) -> None:
+        object.__setattr__(self, "pattern", pattern)
+        object.__setattr__(self, "message", message)
 
-@dataclass(frozen=True)
-class ApprovalRule:
+
+class ApprovalRule(_Record):
+    FIELDS = ("paths", "approvals", "role")
+    __slots__ = FIELDS
     paths: tuple[str, ...]
     approvals: int
     role: str | None
 
+    def __init__(self, paths: tuple[str, ...], approvals: int, role: str | None) -> None:
+        object.__setattr__(self, "paths", paths)
+        object.__setattr__(self, "approvals", approvals)
+        object.__setattr__(self, "role", role)
 
-@dataclass(frozen=True)
-class Config:
-    values: dict[str, dict[str, Any]] = field(default_factory=dict)
-    source: Path | None = None
+
+class Config(_Record):
+    FIELDS = ("values", "source")
+    __slots__ = FIELDS
+    values: dict[str, dict[str, Any]]
+    source: Path | None
+
+    def __init__(self, values: dict[str, dict[str, Any]] | None = None,
+                 source: Path | None = None) -> None:
+        object.__setattr__(self, "values", {} if values is None else values)
+        object.__setattr__(self, "source", source)
+
+    def __hash__(self) -> int:
+        raise TypeError("unhashable type: 'Config'")  # its values are a dict
 
     def get(self, section: str, key: str) -> Any:
         if section in self.values and key in self.values[section]:

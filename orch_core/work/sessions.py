@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +16,15 @@ INTENTS = ("new_work", "resume_work")
 BINDING_FILE = "orch-session"
 
 
-@dataclass(frozen=True)
 class Session:
+    """One session's row. Immutable, compared by value. A plain class rather than a
+    frozen dataclass: building a dataclass costs every one-shot command a share of its
+    start-up (docs/ARCHITECTURE.md, performance budgets)."""
+
+    FIELDS = ("id", "owner", "intent", "worktree", "branch", "status", "created_at",
+              "heartbeat_at", "ttl", "current_case", "acked_version", "release_on_land",
+              "grace")
+    __slots__ = FIELDS
     id: str
     owner: str
     intent: str
@@ -31,7 +37,47 @@ class Session:
     current_case: str | None
     acked_version: int
     release_on_land: bool
-    grace: float = 60.0
+    grace: float
+
+    def __init__(self, id: str, owner: str, intent: str, worktree: str | None,
+                 branch: str | None, status: str, created_at: float, heartbeat_at: float,
+                 ttl: float, current_case: str | None, acked_version: int,
+                 release_on_land: bool, grace: float = 60.0) -> None:
+        put = object.__setattr__
+        put(self, "id", id)
+        put(self, "owner", owner)
+        put(self, "intent", intent)
+        put(self, "worktree", worktree)
+        put(self, "branch", branch)
+        put(self, "status", status)
+        put(self, "created_at", created_at)
+        put(self, "heartbeat_at", heartbeat_at)
+        put(self, "ttl", ttl)
+        put(self, "current_case", current_case)
+        put(self, "acked_version", acked_version)
+        put(self, "release_on_land", release_on_land)
+        put(self, "grace", grace)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def _values(self) -> tuple[object, ...]:
+        return tuple(getattr(self, f) for f in self.FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        assert isinstance(other, Session)
+        return self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        return "Session(" + ", ".join(f"{f}={getattr(self, f)!r}" for f in self.FIELDS) + ")"
 
     def alive(self, now: float) -> bool:
         return self.status == "open" and self.heartbeat_at + self.ttl > now
@@ -51,7 +97,7 @@ class Session:
         return self.status == "open" and self.deadline <= now
 
     def to_json(self, now: float) -> dict[str, Any]:
-        out = asdict(self)
+        out: dict[str, Any] = {f: getattr(self, f) for f in self.FIELDS}
         out["alive"] = self.alive(now)
         out["dead"] = self.dead(now)
         out["heartbeat_expires"] = clock.iso(self.heartbeat_at + self.ttl)

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from orch_core import jsonlines
-from orch_core.git import history as githistory
 from orch_core.git import objects as gitobjects
 from orch_core.git import refs as gitrefs
 from orch_core.git import repo as gitrepo
@@ -153,6 +152,8 @@ def _wait_out_dead_writer(ctx: Context) -> None:
 def stamp_head(ctx: Context, session_id: str | None, owner: str) -> dict[str, Any]:
     """The slow path of post-commit: build the note in Python and write it."""
     data = payload(ctx, session_id, owner)
+    from orch_core.git import history as githistory  # here: a lock write needs none
+
     data["base"] = githistory.merge_base(ctx.repo, "HEAD", ctx.config.base_branch) or ""
     head = gitrepo.rev_parse(ctx.repo, "HEAD")
     if head:
