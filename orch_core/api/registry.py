@@ -7,9 +7,15 @@ for an agent, and the error codes it may return. Front ends only translate.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
-Handler = Callable[..., Any]
+from orch_core.records import Frozen
+
+# typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TypeAlias
+
+    Handler: TypeAlias = Callable[..., Any]
 
 # The seeds' parameter names, accepted as documented aliases (docs/ARCHITECTURE.md,
 # "Parameter aliases"): alias -> (parameter, method-name prefixes it applies to,
@@ -51,29 +57,29 @@ def aliases_for(name: str, params: dict[str, dict[str, Any]]) -> dict[str, str]:
     return out
 
 
-class Method:
-    """One registered method (a plain class: building a dataclass costs every one-shot
-    command a share of its start-up; docs/ARCHITECTURE.md, performance budgets)."""
+class Method(Frozen):
+    """One registered method (a frozen record: orch_core/records.py)."""
 
-    __slots__ = ("aliases", "errors", "extra", "handler", "mutates", "name", "params",
-                 "required", "summary")
+    FIELDS = ("name", "summary", "params", "required", "handler", "errors", "mutates",
+              "extra", "aliases")
+    name: str
+    summary: str
+    params: dict[str, dict[str, Any]]
+    required: tuple[str, ...]
+    handler: Handler
+    errors: tuple[str, ...]
+    mutates: bool
+    extra: dict[str, Any]
+    aliases: dict[str, str]
 
     def __init__(self, name: str, summary: str, params: dict[str, dict[str, Any]],
                  required: tuple[str, ...], handler: Handler, errors: tuple[str, ...] = (),
                  mutates: bool = False, extra: dict[str, Any] | None = None,
                  aliases: dict[str, str] | None = None) -> None:
-        self.name = name
-        self.summary = summary
-        self.params = params
-        self.required = required
-        self.handler = handler
-        self.errors = errors
-        self.mutates = mutates
-        self.extra: dict[str, Any] = {} if extra is None else extra
-        self.aliases: dict[str, str] = {} if aliases is None else aliases
-
-    def __repr__(self) -> str:
-        return f"Method({self.name!r})"
+        self._set(name=name, summary=summary, params=params, required=required,
+                  handler=handler, errors=errors, mutates=mutates,
+                  extra={} if extra is None else extra,
+                  aliases={} if aliases is None else aliases)
 
     @property
     def schema(self) -> dict[str, Any]:

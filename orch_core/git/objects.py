@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
 
+from orch_core.git.repo import ORCH_EMAIL, ORCH_NAME, Oid, Repo, git_in
+
+# typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import pygit2
-from orch_core.git.repo import ORCH_EMAIL, ORCH_NAME, Oid, Repo, git_in
 
 
 def write_snapshot(pg: pygit2.Repository, files: Mapping[str, bytes], parent: Oid | None,

@@ -8,13 +8,37 @@ import os
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from orch_core.errors import Busy
-
-if TYPE_CHECKING:
-    import pygit2
 from orch_core.git.repo import ZERO_OID, Oid, Repo, git_in
+from orch_core.records import Frozen
+
+# typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Generic, Protocol, TypeVar
+
+    import pygit2
+
+    T = TypeVar("T")
+
+    class RefStore(Protocol):
+        """Reads a ref's tip and moves it by compare-and-swap (see git/odb.py)."""
+
+        def tip(self, ref: str) -> Oid | None: ...
+
+        def cas(self, ref: str, new: Oid, old: Oid | None, message: str) -> None: ...
+else:
+    class Generic:
+        """What ``typing.Generic[T]`` is to Proposal at run time: nothing (``Proposal[X]``
+        is only ever written in annotations, which are not evaluated)."""
+
+        __slots__ = ()
+
+        def __class_getitem__(cls, _params: object) -> type:
+            return cls
+
+    T = None
 
 # A git `.lock` file older than this, found while we hold the orch writer lock, was
 # left by a writer that died (git itself holds them for milliseconds).
@@ -162,18 +186,7 @@ def refs_with_messages(repo: Repo, prefix: str) -> list[dict[str, str]]:
 
 MAX_ATTEMPTS = 200
 
-T = TypeVar("T")
-
-
-class RefStore(Protocol):
-    """Reads a ref's tip and moves it by compare-and-swap (see git/odb.py)."""
-
-    def tip(self, ref: str) -> Oid | None: ...
-
-    def cas(self, ref: str, new: Oid, old: Oid | None, message: str) -> None: ...
-
-
-class Proposal(Generic[T]):
+class Proposal(Frozen, Generic[T]):
     """What one attempt of :func:`update` wants.
 
     ``commit`` None: write nothing and return ``result``. Otherwise the ref is
@@ -183,15 +196,16 @@ class Proposal(Generic[T]):
     A ``commit`` equal to that tip moves nothing but still runs ``done``.
     """
 
-    __slots__ = ("commit", "done", "message", "result")
+    FIELDS = ("result", "commit", "message", "done")
+    result: T
+    commit: Oid | None
+    message: str
+    done: Callable[[Oid], T] | None
 
     def __init__(self, result: T, commit: Oid | None = None, message: str = "",
                  done: Callable[[Oid], T] | None = None) -> None:
-        # A plain class (not a dataclass): see docs/ARCHITECTURE.md, performance budgets.
-        self.result = result
-        self.commit = commit
-        self.message = message
-        self.done = done
+        # A frozen record, not a dataclass: orch_core/records.py.
+        self._set(result=result, commit=commit, message=message, done=done)
 
 
 def update(repo: Repo, store: RefStore, ref: str, attempt: Callable[[Oid | None], Proposal[T]],

@@ -6,20 +6,46 @@ import os
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NewType, TypeAlias
 
 from orch_core.errors import GitFailed, UsageError
+from orch_core.records import Frozen
 
+# typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import NewType, TypeAlias
+
     import pygit2
 
     # The in-process handle (see Context.pg); only git/ touches what is inside it.
     PyRepository: TypeAlias = pygit2.Repository
 
-Oid = NewType("Oid", str)
+    Oid = NewType("Oid", str)
+    RefName = NewType("RefName", str)
+else:
+    class _NewType:
+        """What ``typing.NewType(name, str)`` is at run time: a call returns its
+        argument, and ``|`` makes a union for type aliases written as expressions."""
 
+        __slots__ = ("__name__",)
 
-RefName = NewType("RefName", str)
+        def __init__(self, name: str) -> None:
+            self.__name__ = name
+
+        def __call__(self, value: str) -> str:
+            return value
+
+        def __or__(self, other: object) -> object:
+            return str | other
+
+        def __ror__(self, other: object) -> object:
+            return other | str
+
+        def __repr__(self) -> str:
+            return f"{__name__}.{self.__name__}"
+
+    Oid = _NewType("Oid")
+    RefName = _NewType("RefName")
 
 
 ZERO_OID = Oid("0" * 40)
@@ -92,43 +118,17 @@ def git(cwd: Path | str, *args: str, input: bytes | None = None, check: bool = T
     return proc.stdout.decode(errors="surrogateescape")
 
 
-class Repo:
-    """Where a repository lives: the worktree we run in and the shared git dir.
+class Repo(Frozen):
+    """Where a repository lives: the worktree we run in and the shared git dir
+    (a frozen record: orch_core/records.py)."""
 
-    Immutable, compared and hashed by its three paths. A plain class rather than a
-    frozen dataclass: building a dataclass costs every one-shot command a share of
-    its start-up (docs/ARCHITECTURE.md, performance budgets).
-    """
-
-    __slots__ = ("common_dir", "git_dir", "toplevel")
+    FIELDS = ("toplevel", "git_dir", "common_dir")
     toplevel: Path
     git_dir: Path
     common_dir: Path
 
     def __init__(self, toplevel: Path, git_dir: Path, common_dir: Path) -> None:
-        object.__setattr__(self, "toplevel", toplevel)
-        object.__setattr__(self, "git_dir", git_dir)
-        object.__setattr__(self, "common_dir", common_dir)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete field {name!r}")
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        assert isinstance(other, Repo)
-        return (self.toplevel, self.git_dir, self.common_dir) == \
-            (other.toplevel, other.git_dir, other.common_dir)
-
-    def __hash__(self) -> int:
-        return hash((self.toplevel, self.git_dir, self.common_dir))
-
-    def __repr__(self) -> str:
-        return (f"Repo(toplevel={self.toplevel!r}, git_dir={self.git_dir!r}, "
-                f"common_dir={self.common_dir!r})")
+        self._set(toplevel=toplevel, git_dir=git_dir, common_dir=common_dir)
 
     @property
     def orch_dir(self) -> Path:

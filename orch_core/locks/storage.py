@@ -10,7 +10,6 @@ docs/ARCHITECTURE.md (where a lock is written).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
 
 from orch_core.errors import GitFailed
 from orch_core.git import refs as gitrefs
@@ -31,26 +30,33 @@ from orch_core.locks.tableread import TableUnreadable as TableUnreadable
 from orch_core.locks.tableread import _no_ref
 from orch_core.locks.tableread import read_table as read_table
 from orch_core.locks.tableread import readable as readable
+from orch_core.records import Frozen
 from orch_core.state.context import Context
+
+# typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TypeAlias
 
 REF = "refs/orch/locks"
 # The first layout's whole-table blob; see locks/table.py for the per-session layout.
 TABLE = LEGACY_TABLE
 
 
-class Snapshot:
-    """The table at ``tip`` (a plain class, not a dataclass: see docs/ARCHITECTURE.md,
-    performance budgets)."""
+class Snapshot(Frozen):
+    """The table at ``tip`` (a frozen record: orch_core/records.py)."""
 
-    __slots__ = ("deadlines", "locks", "tip", "warnings")
+    FIELDS = ("tip", "locks", "warnings", "deadlines")
+    tip: gitrepo.Oid | None
+    locks: list[Lock]
+    warnings: list[str]
+    # Holder session -> when it is dead; its locks stop counting then (LockIndex).
+    deadlines: Mapping[str, float]
 
     def __init__(self, tip: gitrepo.Oid | None, locks: list[Lock], warnings: list[str],
                  deadlines: Mapping[str, float] | None = None) -> None:
-        self.tip = tip
-        self.locks = locks
-        self.warnings = warnings
-        # Holder session -> when it is dead; its locks stop counting then (LockIndex).
-        self.deadlines: Mapping[str, float] = {} if deadlines is None else deadlines
+        self._set(tip=tip, locks=locks, warnings=warnings,
+                  deadlines={} if deadlines is None else deadlines)
 
     def index(self, ignore_case: bool) -> LockIndex:
         return LockIndex(self.locks, ignore_case, self.deadlines)
@@ -230,7 +236,8 @@ def _load_at(ctx: Context, tip: gitrepo.Oid | None,
     return parse_tree(files)[0], False
 
 
-Mutation = Callable[[list[Lock], float], tuple[list[Lock], str, dict[str, Any]]]
+if TYPE_CHECKING:
+    Mutation: TypeAlias = Callable[[list[Lock], float], tuple[list[Lock], str, dict[str, Any]]]
 
 
 def mutate(ctx: Context, actor: str, kind: str, fn: Mutation,

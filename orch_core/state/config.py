@@ -6,11 +6,16 @@ import os
 import re
 import stat
 from pathlib import Path
-from typing import Any
 
 from orch_core.errors import UsageError
 from orch_core.git import objects as gitobjects
 from orch_core.git import repo as gitrepo
+from orch_core.records import Frozen
+
+# typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 FILENAME = ".orch.toml"
 
@@ -78,74 +83,35 @@ POSITIVE = (("locks", "default_ttl"), ("sessions", "ttl"), ("merge", "check_time
 APPROVAL_KEYS = {"paths": ("list", str), "approvals": int, "role": str}
 
 
-# Plain classes rather than frozen dataclasses: building a dataclass costs every
-# one-shot command a share of its start-up (docs/ARCHITECTURE.md, performance budgets).
-class _Record:
-    """Immutable, compared by the values of ``FIELDS``."""
-
-    FIELDS: tuple[str, ...] = ()
-    __slots__ = ()
-
-    def _values(self) -> tuple[object, ...]:
-        return tuple(getattr(self, f) for f in self.FIELDS)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete field {name!r}")
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        assert isinstance(other, _Record)
-        return self._values() == other._values()
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{f}={getattr(self, f)!r}" for f in self.FIELDS)
-        return f"{type(self).__name__}({args})"
-
-
-class Rule(_Record):
+# Frozen records (orch_core/records.py), not dataclasses: see docs/ARCHITECTURE.md,
+# performance budgets.
+class Rule(Frozen):
     FIELDS = ("pattern", "message")
-    __slots__ = FIELDS
     pattern: str
     message: str
 
     def __init__(self, pattern: str, message: str) -> None:
-        object.__setattr__(self, "pattern", pattern)
-        object.__setattr__(self, "message", message)
+        self._set(pattern=pattern, message=message)
 
 
-class ApprovalRule(_Record):
+class ApprovalRule(Frozen):
     FIELDS = ("paths", "approvals", "role")
-    __slots__ = FIELDS
     paths: tuple[str, ...]
     approvals: int
     role: str | None
 
     def __init__(self, paths: tuple[str, ...], approvals: int, role: str | None) -> None:
-        object.__setattr__(self, "paths", paths)
-        object.__setattr__(self, "approvals", approvals)
-        object.__setattr__(self, "role", role)
+        self._set(paths=paths, approvals=approvals, role=role)
 
 
-class Config(_Record):
+class Config(Frozen):
     FIELDS = ("values", "source")
-    __slots__ = FIELDS
     values: dict[str, dict[str, Any]]
     source: Path | None
 
     def __init__(self, values: dict[str, dict[str, Any]] | None = None,
                  source: Path | None = None) -> None:
-        object.__setattr__(self, "values", {} if values is None else values)
-        object.__setattr__(self, "source", source)
-
-    def __hash__(self) -> int:
-        raise TypeError("unhashable type: 'Config'")  # its values are a dict
+        self._set(values={} if values is None else values, source=source)
 
     def get(self, section: str, key: str) -> Any:
         if section in self.values and key in self.values[section]:
@@ -300,7 +266,8 @@ def _read_policy(path: Path) -> bytes | None:
     return data
 
 
-def load(root: Path) -> Config:
+def load(root: Path, cache_dir: Path | None = None) -> Config:
+    """The policy of the work tree at ``root``; with ``cache_dir``, see :func:`_parse_cached`."""
     path = root / FILENAME
     raw = _read_policy(path)
     if raw is None:
@@ -309,7 +276,45 @@ def load(root: Path) -> Config:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise UsageError(f"{path}: not UTF-8 text", code="bad_config") from e
-    return parse(text, path)
+    if cache_dir is None:
+        return parse(text, path)
+    return _parse_cached(text, path, cache_dir)
+
+
+PARSED = "policy-parsed.json"
+
+
+def _parse_cached(text: str, path: Path, cache_dir: Path) -> Config:
+    """``parse(text, path)``, remembering the values of the last text parsed without error
+    in ``cache_dir/PARSED``: a one-shot command then needs neither tomllib nor the
+    checks' regular expressions (docs/ARCHITECTURE.md, performance budgets).
+
+    The entry is used only for exactly the same text, so it gives what parsing
+    gives; values JSON cannot carry unchanged (a TOML date, a NaN) are not
+    remembered, and a file that does not parse is parsed, and refused, every time.
+    """
+    import json  # the lock path has it already
+
+    cache = cache_dir / PARSED
+    try:
+        with open(cache, encoding="utf-8") as fh:
+            entry = json.load(fh)
+        if isinstance(entry, dict) and entry.get("text") == text \
+                and isinstance(entry.get("values"), dict):
+            return Config(entry["values"], path)
+    except (OSError, ValueError):
+        pass
+    config = parse(text, path)
+    try:
+        data = json.dumps({"text": text, "values": config.values}, allow_nan=False)
+        if json.loads(data)["values"] != config.values or not cache_dir.is_dir():
+            return config
+        tmp = cache_dir / f"{PARSED}.{os.getpid()}.tmp"
+        tmp.write_text(data, encoding="utf-8")
+        os.replace(tmp, cache)
+    except (TypeError, ValueError, OSError):
+        pass  # not remembered: the next call parses again
+    return config
 
 
 def load_at(repo: gitrepo.Repo, rev: str, fallback: Config) -> Config:

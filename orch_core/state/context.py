@@ -6,14 +6,17 @@ import os
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from orch_core import clock
 from orch_core.git import refs as gitrefs
 from orch_core.git import repo as gitrepo
 from orch_core.state.store import Store, open_store
 
+# typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from orch_core.git import odb as gitodb
     from orch_core.git.repo import PyRepository
     from orch_core.state.config import Config
@@ -87,7 +90,7 @@ class Context:
             # Imported here: `lock check` and `lock release` read no policy.
             from orch_core.state.config import load as load_config
 
-            self._config = load_config(self.repo.toplevel)
+            self._config = load_config(self.repo.toplevel, self.repo.orch_dir)
         return self._config
 
     @property

@@ -4,13 +4,16 @@ next action, and the fields the checkpoint note carries (work/stamp.py)."""
 from __future__ import annotations
 
 import sqlite3
-from typing import TYPE_CHECKING, Any
 
 from orch_core.state.context import Context
 from orch_core.work import sessions
 from orch_core.work.sessions import Session
 
+# typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from orch_core.work.tasks import Task
 
 # work/tasks.py is imported by the functions that read a task: a lock write refreshes

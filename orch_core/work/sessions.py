@@ -5,26 +5,28 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 from orch_core import clock
 from orch_core.errors import NotFound, Refused, UsageError
 from orch_core.git import repo as gitrepo
+from orch_core.records import Frozen
 from orch_core.state.context import Context
+
+# typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 INTENTS = ("new_work", "resume_work")
 BINDING_FILE = "orch-session"
 
 
-class Session:
-    """One session's row. Immutable, compared by value. A plain class rather than a
-    frozen dataclass: building a dataclass costs every one-shot command a share of its
-    start-up (docs/ARCHITECTURE.md, performance budgets)."""
+class Session(Frozen):
+    """One session's row (a frozen record: orch_core/records.py)."""
 
     FIELDS = ("id", "owner", "intent", "worktree", "branch", "status", "created_at",
               "heartbeat_at", "ttl", "current_case", "acked_version", "release_on_land",
               "grace")
-    __slots__ = FIELDS
     id: str
     owner: str
     intent: str
@@ -43,41 +45,10 @@ class Session:
                  branch: str | None, status: str, created_at: float, heartbeat_at: float,
                  ttl: float, current_case: str | None, acked_version: int,
                  release_on_land: bool, grace: float = 60.0) -> None:
-        put = object.__setattr__
-        put(self, "id", id)
-        put(self, "owner", owner)
-        put(self, "intent", intent)
-        put(self, "worktree", worktree)
-        put(self, "branch", branch)
-        put(self, "status", status)
-        put(self, "created_at", created_at)
-        put(self, "heartbeat_at", heartbeat_at)
-        put(self, "ttl", ttl)
-        put(self, "current_case", current_case)
-        put(self, "acked_version", acked_version)
-        put(self, "release_on_land", release_on_land)
-        put(self, "grace", grace)
-
-    def __setattr__(self, name: str, value: object) -> None:
-        raise AttributeError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"cannot delete field {name!r}")
-
-    def _values(self) -> tuple[object, ...]:
-        return tuple(getattr(self, f) for f in self.FIELDS)
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        assert isinstance(other, Session)
-        return self._values() == other._values()
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-    def __repr__(self) -> str:
-        return "Session(" + ", ".join(f"{f}={getattr(self, f)!r}" for f in self.FIELDS) + ")"
+        self._set(id=id, owner=owner, intent=intent, worktree=worktree, branch=branch,
+                  status=status, created_at=created_at, heartbeat_at=heartbeat_at, ttl=ttl,
+                  current_case=current_case, acked_version=acked_version,
+                  release_on_land=release_on_land, grace=grace)
 
     def alive(self, now: float) -> bool:
         return self.status == "open" and self.heartbeat_at + self.ttl > now

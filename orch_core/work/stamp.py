@@ -13,7 +13,6 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
 
 from orch_core import jsonlines
 from orch_core.git import objects as gitobjects
@@ -24,6 +23,11 @@ from orch_core.locks import storage as lockstorage
 from orch_core.seqfile import rewrite_in_place
 from orch_core.state.context import Context
 from orch_core.work import casestate
+
+# typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 NOTES_REF = "refs/notes/orch"
 NOTE_VERSION = 1
