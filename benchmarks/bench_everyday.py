@@ -8,7 +8,14 @@ alternating A and B (ABBA), and compares the medians of wall time (the budgets)
 and of CPU time (user + system of every process the command started and waited
 for, hooks included: less sensitive to other processes on a shared machine), and
 counts the programs one run of each side starts (strace, when installed: a count
-does not depend on the load). Budgets (issue 10):
+does not depend on the load).
+
+A third clone, C, has a hook at every name the install uses, each one an empty
+shell script (`exit 0`): what git itself costs by starting a hook program at each
+of those points, whatever the hook does. Its ratio C/B is the floor under the
+ratio A/B of any hook set at those names; A/C is what orch-hooks adds on top of it.
+C is measured in the same rounds, its order rotating with A and B.
+Budgets (issue 10):
 
     commit of one file (10 locks by others)      <= 2.0x
     commit of one file, no locks by others       <= 1.5x
@@ -48,7 +55,6 @@ from benchmarks.common import (
     median,
     ms,
     paired,
-    paired_samples,
     processes,
     report,
     run_sample,
@@ -99,6 +105,17 @@ def _count(row: Row, a: Callable[[], Sample], b: Callable[[], Sample]) -> None:
         finally:
             found.append(_COUNTING.pop())
     row.procs = (found[0], found[1])
+
+
+def _empty_hooks(hooked: Path, floor: Path) -> list[str]:
+    """Give ``floor`` an empty hook at every name ``hooked`` has an executable hook."""
+    names = sorted(p.name for p in (hooked / ".git" / "hooks").iterdir()
+                   if p.is_file() and os.access(p, os.X_OK) and "." not in p.name)
+    for name in names:
+        path = floor / ".git" / "hooks" / name
+        path.write_text("#!/bin/sh\nexit 0\n")
+        path.chmod(0o755)
+    return names
 
 
 def _prepare(repo: Path, remote: Path, bundle: Path) -> None:
@@ -171,7 +188,7 @@ class Row:
 
     def __init__(self, name: str, budget: str, limit: float, additive: bool = False) -> None:
         self.name, self.budget, self.limit, self.additive = name, budget, limit, additive
-        self.a = self.b = self.cpu_a = self.cpu_b = 0.0
+        self.a = self.b = self.c = self.cpu_a = self.cpu_b = self.cpu_c = 0.0
         self.procs: tuple[int | None, int | None] = (None, None)
 
     @property
@@ -191,13 +208,35 @@ class Row:
                          ratio <= self.limit)
         fig["cpu_ratio"] = self.cpu_ratio
         fig["programs"] = list(self.procs)
-        return [fig]
+        if self.additive:
+            floor = figure(f"  floor, empty hooks: {self.name}: hooks add", ms(self.c - self.b),
+                           "ms")
+        else:
+            floor = figure(f"  floor, empty hooks: {self.name}: empty / bare",
+                           round(self.c / self.b, 2) if self.b else float("inf"), "x")
+        return [fig, floor]
 
 
-def _pair(row: Row, a: Callable[[], Sample], b: Callable[[], Sample], rounds: int) -> None:
-    sa, sb = paired_samples(a, b, rounds, warmup=2)
-    row.a, row.b = median([s.wall for s in sa]), median([s.wall for s in sb])
-    row.cpu_a, row.cpu_b = median([s.cpu for s in sa]), median([s.cpu for s in sb])
+def _triple(a: Callable[[], Sample], b: Callable[[], Sample], c: Callable[[], Sample],
+            rounds: int, warmup: int = 2) -> tuple[list[Sample], list[Sample], list[Sample]]:
+    """Samples of three sides, the order of the three rotating from round to round."""
+    sides = (a, b, c)
+    for _ in range(warmup):
+        for side in sides:
+            side()
+    out: tuple[list[Sample], list[Sample], list[Sample]] = ([], [], [])
+    orders = ((0, 1, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0), (1, 0, 2), (0, 2, 1))
+    for r in range(rounds):
+        for i in orders[r % len(orders)]:
+            out[i].append(sides[i]())
+    return out
+
+
+def _pair(row: Row, a: Callable[[], Sample], b: Callable[[], Sample],
+          c: Callable[[], Sample], rounds: int) -> None:
+    sa, sb, sc = _triple(a, b, c, rounds)
+    row.a, row.b, row.c = (median([s.wall for s in x]) for x in (sa, sb, sc))
+    row.cpu_a, row.cpu_b, row.cpu_c = (median([s.cpu for s in x]) for x in (sa, sb, sc))
     _count(row, a, b)
 
 
@@ -208,11 +247,12 @@ def main(rounds: int = 21, rebase_rounds: int = 9, framework: bool = True,
         raise RuntimeError(f"the click bundle is missing ({BUNDLE}); see "
                            f"../shared/fixtures/README.md")
     with workdir("orch-bench-everyday-") as base:
-        a, b = base / "hooked", base / "bare"
-        for repo in (a, b):
+        a, b, c = base / "hooked", base / "bare", base / "empty-hooks"
+        for repo in (a, b, c):
             _prepare(repo, base / f"{repo.name}-remote.git", src)
         me, other = _setup_hooked(a)
-        for repo in (a, b):
+        _empty_hooks(a, c)
+        for repo in (a, b, c):
             _make_feature(repo, "main~25", REBASE_COMMITS, repo.name)
         quiet = _quiet_files(a, N_LOCKS)
         rows: list[Row] = []
@@ -225,7 +265,7 @@ def main(rounds: int = 21, rebase_rounds: int = 9, framework: bool = True,
             return _timed(repo, ["git", "commit", "-q", "-m", f"round {n[0]}"])
 
         row = Row("commit of one file, no locks by others", "<= 1.5x", 1.5)
-        _pair(row, lambda: commit(a), lambda: commit(b), rounds)
+        _pair(row, lambda: commit(a), lambda: commit(b), lambda: commit(c), rounds)
         rows.append(row)
 
         held = _lock_for(a, other, quiet)
@@ -233,14 +273,14 @@ def main(rounds: int = 21, rebase_rounds: int = 9, framework: bool = True,
             raise RuntimeError(f"expected {N_LOCKS} locks of the other session, got {held}")
 
         row = Row(f"commit of one file ({N_LOCKS} locks by others)", "<= 2.0x", 2.0)
-        _pair(row, lambda: commit(a), lambda: commit(b), rounds)
+        _pair(row, lambda: commit(a), lambda: commit(b), lambda: commit(c), rounds)
         rows.append(row)
 
         row = Row("git switch a && git switch b", "<= 1.3x", 1.3)
-        _pair(row, lambda: _timed(a, ["git", "switch", "-q", "side"],
-                                  ["git", "switch", "-q", "work"]),
-              lambda: _timed(b, ["git", "switch", "-q", "side"],
-                             ["git", "switch", "-q", "work"]), rounds)
+        def switch(repo: Path) -> Sample:
+            return _timed(repo, ["git", "switch", "-q", "side"], ["git", "switch", "-q", "work"])
+
+        _pair(row, lambda: switch(a), lambda: switch(b), lambda: switch(c), rounds)
         rows.append(row)
 
         def restore(repo: Path) -> Sample:
@@ -249,7 +289,7 @@ def main(rounds: int = 21, rebase_rounds: int = 9, framework: bool = True,
             return _timed(repo, ["git", "restore", "CHANGES.md"])
 
         row = Row("git restore FILE", "<= 1.2x", 1.2)
-        _pair(row, lambda: restore(a), lambda: restore(b), rounds)
+        _pair(row, lambda: restore(a), lambda: restore(b), lambda: restore(c), rounds)
         rows.append(row)
 
         def stash(repo: Path) -> Sample:
@@ -260,7 +300,7 @@ def main(rounds: int = 21, rebase_rounds: int = 9, framework: bool = True,
             return t
 
         row = Row("git stash && git stash pop", "<= 1.3x", 1.3)
-        _pair(row, lambda: stash(a), lambda: stash(b), rounds)
+        _pair(row, lambda: stash(a), lambda: stash(b), lambda: stash(c), rounds)
         rows.append(row)
 
         def rebase(repo: Path) -> Sample:
@@ -270,7 +310,7 @@ def main(rounds: int = 21, rebase_rounds: int = 9, framework: bool = True,
             return t
 
         row = Row(f"rebase of a {REBASE_COMMITS}-commit branch", "<= 1.5x", 1.5)
-        _pair(row, lambda: rebase(a), lambda: rebase(b), rebase_rounds)
+        _pair(row, lambda: rebase(a), lambda: rebase(b), lambda: rebase(c), rebase_rounds)
         rows.append(row)
         _check_notes(a, "rb", REBASE_COMMITS)
 
@@ -279,7 +319,7 @@ def main(rounds: int = 21, rebase_rounds: int = 9, framework: bool = True,
             return _timed(repo, ["git", "push", "-q", "bench", "work"])
 
         row = Row("push of a branch to a bare remote", "<= +100 ms", 100.0, additive=True)
-        _pair(row, lambda: push(a), lambda: push(b), rounds)
+        _pair(row, lambda: push(a), lambda: push(b), lambda: push(c), rounds)
         rows.append(row)
 
         figs: list[Figure] = []
@@ -289,11 +329,14 @@ def main(rounds: int = 21, rebase_rounds: int = 9, framework: bool = True,
             figs += _framework(base, src, b, rounds)
         print(table([[r.name, ms(r.a), ms(r.b),
                       (f"+{ms(r.a - r.b)} ms" if r.additive else f"{r.a / r.b:.2f}x"),
-                      f"{ms(r.cpu_a)} / {ms(r.cpu_b)}", f"{r.cpu_ratio:.2f}x",
+                      ms(r.c),
+                      (f"+{ms(r.c - r.b)} ms" if r.additive else f"{r.c / r.b:.2f}x"),
+                      f"{ms(r.cpu_a)} / {ms(r.cpu_c)} / {ms(r.cpu_b)}", f"{r.cpu_ratio:.2f}x",
                       "-" if r.procs[0] is None else f"{r.procs[0]} / {r.procs[1]}",
                       r.budget] for r in rows],
                     ["everyday command (click clone)", "with hooks ms", "without ms",
-                     "ratio", "CPU ms", "CPU ratio", "programs", "budget"]))
+                     "ratio", "empty hooks ms", "floor", "CPU ms (with/empty/without)",
+                     "CPU ratio", "programs", "budget"]))
         _check_silent(a, me)
         return report("everyday git on a real repository (bench_everyday)", figs)
 

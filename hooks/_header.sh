@@ -47,24 +47,16 @@ orch_offset() {
     orch_off=$_v
 }
 # @END-TEST-CONTROLS@
-# orch_foreign_session: true when ORCH_SESSION names a session that may belong to
-# another owner than the session bound to this worktree (it would borrow that
-# session's locks and put its name on the checkpoint): set, the worktree bound to
-# another session, and the two stamp payloads do not name the same owner. Python
-# decides (orch_core/work/identity.py).
+# orch_foreign_session: true when ORCH_SESSION names a session other than the one
+# bound to this worktree: it may belong to another owner (it would borrow that
+# session's locks and put its name on the checkpoint). Python decides from the state
+# database (orch_core/work/identity.py), never from the stamp files, which a session
+# can edit.
 orch_foreign_session() {
     [ -n "${ORCH_SESSION:-}" ] || return 1
     _fb=
     [ -f "$gd/orch-session" ] && read -r _fb < "$gd/orch-session"
-    [ -n "$_fb" ] && [ "$_fb" != "$ORCH_SESSION" ] || return 1
-    _o1= _o2=
-    { read -r _x && read -r _o1; } < "$cdir/orch/stamp/$ORCH_SESSION.json" 2>/dev/null
-    { read -r _x && read -r _o2; } < "$cdir/orch/stamp/$_fb.json" 2>/dev/null
-    case $_o1 in *'"owner":"'*) ;; *) return 0 ;; esac
-    case $_o1$_o2 in *\\*) return 0 ;; esac
-    _o1=${_o1#*\"owner\":\"}
-    _o2=${_o2#*\"owner\":\"}
-    [ "${_o1%%\"*}" != "${_o2%%\"*}" ]
+    [ -n "$_fb" ] && [ "$_fb" != "$ORCH_SESSION" ]
 }
 orch_missing() {
     echo "orch-hooks: $ORCH_PY is gone; reinstall (\`orch-hooks install\`) or remove the hooks (\`sh '${0%/*}/orch-hooks-uninstall.sh'\`)" >&2
@@ -133,30 +125,43 @@ if [ -n "$ORCH_SHARED" ]; then
         exit 0
     fi
 fi
-# orch_policy_clear: true when no policy needs Python: there is no .orch.toml here,
-# or the normalised form Python wrote ($gd/orch-policy, orch_core/hooks/policy.py)
-# was built from this very .orch.toml (compared line by line, no process) and says
+# orch_policy_clear: true when no policy needs Python: the normalised form Python
+# wrote ($gd/orch-policy, orch_core/hooks/policy.py) was built from this very
+# .orch.toml (compared line by line, no process; "-" when there was none), after the
+# last move of every protected branch (whose committed policy counts too), and says
 # require_lock is off. The shell never parses TOML.
 orch_policy_clear() {
-    [ -f .orch.toml ] || return 0
     [ -f "$gd/orch-policy" ] || return 1
-    {
-        IFS= read -r _ph <&9 || return 1
-        case $_ph in "policy${tab}0$tab"?*) ;; *) return 1 ;; esac
-        while :; do
-            IFS= read -r _c <&9 || return 1
-            _s=
-            case $_c in
-            .*) IFS= read -r _s <&8 || return 1; [ "$_s" = "${_c#.}" ] || return 1 ;;
-            !*) IFS= read -r _s <&8 && return 1; [ "$_s" = "${_c#!}" ] || return 1 ;;
-            "end$tab${_ph##*"$tab"}")
-                IFS= read -r _s <&8 && return 1
-                [ -z "$_s" ] || return 1
-                break ;;
-            *) return 1 ;;
-            esac
-        done
-    } 8< .orch.toml 9< "$gd/orch-policy"
+    for _r in $ORCH_PROTECTED; do
+        [ "$cdir/$_r" -nt "$gd/orch-policy" ] && return 1
+    done
+    [ "$cdir/packed-refs" -nt "$gd/orch-policy" ] && return 1
+    if [ ! -f .orch.toml ]; then
+        {
+            IFS= read -r _ph || return 1
+            case $_ph in "policy${tab}0$tab"?*) ;; *) return 1 ;; esac
+            IFS= read -r _c && [ "$_c" = - ] || return 1
+            IFS= read -r _c && [ "$_c" = "end$tab${_ph##*"$tab"}" ] || return 1
+        } < "$gd/orch-policy"
+    else
+        {
+            IFS= read -r _ph <&9 || return 1
+            case $_ph in "policy${tab}0$tab"?*) ;; *) return 1 ;; esac
+            while :; do
+                IFS= read -r _c <&9 || return 1
+                _s=
+                case $_c in
+                .*) IFS= read -r _s <&8 || return 1; [ "$_s" = "${_c#.}" ] || return 1 ;;
+                !*) IFS= read -r _s <&8 && return 1; [ "$_s" = "${_c#!}" ] || return 1 ;;
+                "end$tab${_ph##*"$tab"}")
+                    IFS= read -r _s <&8 && return 1
+                    [ -z "$_s" ] || return 1
+                    break ;;
+                *) return 1 ;;
+                esac
+            done
+        } 8< .orch.toml 9< "$gd/orch-policy"
+    fi
     IFS= read -r _c < "$gd/orch-policy" && [ "$_c" = "$_ph" ]
 }
 # orch_no_others IDX TIP PACKED CFG [full]: true when the lock index is whole and current

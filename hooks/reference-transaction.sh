@@ -79,8 +79,11 @@ if [ -z "$hit" ] && [ -n "$br" ] && orch_dirs; then
         elif [ -f "$cdir/packed-refs" ]; then
             packed="$cdir/packed-refs"
         fi
-        if [ ! -f "$cdir/refs/orch/locks" ] && [ "$packed" = /dev/null ]; then
-            :  # no lock was ever taken in this clone
+        _ih=
+        [ -f "$cdir/orch/locks.idx" ] && read -r _ih < "$cdir/orch/locks.idx"
+        if [ ! -f "$cdir/refs/orch/locks" ] && [ "$packed" = /dev/null ] &&
+            case $_ih in "tip${tab}none$tab"*) true ;; *) false ;; esac; then
+            :  # no lock was ever taken in this clone (a deleted ref goes to Python)
         elif ! orch_no_others "$cdir/orch/locks.idx" "$tip" "$packed" /dev/null full &&
             ! orch_branches_clear "$cdir/orch/locks.idx"; then
             hit=1

@@ -55,12 +55,15 @@ def pre_commit(args: list[str]) -> int:
              "`orch-hooks lock release --force LOCK_ID` (journaled)")
         _fetched_age(ctx)
         return 1
-    if ctx.config.get("locks", "require_lock"):
+    from orch_core.merge import gate
+
+    if gate.require_lock(ctx):
         mine = LockIndex([lk for lk in snap.locks if lk.session == sid and lk.live(now)],
                          ctx.ignore_case)
         uncovered = [p for p in staged if not mine.blockers(p, "exclusive", "\0nobody", now)]
         if uncovered:
-            say("orch-hooks: commit refused: policy require_lock (.orch.toml) needs a lock "
+            say("orch-hooks: commit refused: policy require_lock (.orch.toml, here or "
+                "committed on a protected branch) needs a lock "
                  "held by your session on every staged path; not covered:")
             for p in uncovered[:20]:
                 say(f"  {p}")

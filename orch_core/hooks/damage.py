@@ -72,8 +72,8 @@ def check_lock_table(ctx: Context, fix: bool, add: Add) -> None:
             storage.snapshot(ctx)
         except storage.TableUnreadable as e:
             fixed = False
-            if fix:  # the ref file holds no object name: drop it, rebuild from history
-                (ctx.repo.common_dir / storage.REF).unlink()
+            if fix:  # no ref, or a file holding no object name: rebuild from history
+                (ctx.repo.common_dir / storage.REF).unlink(missing_ok=True)
                 found = _events_tip(ctx)
                 if found is not None:
                     gitrefs.create_ref(ctx.repo, storage.REF, gitrepo.Oid(found),
@@ -82,6 +82,19 @@ def check_lock_table(ctx: Context, fix: bool, add: Add) -> None:
                 fixed = True
             add("lock table readable", False, e.message, fixed)
         return
+    try:
+        storage.snapshot(ctx)
+    except storage.TableUntrusted as e:
+        fixed = False
+        detail = e.message
+        if fix:
+            source = rebuild_lock_table(ctx, tip)
+            fixed = True
+            detail += f"; rebuilt from {source}"
+        add("lock table written by orch-hooks", False, detail, fixed)
+        return
+    except storage.TableUnreadable:
+        pass  # read again below, to say why
     try:
         _locks, warnings = storage.read_table(ctx.repo, tip)
     except storage.TableUnreadable as e:
@@ -186,12 +199,13 @@ def rebuild_lock_table(ctx: Context, bad: str) -> str:
         source = f"the lock cache of state.db, built from {bad[:12]}"
     else:
         for cand in [*_walk(ctx, bad), *_candidates(ctx, bad)]:
-            if cand != bad and storage.readable(ctx.repo, cand):
+            if (cand != bad and storage.readable(ctx.repo, cand)
+                    and storage.written_by_orch(ctx, cand)):
                 locks = storage.read_table(ctx.repo, cand)[0]
                 parent = cand
                 source = f"commit {cand[:12]}"
                 break
-    message = f"rebuild lock table from {source} ({bad[:12]} was unreadable)"
+    message = f"rebuild lock table from {source} ({bad[:12]} was unreadable or untrusted)"
     if parent is None and locks and storage.readable(ctx.repo, bad):
         parent = bad
 

@@ -177,6 +177,14 @@ def doctor(ctx: Context, fix: bool = False) -> dict[str, Any]:
             f"{export} does not match the lock table: " + "; ".join(wrong[:5])
             + (f"; {len(wrong) - 5} more" if len(wrong) > 5 else "") if wrong
             else "matches the lock table", bool(wrong) and fix)
+    from orch_core.hooks import policy as fastpolicy
+
+    wrong_policy = fastpolicy.cache_mismatch(ctx)
+    if wrong_policy and fix:
+        fastpolicy.write_cache(ctx)
+    add("hook fast-path policy", wrong_policy is None,
+        f"{ctx.repo.git_dir / fastpolicy.CACHE} {wrong_policy}" if wrong_policy
+        else "agrees with the policy", bool(wrong_policy) and fix)
     now = ctx.now()
     snap = damage.snapshot(ctx)
     expired = [lk for lk in snap.locks if not lk.live(now)]

@@ -79,6 +79,9 @@ def install(ctx: Context, force: bool = False, shared_hooks: bool = False
                        "chained": str(chained) if chained.exists() else ""})
     moved = [str(p) for p in _shims_in(hdir) if p.name not in HOOK_NAMES]
     from orch_core.hooks import policy as fastpolicy
+    from orch_core.remote import mode
+
+    mode.record(ctx, "", protected)  # what remote mode reads instead of the work tree
 
     fastpolicy.write_cache(ctx)  # what the pre-commit fast path reads of .orch.toml
     _write_exec(hdir / UNINSTALLER, uninstaller_script())

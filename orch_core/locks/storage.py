@@ -26,7 +26,9 @@ from orch_core.locks.table import (
     serialise,
     speaks_line,
 )
+from orch_core.locks.tableread import TableMissing as TableMissing
 from orch_core.locks.tableread import TableUnreadable as TableUnreadable
+from orch_core.locks.tableread import TableUntrusted as TableUntrusted
 from orch_core.locks.tableread import _no_ref
 from orch_core.locks.tableread import read_table as read_table
 from orch_core.locks.tableread import readable as readable
@@ -191,13 +193,63 @@ def snapshot(ctx: Context) -> Snapshot:
     repo = ctx.repo
     tip = gitrefs.read_ref_file(repo.common_dir, REF)
     if tip is None:
-        _no_ref(repo)
+        _absent(ctx)
     cached = _cached_at(ctx, tip)
     if cached is not None:
         return Snapshot(tip, cached, [], session_deadlines(ctx))
     locks, warnings = read_table(repo, tip) if tip else ([], [])
+    if tip:
+        _verify(ctx, tip)  # after the read: an unreadable table says why first
     refresh_cache(ctx, tip, locks)
     return Snapshot(tip, locks, warnings, session_deadlines(ctx))
+
+
+# Every table commit a writer of this clone makes is recorded before its
+# compare-and-swap (a writer killed right after it leaves no stranger behind);
+# `rebuild` and the first read of an older state database trust the tip they meet.
+WRITTEN_PREFIX = "locks_written:"
+TRUSTED_TIP = "locks_trusted_tip"
+
+
+def written_by_orch(ctx: Context, tip: str) -> bool:
+    """Did a writer of this clone make ``tip`` (or was it trusted at a rebuild)?"""
+    store = ctx.store
+    if store.meta(WRITTEN_PREFIX + tip) is not None or store.meta(TRUSTED_TIP) == tip:
+        return True
+    row = store.conn.execute(
+        "SELECT 1 FROM events WHERE json_extract(data, '$.tip') = ? LIMIT 1", (tip,)
+    ).fetchone()
+    return row is not None
+
+
+def _verify(ctx: Context, tip: str) -> None:
+    """Refuse a table commit no writer of this clone made (local mode: a remote-mode
+    clone takes its tips from the remote, whose server hook checks each write)."""
+    if written_by_orch(ctx, tip):
+        return
+    if ctx.store.meta(TRUSTED_TIP) is None and ctx.store.conn.execute(
+            "SELECT 1 FROM meta WHERE key LIKE ? LIMIT 1", (WRITTEN_PREFIX + "%",)
+    ).fetchone() is None:
+        # A state database from before this check: trust what stands, once.
+        with ctx.store.cache_write() as conn:
+            ctx.store.set_meta(conn, TRUSTED_TIP, tip)
+        return
+    from orch_core.remote import mode
+
+    if mode.remote_name(ctx) is None:
+        raise TableUntrusted(tip)
+
+
+def _absent(ctx: Context) -> None:
+    """No ref: fine in a clone that never had a lock table; an error when this clone's
+    state last read one (local mode: a remote-mode clone follows its remote)."""
+    _no_ref(ctx.repo)
+    last = ctx.store.meta("locks_tip")
+    if last and last != "none":
+        from orch_core.remote import mode
+
+        if mode.remote_name(ctx) is None:
+            raise TableMissing(last)
 
 
 def refresh_cache(ctx: Context, tip: str | None, locks: list[Lock]) -> None:
@@ -222,7 +274,7 @@ def _load_at(ctx: Context, tip: gitrepo.Oid | None,
         return cached, True
     if tip is None:
         if local:
-            _no_ref(ctx.repo)
+            _absent(ctx)
         return [], False
     try:
         files = ctx.odb.files(tip)
@@ -232,8 +284,12 @@ def _load_at(ctx: Context, tip: gitrepo.Oid | None,
         # A missing object (or one of another type) reads as an error, never as an
         # empty table; the writers never store an empty table blob, so an empty one
         # is checked object by object through git.
-        return read_table(ctx.repo, tip)[0], False
-    return parse_tree(files)[0], False
+        locks = read_table(ctx.repo, tip)[0]
+    else:
+        locks = parse_tree(files)[0]
+    if local:
+        _verify(ctx, tip)
+    return locks, False
 
 
 if TYPE_CHECKING:
@@ -294,6 +350,9 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation,
             if tip is not None and not readable(ctx.repo, tip):
                 read_table(ctx.repo, tip)
             raise
+        if store is None:
+            with ctx.store.cache_write() as conn:
+                ctx.store.set_meta(conn, WRITTEN_PREFIX + commit, "1")
 
         def done(commit: gitrepo.Oid) -> dict[str, Any]:
             ctx.cache[_LAYOUT_OK] = commit

@@ -47,6 +47,36 @@ def read_table(repo: gitrepo.Repo, commit: str) -> tuple[list[Lock], list[str]]:
     return parse_tree({name: blobs.get(oid) or b"" for name, oid in entries})
 
 
+class TableMissing(TableUnreadable):
+    """The ref is gone although this clone's state last read a table at a commit:
+    deleted by hand (or by a tool), which is damage, never "no locks"."""
+
+    code = "lock_table_missing"
+
+    def __init__(self, last: str) -> None:
+        OrchError.__init__(
+            self,
+            f"the lock table is missing: {REF} does not exist, but this clone's lock "
+            f"table was last at {last[:12]}; no lock can be trusted, so nothing that "
+            "depends on them is allowed",
+            hint=f"put it back: `git update-ref {REF} {last}`, or `orch-hooks doctor --fix`")
+
+
+class TableUntrusted(TableUnreadable):
+    """The ref names a commit no orch-hooks writer of this clone made (``git
+    commit-tree`` + ``git update-ref`` by hand): its table is not believed."""
+
+    code = "lock_table_untrusted"
+
+    def __init__(self, tip: str) -> None:
+        OrchError.__init__(
+            self,
+            f"the lock table is not trusted: {REF} points at {tip[:12]}, a commit no "
+            "orch-hooks writer of this clone made (made by hand?); no lock can be "
+            "trusted, so nothing that depends on them is allowed",
+            hint="`orch-hooks doctor --fix` puts back the newest table orch-hooks wrote")
+
+
 def _no_ref(repo: gitrepo.Repo) -> None:
     """No tip was read: make sure the ref is absent, not a loose file holding garbage."""
     try:

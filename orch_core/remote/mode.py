@@ -1,60 +1,99 @@
 """Is this clone in remote mode, and with which remote?
 
-Policy: ``[remote] name`` in ``.orch.toml``, read the way the gate reads policy
-(docs/ARCHITECTURE.md, "How main moves"): the copy committed on a protected
-branch decides, and a work tree's copy can only add remote mode, never take it
-away. The committed answer is cached by the branch tip it was read at, so a lock
-command pays one small file read, not a git process.
+Remote mode moves the truth about locks, the queue and notes to a remote, so it is
+decided only from what a session cannot change in its work tree
+(docs/ARCHITECTURE.md, "Remote mode"): ``[remote] name`` in the policy committed
+on a protected branch, or the remote ``orch-hooks install --remote NAME`` recorded
+in this clone's git config (``orch.remote``). The work tree's ``.orch.toml`` turns
+nothing on or off, and nothing is cached in a file a session could edit: the
+committed policy is read through one ``git cat-file --batch``.
 """
 
 from __future__ import annotations
 
 from orch_core.git import objects as gitobjects
 from orch_core.git import refs as gitrefs
+from orch_core.git import repo as gitrepo
 from orch_core.state.context import Context
 
-_CACHE = "remote-policy"
 _KEY = "remote.name"
 OFFLINE = "remote.offline"
+# git config keys written by `orch-hooks install` (the install-time record).
+CONFIG_REMOTE = "orch.remote"
+CONFIG_PROTECTED = "orch.protected"
 
 
-def _committed(ctx: Context, branch: str) -> str | None:
-    """``[remote] name`` committed on ``branch`` ('' when it says none; None: no branch)."""
-    repo = ctx.repo
-    tip = gitrefs.read_ref_file(repo.common_dir, f"refs/heads/{branch}")
-    if tip is None:
-        return None
-    path = repo.orch_dir / _CACHE
+def installed_config(repo: gitrepo.Repo) -> tuple[str, list[str]]:
+    """(``orch.remote`` or '', the protected refs recorded at install), read from the
+    clone's config file without a process when it is plain (as git writes it); an
+    include or anything unusual in the ``[orch]`` section asks git."""
     try:
-        lines = path.read_text().splitlines()
+        text = (repo.common_dir / "config").read_text(errors="replace")
     except OSError:
-        lines = []
-    for line in lines:
-        parts = line.split("\t")
-        if len(parts) == 3 and parts[0] == branch and parts[1] == tip:
-            return parts[2]
+        return _config_from_git(repo)
+    low = text.lower()
+    if "orch" not in low:
+        return "", []
+    if "[include" in low:
+        return _config_from_git(repo)
+    remote, protected, section = "", [], ""
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("["):
+            section = line.lower()
+            continue
+        if section != "[orch]":
+            continue
+        key, eq, value = line.partition("=")
+        key, value = key.strip().lower(), value.strip()
+        if not eq or any(c in value for c in "\"#;") or value.endswith("\\"):
+            return _config_from_git(repo)
+        if key == "remote":
+            remote = value
+        elif key == "protected":
+            protected.append(value)
+    return remote, protected
+
+
+def _config_from_git(repo: gitrepo.Repo) -> tuple[str, list[str]]:
+    proc = repo.run("config", "--get-regexp", r"^orch\.(remote|protected)$", check=False)
+    remote, protected = "", []
+    for line in proc.stdout.decode(errors="replace").splitlines():
+        key, _, value = line.partition(" ")
+        if key == CONFIG_REMOTE:
+            remote = value.strip()
+        elif key == CONFIG_PROTECTED:
+            protected += value.split()
+    return remote, protected
+
+
+def _committed(ctx: Context, refs: list[str]) -> str:
+    """``[remote] name`` of the policy committed on the first of ``refs`` that exists
+    ('' when it names none)."""
     from pathlib import Path
 
     from orch_core.state import config
 
-    _exists, raw = gitobjects.file_at(repo, tip, config.FILENAME)
-    name = ""
-    if raw is not None:
+    tips = [(r, gitrefs.read_ref_file(ctx.repo.common_dir, r)) for r in refs]
+    tips = [(r, t) for r, t in tips if t is not None]
+    if not tips:
+        return ""
+    specs = [f"{t}:{config.FILENAME}" for _r, t in tips]
+    blobs = gitobjects.cat_objects(ctx.repo, specs)
+    for (ref, _tip), spec in zip(tips, specs, strict=True):
+        raw = blobs.get(spec)
+        if raw is None:
+            continue
         try:
-            pol = config.parse(raw.decode("utf-8"), Path(f"{branch}:{config.FILENAME}"))
-            name = str(pol.get("remote", "name"))
+            pol = config.parse(raw.decode("utf-8"), Path(f"{ref}:{config.FILENAME}"))
         except (UnicodeDecodeError, ValueError):
-            name = ""
-    keep = [ln for ln in lines if not ln.startswith(branch + "\t")]
-    keep.append(f"{branch}\t{tip}\t{name}")
-    try:
-        repo.orch_dir.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{id(keep)}.tmp")
-        tmp.write_text("\n".join(keep) + "\n")
-        tmp.replace(path)
-    except OSError:
-        pass
-    return name
+            continue
+        name = str(pol.get("remote", "name") or "")
+        if name:
+            return name
+    return ""
 
 
 def remote_name(ctx: Context) -> str | None:
@@ -62,17 +101,9 @@ def remote_name(ctx: Context) -> str | None:
     hit = ctx.cache.get(_KEY)
     if hit is not None:
         return str(hit) or None
-    name = ""
-    # A work tree whose policy never says "remote" adds nothing: the lock commands
-    # of a clone in local mode parse no TOML for this (docs/ARCHITECTURE.md).
-    local = ctx._config is not None or _mentions_remote(ctx)
-    for branch in dict.fromkeys(["main", *(_worktree_protected(ctx) if local else [])]):
-        found = _committed(ctx, branch)
-        if found:
-            name = found
-            break
-    if not name and local:
-        name = str(ctx.config.get("remote", "name") or "")
+    recorded, protected = installed_config(ctx.repo)
+    refs = list(dict.fromkeys(protected or ["refs/heads/main"]))
+    name = _committed(ctx, refs) or recorded
     ctx.cache[_KEY] = name
     _mark(ctx, name)
     return name or None
@@ -98,22 +129,6 @@ def _mark(ctx: Context, name: str) -> None:
         pass
 
 
-def _mentions_remote(ctx: Context) -> bool:
-    from orch_core.errors import UsageError
-    from orch_core.state import config
-
-    try:
-        raw = config._read_policy(ctx.repo.toplevel / config.FILENAME)
-    except UsageError:
-        return True  # a device or FIFO: the full read says what is wrong
-    return raw is not None and b"remote" in raw
-
-
-def _worktree_protected(ctx: Context) -> list[str]:
-    # Only names branches to look at; what is committed on them decides.
-    return [b for b in ctx.config.protected if not b.startswith("refs/")]
-
-
 def offline(ctx: Context) -> bool:
     """Was this call asked to work without the remote (``--offline``)?"""
     return bool(ctx.cache.get(OFFLINE))
@@ -122,8 +137,9 @@ def offline(ctx: Context) -> bool:
 def write_policy(ctx: Context, name: str) -> bool:
     """Put ``[remote] name = "NAME"`` in the work tree's ``.orch.toml`` (True: changed).
 
-    The work tree's copy turns remote mode on for this clone; committed on the
-    protected branch it is the team's policy (the README says to commit it).
+    Committed on the protected branch it is the team's policy (the README says to
+    commit it); until then the clone's own record (``orch.remote``, written by
+    :func:`record`) keeps this clone in remote mode.
     """
     import json
     import re
@@ -166,3 +182,16 @@ def need_mode(ctx: Context) -> str:
         raise Refused("this clone is not in remote mode", code="not_remote_mode",
                       hint="`orch-hooks install --remote origin`, then commit .orch.toml")
     return name
+
+
+def record(ctx: Context, name: str, protected: list[str] | None) -> None:
+    """Record at install what the work tree must not decide: the remote (when given)
+    and the protected refs whose committed policy counts (when given)."""
+    repo = ctx.repo
+    if protected is not None:
+        repo.run("config", "--unset-all", CONFIG_PROTECTED, check=False)
+        for ref in protected:
+            repo.run("config", "--add", CONFIG_PROTECTED, ref)
+    if name:
+        repo.run("config", CONFIG_REMOTE, name)
+    ctx.cache.pop(_KEY, None)

@@ -317,6 +317,10 @@ def rebuild(ctx: Context, force: bool = False) -> dict[str, Any]:
                 qtip = gitrefs.read_ref_file(repo.common_dir, "refs/orch/queue")
                 if qtip:
                     fresh.set_meta(conn, "queue_trusted_tip", qtip)
+                # So is the lock table's (locks/storage.py `written_by_orch`).
+                ltip = gitrefs.read_ref_file(repo.common_dir, "refs/orch/locks")
+                if ltip:
+                    fresh.set_meta(conn, "locks_trusted_tip", ltip)
                 lineage = _journal_meta(ctx, commit).get(DB_ID)
                 fresh.set_meta(conn, DB_ID, lineage if isinstance(lineage, str) and lineage
                                else secrets.token_hex(8))

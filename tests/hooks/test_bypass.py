@@ -3,6 +3,7 @@ enforcement does, where orch-hooks catches it, and where only a server could."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -245,3 +246,23 @@ def test_ref_file_edited_by_hand_is_noticed(tmp_path: Path) -> None:
     assert any("never landed" in s for s in _doctor_says(repo))
     proc = orch(repo, "merge", "land")
     assert proc.returncode == 1 and "never landed" in proc.stderr
+
+
+def test_a_faked_commit_checked_marker_is_caught_at_push(
+        setup: tuple[Path, Path, Path, str], bare_remote: Path) -> None:
+    """reference-transaction skips the branch lock rule for a commit whose pre-commit
+    left this git process's id in `.git/orch-commit-checked`; a shell that writes its
+    own id there and then becomes `git commit --no-verify` (exec keeps the id) gets
+    the commit made. The push is still checked, and refused."""
+    _repo, _wa, wb, a = setup
+    (wb / "src" / "api" / "users.py").write_text("faked\n")
+    git(wb, "add", "src/api/users.py")
+    gd = git(wb, "rev-parse", "--path-format=absolute", "--git-dir").stdout.strip()
+    made = subprocess.run(
+        ["sh", "-c", f'echo $$ > "{gd}/orch-commit-checked"; '
+                     'exec git commit -q --no-verify -m faked'],
+        cwd=wb, capture_output=True, text=True)
+    assert made.returncode == 0, made.stderr  # the local gap the README names
+    push = git(wb, "push", "origin", "wt-b", check=False)
+    assert push.returncode == 1 and a in push.stderr, push.stderr
+    assert not _remote_has(bare_remote, "wt-b")

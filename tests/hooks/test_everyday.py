@@ -466,8 +466,13 @@ def test_bench_everyday_runs_end_to_end() -> None:
 
     out = bench_everyday.main(rounds=1, rebase_rounds=1, framework=False)
     names = [f["name"] for f in out["figures"]]
-    assert len(names) == 7 and all(f["value"] > 0 or f["unit"] == "ms" for f in out["figures"])
-    assert any("rebase of a 20-commit branch" in n for n in names)
+    assert all(f["value"] > 0 or f["unit"] == "ms" for f in out["figures"])
+    rows = [n for n in names if "floor" not in n]
+    floors = [n for n in names if "floor, empty hooks" in n]
+    # Every row has its budget figure and the floor measured beside it (empty hooks).
+    assert len(rows) == 7 and len(floors) == 7
+    assert any("rebase of a 20-commit branch" in n for n in rows)
+    assert all(any(r.split(":")[0] in f for f in floors) for r in rows)
 
 
 @needs_bundle

@@ -106,3 +106,59 @@ def test_a_ref_file_holding_garbage_is_not_an_empty_table(repo: Path) -> None:
     assert orch(repo, "lock", "acquire", "docs/", session=a).returncode == 1
     assert orch_json(repo, "doctor", "--fix")["healthy"] is True
     assert [lk["path"] for lk in orch_json(repo, "lock", "list")["locks"]] == ["src/api/"]
+
+
+def test_a_deleted_lock_ref_is_an_error_not_an_empty_table(repo: Path) -> None:
+    """`git update-ref -d refs/orch/locks` is damage: this clone's state read a table
+    there, so every path answers "missing", never "no locks", until it is put back."""
+    a, b, wt = _setup(repo)
+    tip = git(repo, "rev-parse", locks.REF).stdout.strip()
+    git(repo, "update-ref", "-d", locks.REF)
+    listed = orch(repo, "lock", "list", "--json")
+    assert listed.returncode == 1 and "lock_table_missing" in listed.stdout + listed.stderr
+    (wt / "src" / "api" / "users.py").write_text("bob was here\n")
+    git(wt, "add", "src/api/users.py")
+    commit = git(wt, "commit", "-q", "-m", "into alice's lock", check=False)
+    assert commit.returncode == 1 and "missing" in commit.stderr, commit.stderr
+    # --no-verify: the branch lock rule of reference-transaction refuses too.
+    forced = git(wt, "commit", "-q", "--no-verify", "-m", "into alice's lock", check=False)
+    assert forced.returncode != 0, forced.stderr
+    assert git(wt, "diff", "--cached", "--name-only").stdout.split() == ["src/api/users.py"]
+    took = orch(wt, "lock", "acquire", "src/api/", session=b)
+    assert took.returncode == 1
+    git(repo, "update-ref", locks.REF, tip)  # the hint's command
+    listed = orch_json(repo, "lock", "list")
+    assert [lk["session"] for lk in listed["locks"]] == [a]
+
+
+def test_a_hand_made_lock_commit_is_not_believed(repo: Path) -> None:
+    """A table commit no orch-hooks writer made (here: an empty table on top of alice's)
+    is refused everywhere; doctor names it and `--fix` puts back the table orch wrote."""
+    a, b, wt = _setup(repo)
+    empty = git(repo, "mktree", input="").stdout.strip()
+    forged = git(repo, "commit-tree", empty, "-p", locks.REF, "-m", "no locks").stdout.strip()
+    git(repo, "update-ref", locks.REF, forged)
+    listed = orch(wt, "lock", "list", "--json")
+    assert listed.returncode == 1 and "lock_table_untrusted" in listed.stdout + listed.stderr
+    (wt / "src" / "api" / "users.py").write_text("bob was here\n")
+    git(wt, "add", "src/api/users.py")
+    commit = git(wt, "commit", "-q", "-m", "into alice's lock", check=False)
+    assert commit.returncode == 1 and "not trusted" in commit.stderr, commit.stderr
+    took = orch(wt, "lock", "acquire", "src/api/", session=b)
+    assert took.returncode == 1 and "not trusted" in took.stdout + took.stderr
+    doctor = orch(repo, "doctor", "--json")
+    assert doctor.returncode == 1 and "written by orch-hooks" in doctor.stdout
+    orch(repo, "doctor", "--fix", check=True)
+    listed = orch_json(wt, "lock", "list")
+    assert [lk["session"] for lk in listed["locks"]] == [a]
+    again = git(wt, "commit", "-q", "-m", "into alice's lock", check=False)
+    assert again.returncode == 1 and "alice" in again.stderr, again.stderr
+
+
+def test_the_lock_writers_own_commits_stay_trusted(repo: Path) -> None:
+    a, b, wt = _setup(repo)
+    for _ in range(3):
+        orch(wt, "lock", "acquire", "docs/", session=b, check=True)
+        orch(wt, "lock", "release", "docs/", session=b, check=True)
+    assert orch(repo, "doctor").returncode == 0
+    assert [lk["session"] for lk in orch_json(wt, "lock", "list")["locks"]] == [a]

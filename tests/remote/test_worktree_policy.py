@@ -67,3 +67,44 @@ def test_a_remote_that_takes_no_push_is_named_as_such(tmp_path: Path) -> None:
     git(a, "remote", "set-url", "origin", str(bundle))
     proc = orch(a, "lock", "acquire", "docs/", "--json", session=sa)
     assert proc.returncode == 1 and "remote_read_only" in proc.stdout + proc.stderr, proc
+
+
+def test_a_work_tree_cannot_switch_where_lock_truth_lives(tmp_path: Path) -> None:
+    """A session that writes ``[remote]`` into its work tree's .orch.toml (or a forged
+    remote-policy cache) does not move this clone to another lock table: bob's live
+    lock stays, and alice is refused on his path."""
+    repo = make_repo(tmp_path / "repo")
+    bob_wt = tmp_path / "wt-bob"
+    git(repo, "worktree", "add", "-q", "-b", "bob-work", str(bob_wt))
+    sa, sb = open_session(repo, "alice"), open_session(bob_wt, "bob")
+    orch(bob_wt, "lock", "acquire", "src/", check=True, session=sb)
+    evil = make_bare(tmp_path / "evil.git")
+    git(repo, "remote", "add", "evil", str(evil))
+    policy = repo / ".orch.toml"
+    policy.write_text(policy.read_text() + '\n[remote]\nname = "evil"\n')
+    common = repo / ".git" / "orch"
+    (common / "remote-policy").write_text(
+        f"main\t{git(repo, 'rev-parse', 'main').stdout.strip()}\tevil\n")
+    took = orch(repo, "lock", "acquire", "src/", session=sa)
+    assert took.returncode == 1 and "bob" in took.stdout + took.stderr, took
+    listed = orch_json(repo, "lock", "list", session=sa)
+    assert [lk["session"] for lk in listed["locks"]] == [sb]
+    assert "refs/orch/locks" not in git(evil, "for-each-ref").stdout
+    changed = commit_file(bob_wt, "src/bob.py", "b\n", "bob's own path",
+                          env={"ORCH_SESSION": sb})
+    assert changed.returncode == 0, changed.stderr
+
+
+def test_install_remote_is_recorded_in_the_clone_config(tmp_path: Path) -> None:
+    (tmp_path / "served").mkdir()
+    bare = make_bare(tmp_path / "served" / "team.git")
+    seed = make_repo(tmp_path / "seed", install=False)
+    git(seed, "remote", "add", "origin", str(bare))
+    git(seed, "push", "-q", "origin", "main")
+    a = _clone(str(bare), tmp_path / "a")
+    assert git(a, "config", "--get", "orch.remote").stdout.strip() == "origin"
+    assert git(a, "config", "--get-all", "orch.protected").stdout.split() == ["refs/heads/main"]
+    # Deleting the work tree's [remote] table changes nothing: the record decides.
+    policy = a / ".orch.toml"
+    policy.write_text(policy.read_text().split("[remote]")[0])
+    assert orch_json(a, "remote", "status")["remote"] == "origin"

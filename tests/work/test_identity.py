@@ -90,3 +90,22 @@ def test_committing_as_another_owners_session_is_refused(
     assert commit_file(wb, "docs/mine.md", "m\n", "mine").returncode == 0
     note = git(wb, "notes", "--ref=orch", "show", "HEAD").stdout
     assert json.loads(note.splitlines()[-1])["session"] == b
+
+
+def test_an_edited_stamp_file_does_not_make_another_owners_session_ones_own(
+        two: tuple[Path, Path, str, str]) -> None:
+    """The shell never decides identity from the stamp files (a session can edit them):
+    bob's worktree with ORCH_SESSION=alice's session is refused even after the owner in
+    alice's stamp file was rewritten to bob."""
+    _wa, wb, a, _b = two
+    common = Path(git(wb, "rev-parse", "--path-format=absolute", "--git-common-dir")
+                  .stdout.strip())
+    stamp = common / "orch" / "stamp" / f"{a}.json"
+    # A first commit of bob's own leaves the shell's caches warm (its fast path runs).
+    assert commit_file(wb, "docs/warm.md", "w\n", "warm").returncode == 0
+    text = stamp.read_text()
+    assert '"owner":"alice"' in text
+    stamp.write_text(text.replace('"owner":"alice"', '"owner":"bob"'))
+    proc = commit_file(wb, "src/api/users.py", "x\n", "as alice", env={"ORCH_SESSION": a})
+    assert proc.returncode == 1 and "another owner's session" in proc.stderr, proc.stderr
+    assert git(wb, "diff", "--cached", "--name-only").stdout.split() == ["src/api/users.py"]

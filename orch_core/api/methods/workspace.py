@@ -30,6 +30,8 @@ def workspace_init(ctx: Context, force: bool = False, shared_hooks: bool = False
         probe.need_write_access(ctx, remote)
         remote_info["remote_policy_written"] = mode.write_policy(ctx, remote)
     out = installer.install(ctx, force=force, shared_hooks=shared_hooks)
+    if remote is not None:
+        mode.record(ctx, remote, None)
     name = mode.remote_name(ctx)
     if name is not None:
         from orch_core.errors import OrchError
