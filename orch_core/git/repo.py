@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from orch_core.errors import GitFailed, UsageError
+from orch_core.git import spawn
+from orch_core.git.spawn import Ran
 from orch_core.records import Frozen
 
 # typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
@@ -86,18 +87,11 @@ def run(
     check: bool = True,
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
-) -> subprocess.CompletedProcess[bytes]:
-    """Run git (or any command) capturing bytes; a failure becomes GitFailed."""
+) -> Ran:
+    """Run git (or any command) capturing bytes; a failure becomes GitFailed.
+    git/spawn.py starts it (without importing subprocess where it can)."""
     try:
-        proc = subprocess.run(
-            list(args),
-            cwd=cwd,
-            input=input,
-            capture_output=True,
-            env=dict(env) if env is not None else None,
-            timeout=timeout,
-            check=False,
-        )
+        proc = spawn.run(args, cwd, input, env, timeout)
     except FileNotFoundError as e:
         raise GitFailed(
             f"cannot run {args[0]!r}",
@@ -139,7 +133,7 @@ class Repo(Frozen):
 
     def run(self, *args: str, input: bytes | None = None, check: bool = True,
             env: Mapping[str, str] | None = None,
-            timeout: float | None = None) -> subprocess.CompletedProcess[bytes]:
+            timeout: float | None = None) -> Ran:
         return run(["git", *args], cwd=self.toplevel, input=input, check=check, env=env,
                    timeout=timeout)
 
@@ -161,12 +155,10 @@ def discover_with_case(cwd: Path | str | None, ignore_case_too: bool) -> tuple[R
         # Else subprocess fails with FileNotFoundError, reported as "cannot run 'git'".
         raise UsageError(f"{where} is not a directory", code="not_a_repo",
                          hint="check the -C DIRECTORY argument or the current directory")
-    config: subprocess.Popen[bytes] | None = None
+    config: spawn.Pending | None = None
     if ignore_case_too:
         try:
-            config = subprocess.Popen(["git", "config", "--get", "core.ignorecase"], cwd=where,
-                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                      stderr=subprocess.DEVNULL)
+            config = spawn.begin(["git", "config", "--get", "core.ignorecase"], where)
         except FileNotFoundError:
             config = None  # the rev-parse below reports it
     try:
@@ -177,14 +169,14 @@ def discover_with_case(cwd: Path | str | None, ignore_case_too: bool) -> tuple[R
             check=False,
         )
     finally:
-        value = config.communicate()[0] if config is not None else b""
+        answer = spawn.end(config) if config is not None else None
     repo = _repo_from(where, proc)
-    folded = config is not None and config.returncode == 0 \
-        and value.decode().strip().lower() == "true"
+    folded = answer is not None and answer.returncode == 0 \
+        and answer.stdout.decode().strip().lower() == "true"
     return repo, folded
 
 
-def _repo_from(where: Path, proc: subprocess.CompletedProcess[bytes]) -> Repo:
+def _repo_from(where: Path, proc: Ran) -> Repo:
     if proc.returncode != 0 and b"must be run in a work tree" in proc.stderr:
         raise UsageError(
             f"{where} is a bare repository or a git directory, not a work tree",
@@ -275,7 +267,7 @@ NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
 
 
 def git_in(cwd: Path | str, *args: str, input: bytes | None = None, check: bool = True,
-            env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+            env: Mapping[str, str] | None = None) -> Ran:
     """git in another worktree: never with the caller's GIT_DIR/GIT_INDEX_FILE."""
     return run(["git", *args], cwd=cwd, input=input, check=check,
                env=no_git_env(env if env is not None else None))

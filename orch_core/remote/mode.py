@@ -87,7 +87,14 @@ def _committed(ctx: Context, refs: list[str]) -> str:
         if raw is None:
             continue
         try:
-            pol = config.parse(raw.decode("utf-8"), Path(f"{ref}:{config.FILENAME}"))
+            text = raw.decode("utf-8")
+            if "remote" not in text and "\\" not in text:
+                # No key can spell `remote` (a bare or quoted key has it literally, only
+                # an escape could hide it): parsing would find no name, or fail and be
+                # skipped. Skipping it spares a lock command tomllib (docs/ARCHITECTURE.md,
+                # performance budgets).
+                continue
+            pol = config.parse(text, Path(f"{ref}:{config.FILENAME}"))
         except (UnicodeDecodeError, ValueError):
             continue
         name = str(pol.get("remote", "name") or "")
