@@ -9,7 +9,7 @@ docs/ARCHITECTURE.md (where a lock is written).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 
 from orch_core.errors import GitFailed
 from orch_core.git import refs as gitrefs
@@ -26,13 +26,13 @@ from orch_core.locks.table import (
     serialise,
     speaks_line,
 )
+from orch_core.locks.table import Snapshot as Snapshot
 from orch_core.locks.tableread import TableMissing as TableMissing
 from orch_core.locks.tableread import TableUnreadable as TableUnreadable
 from orch_core.locks.tableread import TableUntrusted as TableUntrusted
 from orch_core.locks.tableread import _no_ref
 from orch_core.locks.tableread import read_table as read_table
 from orch_core.locks.tableread import readable as readable
-from orch_core.records import Frozen
 from orch_core.state.context import Context
 
 # typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
@@ -43,29 +43,6 @@ if TYPE_CHECKING:
 REF = "refs/orch/locks"
 # The first layout's whole-table blob; see locks/table.py for the per-session layout.
 TABLE = LEGACY_TABLE
-
-
-class Snapshot(Frozen):
-    """The table at ``tip`` (a frozen record: orch_core/records.py)."""
-
-    FIELDS = ("tip", "locks", "warnings", "deadlines")
-    tip: gitrepo.Oid | None
-    locks: list[Lock]
-    warnings: list[str]
-    # Holder session -> when it is dead; its locks stop counting then (LockIndex).
-    deadlines: Mapping[str, float]
-
-    def __init__(self, tip: gitrepo.Oid | None, locks: list[Lock], warnings: list[str],
-                 deadlines: Mapping[str, float] | None = None) -> None:
-        self._set(tip=tip, locks=locks, warnings=warnings,
-                  deadlines={} if deadlines is None else deadlines)
-
-    def index(self, ignore_case: bool) -> LockIndex:
-        return LockIndex(self.locks, ignore_case, self.deadlines)
-
-    def counts(self, lk: Lock, now: float) -> bool:
-        """Does ``lk`` still block others: a live lease of a session not dead?"""
-        return lk.expires_at > now and self.deadlines.get(lk.session, now + 1) > now
 
 
 def _rows_to_locks(rows: Iterable[Any]) -> list[Lock]:

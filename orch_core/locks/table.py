@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from dataclasses import Field
     from typing import Any, ClassVar
 
+    from orch_core.git.repo import Oid
+
 EXCLUSIVE = "exclusive"
 SHARED = "shared"
 MODES = (EXCLUSIVE, SHARED)
@@ -306,3 +308,27 @@ def speaks_line(actor: str, dead: Iterable[str], keep: Iterable[str],
     forced = set(result.get("ids", [])) if result.get("force") else set()
     speaks = {actor, *dead, *keep, *(lk.session for lk in before if lk.id in forced)}
     return f"\n\norch-sessions: {' '.join(sorted(speaks))}"
+
+
+class Snapshot(Frozen):
+    """The table at ``tip`` as locks/storage.py ``snapshot`` reads it (a frozen record:
+    orch_core/records.py)."""
+
+    FIELDS = ("tip", "locks", "warnings", "deadlines")
+    tip: Oid | None
+    locks: list[Lock]
+    warnings: list[str]
+    # Holder session -> when it is dead; its locks stop counting then (LockIndex).
+    deadlines: Mapping[str, float]
+
+    def __init__(self, tip: Oid | None, locks: list[Lock], warnings: list[str],
+                 deadlines: Mapping[str, float] | None = None) -> None:
+        self._set(tip=tip, locks=locks, warnings=warnings,
+                  deadlines={} if deadlines is None else deadlines)
+
+    def index(self, ignore_case: bool) -> LockIndex:
+        return LockIndex(self.locks, ignore_case, self.deadlines)
+
+    def counts(self, lk: Lock, now: float) -> bool:
+        """Does ``lk`` still block others: a live lease of a session not dead?"""
+        return lk.expires_at > now and self.deadlines.get(lk.session, now + 1) > now
