@@ -1,18 +1,22 @@
-"""git processes started without the ``subprocess`` module (posix_spawn, pipes, poll).
+"""git plumbing started without the ``subprocess`` module (posix_spawn, pipes, poll).
 
 Importing ``subprocess`` (with ``threading``, ``selectors`` and ``locale`` behind
 it) costs a one-shot lock command about 4 ms of its start-up, more than a git
 process (docs/ARCHITECTURE.md, performance budgets). :func:`start` and
-:func:`finish` run a program as ``subprocess.run(argv, input=..., env=...,
-capture_output=True)`` does on Linux: stdout and stderr captured, stdin the
-given bytes or else inherited, the given environment or the process's,
-SIGPIPE and SIGXFSZ back to their defaults in the child, the program looked up
-in the PATH of the environment it runs with, a missing one a FileNotFoundError,
-the exit status as ``returncode`` (minus the signal number when one killed it).
-posix_spawn cannot set the child's working directory, so git/repo.py passes
-git's own ``-C DIR`` ("run as if git was started in DIR"). The rest of the
-standard library's behaviour (timeouts, closing inherited descriptors, other
-platforms) is left to ``subprocess``, which :func:`begin` falls back to.
+:func:`finish` run git as ``subprocess.run(argv, cwd=..., input=..., env=...,
+capture_output=True)`` does on Linux: stdin the given bytes or else inherited,
+stdout and stderr captured, the given environment or the process's, SIGPIPE and
+SIGXFSZ back to their defaults, git found in the PATH of the environment it
+runs with (a missing git or directory raises as subprocess raises), the exit
+status as ``returncode``. posix_spawn cannot set the child's working directory,
+so the child is git's own ``-C DIR`` ("run as if git was started in DIR").
+
+Two things differ from subprocess, which is why only the plumbing commands in
+PLUMBING (no hooks, no pager, no other program started) come here and everything
+else goes to ``subprocess`` (:func:`begin`): a descriptor this process leaves
+inheritable stays open in git (Python opens none such), and glibc's posix_spawn
+leaves its two internal signals (32 and 33, which glibc programs take over when
+they need them) ignored in git.
 """
 
 from __future__ import annotations
@@ -50,12 +54,40 @@ class Pending:
         self.args, self.child, self.popen, self.input = args, child, popen, input
 
 
+# git commands that start no other program: no hook, pager, editor, filter or
+# remote helper (update-ref runs the reference-transaction hook, so it comes here
+# only with hooks off, as git/odb.py's writes run it).
+PLUMBING = frozenset({"rev-parse", "config", "cat-file", "hash-object", "mktree",
+                      "commit-tree", "ls-tree"})
+_NO_HOOKS = "core.hooksPath=/dev/null"
+# Options with which those commands do start one.
+_STARTS_PROGRAMS = frozenset({"--edit", "-e", "--textconv", "--filters", "--path"})
+
+
+def _plumbing(argv: list[str]) -> bool:
+    """Is ``argv`` git running one of PLUMBING (or update-ref with hooks off)?"""
+    if argv[:1] != ["git"]:
+        return False
+    i, hooks_off = 1, False
+    while i < len(argv) and argv[i] in ("-c", "-C"):
+        hooks_off = hooks_off or (argv[i] == "-c" and argv[i + 1:i + 2] == [_NO_HOOKS])
+        i += 2
+    sub, rest = (argv[i] if i < len(argv) else ""), argv[i + 1:]
+    if any(a in _STARTS_PROGRAMS or a.startswith("--path=") for a in rest):
+        return False  # an editor, a textconv or clean filter
+    if sub == "hash-object" and "--stdin-paths" in rest and "--no-filters" not in rest:
+        return False
+    if sub == "commit-tree" and "--no-gpg-sign" not in rest:
+        return False  # commit.gpgSign would start gpg
+    return sub in PLUMBING or (sub == "update-ref" and hooks_off)
+
+
 def begin(args: Sequence[str], cwd: Path | str | None = None, input: bytes | None = None,
           env: Mapping[str, str] | None = None) -> Pending:
     """Start ``args`` in ``cwd`` (git through ``-C``, anything else through subprocess)."""
     argv = list(args)
     child = None
-    if argv[:1] == ["git"] and hasattr(os, "posix_spawn") and hasattr(select, "poll"):
+    if _plumbing(argv) and hasattr(os, "posix_spawn") and hasattr(select, "poll"):
         spawned = argv
         if cwd is not None:
             where = os.fspath(cwd)

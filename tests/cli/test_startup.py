@@ -12,7 +12,8 @@ from pathlib import Path
 
 from testing.repos import ORCH, git, open_session, orch
 
-HEAVY = ("dataclasses", "inspect", "typing", "tomllib", "click", "jsonschema", "pygit2")
+HEAVY = ("dataclasses", "inspect", "typing", "tomllib", "subprocess", "threading", "click",
+         "jsonschema", "pygit2")
 
 
 def _imported(cwd: Path, session: str, *argv: str) -> tuple[int, list[str]]:
