@@ -82,3 +82,19 @@ def commit_file(cwd: Path, rel: str, text: str, msg: str = "change",
     p.write_text(text)
     git(cwd, "add", rel)
     return git(cwd, "commit", "-q", "-m", msg, *extra, check=False, env=env)
+
+
+def mark_lock_commit_written(repo: Path, commit: str) -> None:
+    """Record ``commit`` in the clone's state as a lock table commit orch-hooks wrote
+    (what a writer records before its compare-and-swap: locks/storage.py), for tests
+    that stand in a damaged table for one an earlier writer made."""
+    import sqlite3
+
+    common = git(repo, "rev-parse", "--path-format=absolute", "--git-common-dir")
+    db = sqlite3.connect(Path(common.stdout.strip()) / "orch" / "state.db")
+    try:
+        with db:
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, '1')",
+                       (f"locks_written:{commit}",))
+    finally:
+        db.close()

@@ -237,6 +237,29 @@ def config_add(repo: Repo, key: str, value: str) -> None:
     repo.run("config", "--add", key, value)
 
 
+def config_get_regexp(repo: Repo, pattern: str, local: bool = False,
+                      ) -> list[tuple[str, str]]:
+    """(key, value) of every config entry whose name matches ``pattern`` (``local``:
+    the repository's own config file and what it includes, nothing from the user's,
+    the system's or the command line)."""
+    proc = repo.run("config", *(["--local"] if local else []), "--get-regexp", pattern,
+                    check=False)
+    out: list[tuple[str, str]] = []
+    for line in proc.stdout.decode(errors="replace").splitlines():
+        key, _, value = line.partition(" ")
+        out.append((key, value.strip()))
+    return out
+
+
+def config_set(repo: Repo, key: str, value: str) -> None:
+    repo.run("config", key, value)
+
+
+def config_unset_all(repo: Repo, key: str) -> None:
+    """Remove every value of ``key`` (absent: nothing happens)."""
+    repo.run("config", "--unset-all", key, check=False)
+
+
 def config_unset(repo: Repo, key: str, value_regex: str) -> None:
     """Remove the values of ``key`` matching ``value_regex`` (absent: nothing happens)."""
     repo.run("config", "--unset", key, value_regex, check=False)

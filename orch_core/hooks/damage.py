@@ -150,7 +150,8 @@ def _candidates(ctx: Context, bad: str) -> list[str]:
     out: list[str] = [e.new for e in reversed(githistory.reflog(ctx.repo, storage.REF))]
     try:
         rows = ctx.store.conn.execute(
-            "SELECT data FROM events WHERE data LIKE '%\"tip\"%' ORDER BY db_version DESC"
+            "SELECT data FROM events WHERE kind LIKE 'lock.%' AND data LIKE '%\"tip\"%' "
+            "ORDER BY db_version DESC"
         ).fetchall()
     except Exception:  # a damaged database: the reflog is all there is
         rows = []
@@ -198,7 +199,11 @@ def rebuild_lock_table(ctx: Context, bad: str) -> str:
         locks = storage._rows_to_locks(rows)
         source = f"the lock cache of state.db, built from {bad[:12]}"
     else:
-        for cand in [*_walk(ctx, bad), *_candidates(ctx, bad)]:
+        # The table this clone last read first: under a hand-made commit or a ref
+        # moved back, it is the newest table orch wrote.
+        last = ctx.store.meta("locks_tip") or ""
+        for cand in [*([last] if len(last) == 40 else []), *_walk(ctx, bad),
+                     *_candidates(ctx, bad)]:
             if (cand != bad and storage.readable(ctx.repo, cand)
                     and storage.written_by_orch(ctx, cand)):
                 locks = storage.read_table(ctx.repo, cand)[0]

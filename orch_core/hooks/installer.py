@@ -38,6 +38,25 @@ from orch_core.state.context import Context
 from orch_core.work import restamp
 
 
+def protected_to_install(ctx: Context) -> list[str]:
+    """The refs the shims protect: those recorded at the last install, except one the
+    policy committed on that branch no longer lists (a reviewed change), plus the work
+    tree's. A reinstall from an edited work tree adds refs, never drops one."""
+    from orch_core.git import refs as gitrefs
+    from orch_core.remote import mode
+
+    keep: list[str] = []
+    for ref in mode.installed_config(ctx.repo)[1]:
+        tip = gitrefs.read_ref_file(ctx.repo.common_dir, ref)
+        if tip is None or len(tip) != 40:
+            keep.append(ref)
+            continue
+        committed = config_mod.load_at(ctx.repo, tip, config_mod.Config())
+        if committed.source is None or ref in committed.protected_refs:
+            keep.append(ref)
+    return list(dict.fromkeys([*keep, *ctx.config.protected_refs]))
+
+
 def install(ctx: Context, force: bool = False, shared_hooks: bool = False
             ) -> dict[str, Any]:
     hdir = hooks_dir(ctx)
@@ -55,7 +74,7 @@ def install(ctx: Context, force: bool = False, shared_hooks: bool = False
             code="shared_hooks")
     policy = _ensure_policy(ctx)
     hdir.mkdir(parents=True, exist_ok=True)
-    protected = ctx.config.protected_refs
+    protected = protected_to_install(ctx)
     report: list[dict[str, str]] = []
     for hook in HOOK_NAMES:
         path = hdir / hook

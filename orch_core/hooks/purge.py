@@ -110,8 +110,12 @@ def purge(ctx: Context) -> dict[str, Any]:
     if repo.orch_dir.exists():
         shutil.rmtree(repo.orch_dir, ignore_errors=True)
         removed.append(str(repo.orch_dir))
+    for key in ("orch.remote", "orch.protected"):  # the install record (remote/mode.py)
+        if gitrepo.config_get_all(repo, key):
+            gitrepo.config_unset_all(repo, key)
+            removed.append(f"git config {key}")
     for gd in [repo.git_dir, *(p for p in (repo.common_dir / "worktrees").glob("*"))]:
-        for name in ("orch-session", "orch-stamp-implicit.json"):
+        for name in ("orch-session", "orch-stamp-implicit.json", "orch-policy"):
             with contextlib.suppress(OSError):
                 (gd / name).unlink()
     return {"removed": removed, "saved": saved, "bundle": bundle, "rescue_refs": rescue,

@@ -30,9 +30,12 @@ from orch_core.locks.table import Snapshot as Snapshot
 from orch_core.locks.tableread import TableMissing as TableMissing
 from orch_core.locks.tableread import TableUnreadable as TableUnreadable
 from orch_core.locks.tableread import TableUntrusted as TableUntrusted
-from orch_core.locks.tableread import _no_ref
 from orch_core.locks.tableread import read_table as read_table
 from orch_core.locks.tableread import readable as readable
+from orch_core.locks.trust import WRITTEN_PREFIX
+from orch_core.locks.trust import absent as _absent
+from orch_core.locks.trust import verify as _verify
+from orch_core.locks.trust import written_by_orch as written_by_orch
 from orch_core.state.context import Context
 
 # typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
@@ -179,54 +182,6 @@ def snapshot(ctx: Context) -> Snapshot:
         _verify(ctx, tip)  # after the read: an unreadable table says why first
     refresh_cache(ctx, tip, locks)
     return Snapshot(tip, locks, warnings, session_deadlines(ctx))
-
-
-# Every table commit a writer of this clone makes is recorded before its
-# compare-and-swap (a writer killed right after it leaves no stranger behind);
-# `rebuild` and the first read of an older state database trust the tip they meet.
-WRITTEN_PREFIX = "locks_written:"
-TRUSTED_TIP = "locks_trusted_tip"
-
-
-def written_by_orch(ctx: Context, tip: str) -> bool:
-    """Did a writer of this clone make ``tip`` (or was it trusted at a rebuild)?"""
-    store = ctx.store
-    if store.meta(WRITTEN_PREFIX + tip) is not None or store.meta(TRUSTED_TIP) == tip:
-        return True
-    row = store.conn.execute(
-        "SELECT 1 FROM events WHERE json_extract(data, '$.tip') = ? LIMIT 1", (tip,)
-    ).fetchone()
-    return row is not None
-
-
-def _verify(ctx: Context, tip: str) -> None:
-    """Refuse a table commit no writer of this clone made (local mode: a remote-mode
-    clone takes its tips from the remote, whose server hook checks each write)."""
-    if written_by_orch(ctx, tip):
-        return
-    if ctx.store.meta(TRUSTED_TIP) is None and ctx.store.conn.execute(
-            "SELECT 1 FROM meta WHERE key LIKE ? LIMIT 1", (WRITTEN_PREFIX + "%",)
-    ).fetchone() is None:
-        # A state database from before this check: trust what stands, once.
-        with ctx.store.cache_write() as conn:
-            ctx.store.set_meta(conn, TRUSTED_TIP, tip)
-        return
-    from orch_core.remote import mode
-
-    if mode.remote_name(ctx) is None:
-        raise TableUntrusted(tip)
-
-
-def _absent(ctx: Context) -> None:
-    """No ref: fine in a clone that never had a lock table; an error when this clone's
-    state last read one (local mode: a remote-mode clone follows its remote)."""
-    _no_ref(ctx.repo)
-    last = ctx.store.meta("locks_tip")
-    if last and last != "none":
-        from orch_core.remote import mode
-
-        if mode.remote_name(ctx) is None:
-            raise TableMissing(last)
 
 
 def refresh_cache(ctx: Context, tip: str | None, locks: list[Lock]) -> None:

@@ -68,12 +68,14 @@ class TableUntrusted(TableUnreadable):
 
     code = "lock_table_untrusted"
 
-    def __init__(self, tip: str) -> None:
+    def __init__(self, tip: str, behind: str = "") -> None:
+        what = (f"an older table than the one this clone last read ({behind[:12]}): "
+                "moved back by hand?" if behind else
+                "a commit no orch-hooks writer of this clone made (made by hand?)")
         OrchError.__init__(
             self,
-            f"the lock table is not trusted: {REF} points at {tip[:12]}, a commit no "
-            "orch-hooks writer of this clone made (made by hand?); no lock can be "
-            "trusted, so nothing that depends on them is allowed",
+            f"the lock table is not trusted: {REF} points at {tip[:12]}, {what}; no "
+            "lock can be trusted, so nothing that depends on them is allowed",
             hint="`orch-hooks doctor --fix` puts back the newest table orch-hooks wrote")
 
 

@@ -58,12 +58,11 @@ def installed_config(repo: gitrepo.Repo) -> tuple[str, list[str]]:
 
 
 def _config_from_git(repo: gitrepo.Repo) -> tuple[str, list[str]]:
-    proc = repo.run("config", "--get-regexp", r"^orch\.(remote|protected)$", check=False)
     remote, protected = "", []
-    for line in proc.stdout.decode(errors="replace").splitlines():
-        key, _, value = line.partition(" ")
+    for key, value in gitrepo.config_get_regexp(repo, r"^orch\.(remote|protected)$",
+                                                local=True):
         if key == CONFIG_REMOTE:
-            remote = value.strip()
+            remote = value
         elif key == CONFIG_PROTECTED:
             protected += value.split()
     return remote, protected
@@ -196,9 +195,9 @@ def record(ctx: Context, name: str, protected: list[str] | None) -> None:
     and the protected refs whose committed policy counts (when given)."""
     repo = ctx.repo
     if protected is not None:
-        repo.run("config", "--unset-all", CONFIG_PROTECTED, check=False)
+        gitrepo.config_unset_all(repo, CONFIG_PROTECTED)
         for ref in protected:
-            repo.run("config", "--add", CONFIG_PROTECTED, ref)
+            gitrepo.config_add(repo, CONFIG_PROTECTED, ref)
     if name:
-        repo.run("config", CONFIG_REMOTE, name)
+        gitrepo.config_set(repo, CONFIG_REMOTE, name)
     ctx.cache.pop(_KEY, None)

@@ -415,6 +415,8 @@ def test_uninstall_lists_leftovers_and_purge_saves_unsaved_work(
     assert "refs/notes/orch" in heads
     assert not orch_refs(repo) and not (repo / ".git" / "orch").exists()
     assert not wt.exists()
+    # The install record goes too (orch-hooks keeps nothing in the clone's config).
+    assert git(repo, "config", "--get-regexp", "^orch\\.", check=False).stdout == ""
     # The saved uncommitted change is there to take back.
     rescue = out["rescue_refs"][0]
     assert "not committed" in git(repo, "show", f"{rescue}:CHANGES.md").stdout

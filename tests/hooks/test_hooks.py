@@ -311,3 +311,29 @@ def test_lock_path_with_tab_sends_commits_to_python(
     assert commit_file(wb, "docs/a\tb/x.md", "x\n", "t").returncode == 1
     git(wb, "reset", "-q", "--hard")
     assert commit_file(wb, "docs/plain.md", "x\n", "p").returncode == 0
+
+
+def test_a_reinstall_from_an_edited_work_tree_does_not_unprotect_main(repo: Path) -> None:
+    """The shims protect what the last install recorded plus the work tree's list: a
+    work tree that says protected = [] and installs again drops nothing. Only the
+    policy committed on main (a reviewed change) can drop main."""
+    git(repo, "switch", "-q", "-c", "side")
+    (repo / "E.txt").write_text("e\n")
+    git(repo, "add", "E.txt")
+    git(repo, "commit", "-q", "-m", "e")
+    side = git(repo, "rev-parse", "HEAD").stdout.strip()
+    policy = repo / ".orch.toml"
+    original = policy.read_text()
+    policy.write_text(original.replace('protected = ["main"]', "protected = []"))
+    assert "protected = []" in policy.read_text()
+    orch(repo, "install", check=True)
+    policy.write_text(original)
+    moved = git(repo, "update-ref", "refs/heads/main", side, check=False)
+    assert moved.returncode != 0, "main moved after a reinstall from an edited work tree"
+    # The reviewed way: the policy committed on main says protected = [].
+    git(repo, "switch", "-q", "main")
+    policy.write_text(original.replace('protected = ["main"]', "protected = []"))
+    git(repo, "add", ".orch.toml")
+    git(repo, "-c", "core.hooksPath=/dev/null", "commit", "-q", "-m", "policy: working alone")
+    orch(repo, "install", check=True)
+    assert git(repo, "config", "--get-all", "orch.protected", check=False).stdout == ""

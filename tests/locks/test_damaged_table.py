@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from orch_core.locks import service as locks
 from testing.repos import add_worktree, git, open_session, orch, orch_json
 
@@ -162,3 +164,53 @@ def test_the_lock_writers_own_commits_stay_trusted(repo: Path) -> None:
         orch(wt, "lock", "release", "docs/", session=b, check=True)
     assert orch(repo, "doctor").returncode == 0
     assert [lk["session"] for lk in orch_json(wt, "lock", "list")["locks"]] == [a]
+
+
+def test_moving_the_lock_ref_back_to_an_older_table_is_not_believed(repo: Path) -> None:
+    """Every old table commit was written by orch, but pointing the ref back at one
+    from before alice's lock would drop it: a tip that does not descend from the table
+    this clone last read is refused like a hand-made one."""
+    a = open_session(repo, "alice")
+    orch(repo, "lock", "acquire", "README.md", session=a, check=True)
+    orch(repo, "lock", "release", "README.md", session=a, check=True)
+    orch(repo, "lock", "acquire", "docs/", session=a, check=True)
+    before = git(repo, "rev-parse", locks.REF).stdout.strip()  # alice holds docs/ only
+    orch(repo, "lock", "acquire", "src/api/", session=a, check=True)
+    orch(repo, "lock", "release", "docs/", session=a, check=True)
+    wt = add_worktree(repo, "bob-wt", "bob")
+    b = open_session(wt, "bob")
+    assert orch(wt, "lock", "acquire", "src/api/", session=b).returncode == 1
+    git(repo, "update-ref", locks.REF, before)
+    took = orch(wt, "lock", "acquire", "src/api/", session=b)
+    assert took.returncode == 1 and "older table" in took.stdout + took.stderr, took
+    doctor = orch(repo, "doctor", "--json")
+    assert doctor.returncode == 1 and "older table" in doctor.stdout
+    orch(repo, "doctor", "--fix", check=True)
+    held = [(lk["session"], lk["path"]) for lk in orch_json(wt, "lock", "list")["locks"]]
+    assert held == [(a, "src/api/")], held
+
+
+@pytest.mark.parametrize("via", ["mail", "queue"])
+def test_a_table_laundered_through_another_orch_writer_is_not_believed(
+        repo: Path, via: str) -> None:
+    """A hand-made commit put under refs/orch/mail (or queue), so that orch's mail (or
+    queue) writer builds on it and names the result in its own event, is still not a
+    lock table orch wrote."""
+    _a, b, wt = _setup(repo)
+    tip = git(repo, "rev-parse", locks.REF).stdout.strip()
+    empty = git(repo, "mktree", input="").stdout.strip()
+    forged = git(repo, "commit-tree", empty, "-p", tip, "-m", "x").stdout.strip()
+    git(repo, "update-ref", f"refs/orch/{via}", forged)
+    if via == "mail":
+        orch(wt, "mail", "send", "--to", "alice", "--subject", "hi", session=b)
+    else:
+        git(wt, "switch", "-q", "-c", "laundry")
+        (wt / "docs" / "l.md").write_text("l\n")
+        git(wt, "add", "docs/l.md")
+        git(wt, "commit", "-q", "-m", "l")
+        orch(wt, "merge", "request", session=b)
+    laundered = git(repo, "rev-parse", f"refs/orch/{via}").stdout.strip()
+    assert laundered != forged
+    git(repo, "update-ref", locks.REF, laundered)
+    listed = orch(wt, "lock", "list", "--json")
+    assert listed.returncode == 1 and "lock_table_untrusted" in listed.stdout + listed.stderr

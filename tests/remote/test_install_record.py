@@ -22,6 +22,7 @@ from testing.repos import git
     [["config", "orch.remote", "team #1"]],          # git quotes it
     [["config", "ORCH.Remote", "upper"]],             # names are case-insensitive
     [["config", "orch.remote", "origin"], ["config", "include.path", "extra.cfg"]],
+    [["config", "--global", "orch.remote", "from-home"]],   # not this clone's record
 ])
 def test_the_plain_read_agrees_with_git(tmp_path: Path, setup: list[list[str]]) -> None:
     git(tmp_path, "init", "-q", "r")
