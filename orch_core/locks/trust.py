@@ -4,7 +4,6 @@ one behind the table this clone last read."""
 
 from __future__ import annotations
 
-from orch_core.git import history as githistory
 from orch_core.locks.tableread import TableMissing, TableUntrusted, _no_ref
 from orch_core.state.context import Context
 
@@ -48,8 +47,13 @@ def verify(ctx: Context, tip: str) -> None:
     last = ctx.store.meta("locks_tip")
     behind = ""
     if written_by_orch(ctx, tip):
-        if (not last or last in ("none", tip)
-                or githistory.is_ancestor(ctx.repo, last, tip)):
+        if not last or last in ("none", tip):
+            return
+        # Imported here: a lock write on the table it last read needs no history
+        # (docs/ARCHITECTURE.md, performance budgets).
+        from orch_core.git import history as githistory
+
+        if githistory.is_ancestor(ctx.repo, last, tip):
             return
         behind = last
     elif _first_use(ctx, tip):
