@@ -16,7 +16,7 @@ from orch_core.git import history as githistory
 from orch_core.git import refs as gitrefs
 from orch_core.git import repo as gitrepo
 from orch_core.locks import export as lockexport
-from orch_core.locks import storage
+from orch_core.locks import storage, trust
 from orch_core.locks.table import Lock, blob_name, serialise
 from orch_core.state.context import Context
 from orch_core.state.store import Damaged, db_path
@@ -83,6 +83,9 @@ def check_lock_table(ctx: Context, fix: bool, add: Add) -> None:
             add("lock table readable", False, e.message, fixed)
         return
     try:
+        last = trust.behind(ctx, tip)
+        if last:
+            raise storage.TableUntrusted(tip, last)
         storage.snapshot(ctx)
     except storage.TableUntrusted as e:
         fixed = False

@@ -215,7 +215,7 @@ def _branch_lock_refusals(ctx: Context, lines: list[str]) -> list[str]:
         current = gitrefs.read_ref_file(ctx.repo.common_dir, ref) or gitrepo.ZERO_OID
         if current == new:
             continue
-        found = branch_rule.update_conflicts(ctx, sid, ctx.config.base_branch, current, new)
+        found = branch_rule.update_conflicts(ctx, sid, gate.base_branch(ctx), current, new)
         if found:
             out += branch_rule.refusal_lines(f"update of {ref}", found, ctx.now())
             out += putback.after_refusal(ctx.repo, ref, current, new, protected=False)

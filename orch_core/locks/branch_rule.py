@@ -27,6 +27,10 @@ def new_paths(ctx: Context, base: str, old: str, new: str) -> set[str]:
     """
     if old == ZERO_OID and githistory.on_a_branch(ctx.repo, new):
         return set()
+    if old != ZERO_OID and githistory.merge_base(ctx.repo, base, new) is None:
+        # No base to measure against (a base branch that does not exist, or unrelated
+        # history): everything the update changes counts.
+        return set(githistory.changed_between(ctx.repo, old, new) or [])
     paths = githistory.own_change(ctx.repo, base, new)
     if old != ZERO_OID and paths:
         paths -= githistory.own_change(ctx.repo, base, old)

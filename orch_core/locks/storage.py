@@ -14,7 +14,10 @@ from collections.abc import Callable, Iterable
 from orch_core.errors import GitFailed
 from orch_core.git import refs as gitrefs
 from orch_core.git import repo as gitrepo
-from orch_core.locks import offline  # remote mode (docs/ARCHITECTURE.md)
+from orch_core.locks import (
+    offline,  # remote mode (docs/ARCHITECTURE.md)
+    trust,
+)
 from orch_core.locks.export import advance_export, session_deadlines, write_export
 from orch_core.locks.table import (
     LEGACY_TABLE,
@@ -178,6 +181,16 @@ def snapshot(ctx: Context) -> Snapshot:
     if cached is not None:
         return Snapshot(tip, cached, [], session_deadlines(ctx))
     locks, warnings = read_table(repo, tip) if tip else ([], [])
+    last = trust.behind(ctx, tip) if tip else None
+    if tip and last:
+        # The ref moved back to an older table orch wrote: a lock in it or in the table
+        # this clone last read counts (no decision gets looser), the cache stays on the
+        # newer one, and writers refuse (docs/ARCHITECTURE.md, "Where a lock is written").
+        newer = _cached_at(ctx, last) or []
+        ids = {lk.id for lk in locks}
+        locks = locks + [lk for lk in newer if lk.id not in ids]
+        warnings = [*warnings, str(TableUntrusted(tip, last).message)]
+        return Snapshot(tip, locks, warnings, session_deadlines(ctx))
     if tip:
         _verify(ctx, tip)  # after the read: an unreadable table says why first
     refresh_cache(ctx, tip, locks)
@@ -282,9 +295,8 @@ def mutate(ctx: Context, actor: str, kind: str, fn: Mutation,
             if tip is not None and not readable(ctx.repo, tip):
                 read_table(ctx.repo, tip)
             raise
-        if store is None:
-            with ctx.store.cache_write() as conn:
-                ctx.store.set_meta(conn, WRITTEN_PREFIX + commit, "1")
+        with ctx.store.cache_write() as conn:
+            ctx.store.set_meta(conn, WRITTEN_PREFIX + commit, "1")
 
         def done(commit: gitrepo.Oid) -> dict[str, Any]:
             ctx.cache[_LAYOUT_OK] = commit

@@ -39,29 +39,40 @@ def _first_use(ctx: Context, tip: str) -> bool:
     return True
 
 
+def behind(ctx: Context, tip: str) -> str | None:
+    """The table this clone last read, when ``tip`` is a table orch wrote that does
+    not descend from it (the ref moved back by hand); else None."""
+    last = ctx.store.meta("locks_tip")
+    if not last or last in ("none", tip) or not written_by_orch(ctx, tip):
+        return None
+    # Imported here: a lock write on the table it last read needs no history
+    # (docs/ARCHITECTURE.md, performance budgets).
+    from orch_core.git import history as githistory
+
+    return None if githistory.is_ancestor(ctx.repo, last, tip) else last
+
+
 def verify(ctx: Context, tip: str) -> None:
     """Refuse a table commit no writer of this clone made, or one that is not a
     descendant of the table this clone last read (the ref moved back to an older
-    table by hand). Local mode only: a remote-mode clone takes its tips from the
-    remote, whose server hook checks each write."""
-    last = ctx.store.meta("locks_tip")
-    behind = ""
-    if written_by_orch(ctx, tip):
-        if not last or last in ("none", tip):
-            return
-        # Imported here: a lock write on the table it last read needs no history
-        # (docs/ARCHITECTURE.md, performance budgets).
-        from orch_core.git import history as githistory
-
-        if githistory.is_ancestor(ctx.repo, last, tip):
-            return
-        behind = last
-    elif _first_use(ctx, tip):
+    table by hand, which would drop every lock taken since). A remote-mode clone
+    also believes the remote's table as last fetched and its history (the remote's
+    server hook checks each write)."""
+    last = behind(ctx, tip)
+    if last is None and (written_by_orch(ctx, tip) or _first_use(ctx, tip)):
         return
     from orch_core.remote import mode
 
-    if mode.remote_name(ctx) is None:
-        raise TableUntrusted(tip, behind)
+    name = mode.remote_name(ctx)
+    if name is not None and not last:
+        # Remote mode: a table the remote holds (as last fetched), or one before it.
+        from orch_core.git import history as githistory
+        from orch_core.git import remote as gitremote
+
+        theirs = gitremote.tracked(ctx.repo, name).get("refs/orch/locks")
+        if theirs is not None and githistory.is_ancestor(ctx.repo, tip, theirs):
+            return
+    raise TableUntrusted(tip, last or "")
 
 
 def absent(ctx: Context) -> None:

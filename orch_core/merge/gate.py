@@ -15,13 +15,18 @@ from __future__ import annotations
 import shlex
 from typing import TYPE_CHECKING
 
+# The committed-policy readers live in the state layer (the work layer needs them
+# too); the gate re-exports them. That module imports nothing at run time.
+from orch_core.state.committed import SHIM_PROTECTED_ENV as SHIM_PROTECTED_ENV
+from orch_core.state.committed import base_branch as base_branch
+from orch_core.state.committed import committed_policies as committed_policies
+from orch_core.state.committed import require_lock as require_lock
+from orch_core.state.committed import shim_protected as shim_protected
+
 if TYPE_CHECKING:
-    from orch_core.state.config import Config
     from orch_core.state.context import Context
 
 TOKEN_ENV = "ORCH_LANDER_TOKEN"
-# Set by the shim itself right before it starts Python (hooks/_header.sh).
-SHIM_PROTECTED_ENV = "ORCH_SHIM_PROTECTED"
 ZERO = "0" * 40
 
 
@@ -39,36 +44,6 @@ def protected_refs(ctx: Context) -> list[str]:
         refs.update(dict.fromkeys(committed.protected_refs))
     refs.update(dict.fromkeys(ctx.config.protected_refs))
     return list(refs)
-
-
-def shim_protected(ctx: Context) -> list[str]:
-    """The list built into the shims at install (the defaults outside a shim)."""
-    from orch_core.state import config
-
-    shim = ctx.env.get(SHIM_PROTECTED_ENV)
-    return shim.split() if shim is not None else config.Config().protected_refs
-
-
-def committed_policies(ctx: Context) -> list[Config]:
-    """The policy committed at the tip of each protected branch built into the shims
-    (a branch that does not exist yet has none). A malformed one is an error."""
-    from orch_core.git import refs as gitrefs
-    from orch_core.state import config
-
-    out: list[Config] = []
-    for ref in shim_protected(ctx):
-        tip = gitrefs.read_ref_file(ctx.repo.common_dir, ref)
-        if tip is not None and len(tip) == 40:
-            out.append(config.load_at(ctx.repo, tip, config.Config()))
-    return out
-
-
-def require_lock(ctx: Context) -> bool:
-    """``[locks] require_lock``: on when the work tree's policy or one committed on a
-    protected branch turns it on. A work tree may add the rule, never drop it."""
-    if ctx.config.get("locks", "require_lock"):
-        return True
-    return any(c.get("locks", "require_lock") for c in committed_policies(ctx))
 
 
 def _lander_may(ctx: Context, new: str) -> bool:

@@ -11,91 +11,28 @@ committed policy is read through one ``git cat-file --batch``.
 
 from __future__ import annotations
 
-from orch_core.git import objects as gitobjects
-from orch_core.git import refs as gitrefs
 from orch_core.git import repo as gitrepo
+from orch_core.state.committed import CONFIG_PROTECTED as CONFIG_PROTECTED
+from orch_core.state.committed import CONFIG_REMOTE as CONFIG_REMOTE
+from orch_core.state.committed import _config_from_git as _config_from_git
+from orch_core.state.committed import installed_config as installed_config
 from orch_core.state.context import Context
 
 _KEY = "remote.name"
 OFFLINE = "remote.offline"
-# git config keys written by `orch-hooks install` (the install-time record).
-CONFIG_REMOTE = "orch.remote"
-CONFIG_PROTECTED = "orch.protected"
 
 
-def installed_config(repo: gitrepo.Repo) -> tuple[str, list[str]]:
-    """(``orch.remote`` or '', the protected refs recorded at install), read from the
-    clone's config file without a process when it is plain (as git writes it); an
-    include or anything unusual in the ``[orch]`` section asks git."""
+def _committed(ctx: Context) -> str:
+    """``[remote] name`` of the first policy committed on a protected branch that
+    names one ('' when none does; a malformed policy names none)."""
+    from orch_core.errors import UsageError
+    from orch_core.state import committed
+
     try:
-        text = (repo.common_dir / "config").read_text(errors="replace")
-    except OSError:
-        return _config_from_git(repo)
-    low = text.lower()
-    if "orch" not in low:
-        return "", []
-    if "[include" in low:
-        return _config_from_git(repo)
-    remote, protected, section = "", [], ""
-    for raw in text.splitlines():
-        line = raw.strip()
-        if not line or line[0] in "#;":
-            continue
-        if line.startswith("["):
-            section = line.lower()
-            continue
-        if section != "[orch]":
-            continue
-        key, eq, value = line.partition("=")
-        key, value = key.strip().lower(), value.strip()
-        if not eq or any(c in value for c in "\"#;") or value.endswith("\\"):
-            return _config_from_git(repo)
-        if key == "remote":
-            remote = value
-        elif key == "protected":
-            protected.append(value)
-    return remote, protected
-
-
-def _config_from_git(repo: gitrepo.Repo) -> tuple[str, list[str]]:
-    remote, protected = "", []
-    for key, value in gitrepo.config_get_regexp(repo, r"^orch\.(remote|protected)$",
-                                                local=True):
-        if key == CONFIG_REMOTE:
-            remote = value
-        elif key == CONFIG_PROTECTED:
-            protected += value.split()
-    return remote, protected
-
-
-def _committed(ctx: Context, refs: list[str]) -> str:
-    """``[remote] name`` of the policy committed on the first of ``refs`` that exists
-    ('' when it names none)."""
-    from pathlib import Path
-
-    from orch_core.state import config
-
-    tips = [(r, gitrefs.read_ref_file(ctx.repo.common_dir, r)) for r in refs]
-    tips = [(r, t) for r, t in tips if t is not None]
-    if not tips:
+        policies = committed.committed_policies(ctx)
+    except UsageError:
         return ""
-    specs = [f"{t}:{config.FILENAME}" for _r, t in tips]
-    blobs = gitobjects.cat_objects(ctx.repo, specs)
-    for (ref, _tip), spec in zip(tips, specs, strict=True):
-        raw = blobs.get(spec)
-        if raw is None:
-            continue
-        try:
-            text = raw.decode("utf-8")
-            if "remote" not in text and "\\" not in text:
-                # No key can spell `remote` (a bare or quoted key has it literally, only
-                # an escape could hide it): parsing would find no name, or fail and be
-                # skipped. Skipping it spares a lock command tomllib (docs/ARCHITECTURE.md,
-                # performance budgets).
-                continue
-            pol = config.parse(text, Path(f"{ref}:{config.FILENAME}"))
-        except (UnicodeDecodeError, ValueError):
-            continue
+    for pol in policies:
         name = str(pol.get("remote", "name") or "")
         if name:
             return name
@@ -107,9 +44,7 @@ def remote_name(ctx: Context) -> str | None:
     hit = ctx.cache.get(_KEY)
     if hit is not None:
         return str(hit) or None
-    recorded, protected = installed_config(ctx.repo)
-    refs = list(dict.fromkeys(protected or ["refs/heads/main"]))
-    name = _committed(ctx, refs) or recorded
+    name = _committed(ctx) or installed_config(ctx.repo)[0]
     ctx.cache[_KEY] = name
     _mark(ctx, name)
     return name or None
@@ -200,4 +135,5 @@ def record(ctx: Context, name: str, protected: list[str] | None) -> None:
             gitrepo.config_add(repo, CONFIG_PROTECTED, ref)
     if name:
         gitrepo.config_set(repo, CONFIG_REMOTE, name)
-    ctx.cache.pop(_KEY, None)
+    for key in (_KEY, "committed.protected", "committed.policies"):
+        ctx.cache.pop(key, None)

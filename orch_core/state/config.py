@@ -266,8 +266,7 @@ def _read_policy(path: Path) -> bytes | None:
     return data
 
 
-def load(root: Path, cache_dir: Path | None = None) -> Config:
-    """The policy of the work tree at ``root``; with ``cache_dir``, see :func:`_parse_cached`."""
+def load(root: Path) -> Config:
     path = root / FILENAME
     raw = _read_policy(path)
     if raw is None:
@@ -276,45 +275,7 @@ def load(root: Path, cache_dir: Path | None = None) -> Config:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise UsageError(f"{path}: not UTF-8 text", code="bad_config") from e
-    if cache_dir is None:
-        return parse(text, path)
-    return _parse_cached(text, path, cache_dir)
-
-
-PARSED = "policy-parsed.json"
-
-
-def _parse_cached(text: str, path: Path, cache_dir: Path) -> Config:
-    """``parse(text, path)``, remembering the values of the last text parsed without error
-    in ``cache_dir/PARSED``: a one-shot command then needs neither tomllib nor the
-    checks' regular expressions (docs/ARCHITECTURE.md, performance budgets).
-
-    The entry is used only for exactly the same text, so it gives what parsing
-    gives; values JSON cannot carry unchanged (a TOML date, a NaN) are not
-    remembered, and a file that does not parse is parsed, and refused, every time.
-    """
-    import json  # the lock path has it already
-
-    cache = cache_dir / PARSED
-    try:
-        with open(cache, encoding="utf-8") as fh:
-            entry = json.load(fh)
-        if isinstance(entry, dict) and entry.get("text") == text \
-                and isinstance(entry.get("values"), dict):
-            return Config(entry["values"], path)
-    except (OSError, ValueError):
-        pass
-    config = parse(text, path)
-    try:
-        data = json.dumps({"text": text, "values": config.values}, allow_nan=False)
-        if json.loads(data)["values"] != config.values or not cache_dir.is_dir():
-            return config
-        tmp = cache_dir / f"{PARSED}.{os.getpid()}.tmp"
-        tmp.write_text(data, encoding="utf-8")
-        os.replace(tmp, cache)
-    except (TypeError, ValueError, OSError):
-        pass  # not remembered: the next call parses again
-    return config
+    return parse(text, path)
 
 
 def load_at(repo: gitrepo.Repo, rev: str, fallback: Config) -> Config:

@@ -90,7 +90,7 @@ class Context:
             # Imported here: `lock check` and `lock release` read no policy.
             from orch_core.state.config import load as load_config
 
-            self._config = load_config(self.repo.toplevel, self.repo.orch_dir)
+            self._config = load_config(self.repo.toplevel)
         return self._config
 
     @property

@@ -62,7 +62,9 @@ def write_payload_file(ctx: Context, path: Path, data: dict[str, Any]) -> bool:
     both reads match and the trailer carries the same nonce; anything else (a
     torn read, a writer killed mid-write) sends the commit to the Python stamp.
     """
-    base = ctx.config.base_branch
+    from orch_core.state import committed
+
+    base = committed.base_branch(ctx)
     body = _open_prefix(data)
 
     def unchanged(current: bytes) -> bool:

@@ -266,3 +266,19 @@ def test_a_faked_commit_checked_marker_is_caught_at_push(
     push = git(wb, "push", "origin", "wt-b", check=False)
     assert push.returncode == 1 and a in push.stderr, push.stderr
     assert not _remote_has(bare_remote, "wt-b")
+
+
+@pytest.mark.parametrize("base", ["nosuchbranch", "wt-b"])
+def test_a_work_tree_base_branch_does_not_move_the_lock_rule(
+        setup: tuple[Path, Path, Path, str], base: str) -> None:
+    """The branch lock rule measures a branch's own change against the base branch of
+    the policy committed on main: a work tree that names another base (one that does
+    not exist, or the branch itself) changes nothing."""
+    _repo, _wa, wb, a = setup
+    policy = wb / ".orch.toml"
+    policy.write_text(policy.read_text().replace("[merge]\n", f'[merge]\nbase = "{base}"\n', 1)
+                      if "base =" not in policy.read_text() else
+                      policy.read_text().replace('base = "main"', f'base = "{base}"'))
+    assert f'base = "{base}"' in policy.read_text()
+    proc = commit_file(wb, "src/api/users.py", "x\n", "bypass", "--no-verify")
+    assert proc.returncode != 0 and a in proc.stderr, proc.stderr

@@ -69,6 +69,9 @@ EXERCISED: dict[str, str] = {
     ".git/orch-commit-checked": r'def test_a_faked_commit_checked_marker_is_caught_at_push',
     "sh -c 'echo $$ > .git/orch-commit-checked; exec git commit --no-verify'":
         r"exec git commit -q --no-verify -m faked",
+    "[merge] base": r'def test_a_work_tree_base_branch_does_not_move_the_lock_rule',
+    "orch-hooks install": r'def test_a_reinstall_from_an_edited_work_tree_does_not_unprotect_main',
+    "protected = []": r'"protected = \[\]"',
     ".git/orch-policy": r'copy\.write_text\(text\.replace\("policy\\t1\\t"',
     "ORCH_CLOCK_OFFSET": r'"ORCH_CLOCK_OFFSET", "100000"',
     "ORCH_LANDER_PAUSE": r'env\["ORCH_LANDER_PAUSE"\] = "locked"',

@@ -214,3 +214,19 @@ def test_a_table_laundered_through_another_orch_writer_is_not_believed(
     git(repo, "update-ref", locks.REF, laundered)
     listed = orch(wt, "lock", "list", "--json")
     assert listed.returncode == 1 and "lock_table_untrusted" in listed.stdout + listed.stderr
+
+
+def test_a_hand_written_remote_record_does_not_make_a_hand_made_table_believed(
+        repo: Path) -> None:
+    """`git config orch.remote NAME` puts the clone in remote mode, where the remote's
+    tables count; a hand-made commit the remote never held is still not believed."""
+    _a, _b, wt = _setup(repo)
+    tip = git(repo, "rev-parse", locks.REF).stdout.strip()
+    empty = git(repo, "mktree", input="").stdout.strip()
+    forged = git(repo, "commit-tree", empty, "-p", tip, "-m", "x").stdout.strip()
+    git(repo, "update-ref", locks.REF, forged)
+    git(repo, "config", "orch.remote", "origin")
+    (wt / "src" / "api" / "users.py").write_text("bob was here\n")
+    git(wt, "add", "src/api/users.py")
+    commit = git(wt, "commit", "-q", "-m", "into alice's lock", check=False)
+    assert commit.returncode == 1 and "not trusted" in commit.stderr, commit.stderr
