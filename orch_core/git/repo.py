@@ -97,6 +97,10 @@ def run(
             f"cannot run {args[0]!r}",
             hint="Is git installed and on PATH?",
         ) from e
+    return _checked(args, proc, check)
+
+
+def _checked(args: Sequence[str], proc: Ran, check: bool) -> Ran:
     if check and proc.returncode != 0:
         err = proc.stderr.decode(errors="replace").strip()
         raise GitFailed(
@@ -143,24 +147,49 @@ def discover(cwd: Path | str | None = None) -> Repo:
     return discover_with_case(cwd, False)[0]
 
 
+# `git cat-file --batch` started beside the discovery of a repository by a lock write
+# (discover_with_case), by that Repo: the first cat_objects on it hands it its
+# requests (git/objects.py), so the process started while rev-parse ran.
+EARLY_BATCH: dict[Repo, spawn.Pending] = {}
+
+
+def finish_early(pending: spawn.Pending, input: bytes, check: bool = True) -> Ran:
+    """What :func:`run` gives for a git started early with :func:`spawn.begin`, fed
+    ``input`` now."""
+    pending.input = input
+    if pending.child is not None:
+        pending.child.input = input
+    return _checked(pending.args, spawn.end(pending), check)
+
+
+def drop_early(repo: Repo) -> None:
+    """End an early `git cat-file --batch` nobody asked anything (empty input)."""
+    pending = EARLY_BATCH.pop(repo, None)
+    if pending is not None:
+        finish_early(pending, b"", check=False)
+
+
 def discover_with_case(cwd: Path | str | None, ignore_case_too: bool) -> tuple[Repo, bool]:
     """:func:`discover`, and with ``ignore_case_too`` what :func:`ignore_case` answers
     (else False), from a `git config` process run beside `git rev-parse` rather than
-    after it (one process less on the path of a lock write; docs/ARCHITECTURE.md,
-    performance budgets). Both run in ``cwd``, inside the repository they describe,
-    with the caller's environment, so the configuration read is the one
-    :func:`ignore_case` reads from the top level."""
+    after it, and a `git cat-file --batch` started for the first cat_objects
+    (EARLY_BATCH): a lock write needs both, and they then cost it no step of its
+    own (docs/ARCHITECTURE.md, performance budgets). All run in ``cwd``, inside the
+    repository they describe, with the caller's environment, as :func:`run` from
+    the top level would."""
     where = Path(cwd or os.getcwd())
     if not where.is_dir():
         # Else subprocess fails with FileNotFoundError, reported as "cannot run 'git'".
         raise UsageError(f"{where} is not a directory", code="not_a_repo",
                          hint="check the -C DIRECTORY argument or the current directory")
-    config: spawn.Pending | None = None
+    config = batch = None
     if ignore_case_too:
         try:
             config = spawn.begin(["git", "config", "--get", "core.ignorecase"], where)
+            batch = spawn.begin(["git", "cat-file", "--batch"], where, b"")
         except FileNotFoundError:
-            config = None  # the rev-parse below reports it
+            pass  # the rev-parse below reports it
+    repo = None
     try:
         proc = run(
             ["git", "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-dir",
@@ -168,9 +197,14 @@ def discover_with_case(cwd: Path | str | None, ignore_case_too: bool) -> tuple[R
             cwd=where,
             check=False,
         )
+        repo = _repo_from(where, proc)
     finally:
         answer = spawn.end(config) if config is not None else None
-    repo = _repo_from(where, proc)
+        if batch is not None and repo is None:
+            finish_early(batch, b"", check=False)
+        elif batch is not None and repo is not None:
+            drop_early(repo)
+            EARLY_BATCH[repo] = batch
     folded = answer is not None and answer.returncode == 0 \
         and answer.stdout.decode().strip().lower() == "true"
     return repo, folded

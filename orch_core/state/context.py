@@ -123,6 +123,8 @@ class Context:
         return clock.now()
 
     def close(self) -> None:
+        if self._repo is not None:
+            gitrepo.drop_early(self._repo)  # an early cat-file nobody used
         if self._store is not None:
             self._store.close()
             self._store = None

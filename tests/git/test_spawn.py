@@ -79,3 +79,27 @@ def test_missing_program_or_directory(repo: Path, tmp_path: Path) -> None:
         gitrepo.run(["git", "rev-parse"], cwd=tmp_path / "gone")
     ran = spawn.run(["git", "rev-parse", "--show-toplevel"], repo / "src")
     assert (ran.returncode, ran.stdout) == (0, f"{repo}\n".encode())
+
+
+def test_early_cat_file_answers_the_first_request(repo: Path) -> None:
+    from orch_core.git import objects as gitobjects
+
+    found, folded = gitrepo.discover_with_case(repo / "src", True)
+    assert found == gitrepo.discover(repo) and folded == gitrepo.ignore_case(found)
+    early = gitrepo.EARLY_BATCH[found]
+    specs = ["HEAD:README.md", "HEAD:no-such-file"]
+    assert gitobjects.cat_objects(found, specs) == {
+        "HEAD:README.md": (repo / "README.md").read_bytes(), "HEAD:no-such-file": None}
+    assert found not in gitrepo.EARLY_BATCH and early.child is not None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(early.child.pid, os.WNOHANG)  # reaped
+    # Unused, it is ended without a request; outside a repository, at once.
+    gitrepo.discover_with_case(repo, True)
+    unused = gitrepo.EARLY_BATCH[found]
+    gitrepo.drop_early(found)
+    assert found not in gitrepo.EARLY_BATCH and unused.child is not None
+    with pytest.raises(ChildProcessError):
+        os.waitpid(unused.child.pid, os.WNOHANG)
+    with pytest.raises(Exception, match="not inside a git repository"):
+        gitrepo.discover_with_case("/", True)
+    assert not gitrepo.EARLY_BATCH
