@@ -31,6 +31,11 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
     from pathlib import Path
 
+try:  # the C module under `signal`, loaded at start-up: no enum classes to build
+    from _signal import SIGPIPE, SIGXFSZ  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover - another interpreter
+    from signal import SIGPIPE, SIGXFSZ
+
 _READ = select.POLLIN | select.POLLPRI
 _CHUNK = 32768
 
@@ -163,8 +168,6 @@ def start(argv: Sequence[str], input: bytes | None = None,
           env: Mapping[str, str] | None = None) -> Child | None:
     """Start ``argv``; None when a pipe would land on descriptor 0, 1 or 2 (one of them
     is closed in this process): the caller then uses ``subprocess``."""
-    import signal  # the numbers only (enum is loaded already)
-
     environ = os.environ if env is None else env
     exe = which(argv[0], environ)
     fds: list[int] = []
@@ -183,7 +186,7 @@ def start(argv: Sequence[str], input: bytes | None = None,
                 os.close(fd)
             return None
         pid = os.posix_spawn(exe, list(argv), environ, file_actions=actions,
-                             setsigdef=(signal.SIGPIPE, signal.SIGXFSZ))
+                             setsigdef=(SIGPIPE, SIGXFSZ))
     except BaseException:
         for fd in fds:
             os.close(fd)
