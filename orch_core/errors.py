@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+# typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 
 EXIT_OK = 0
 EXIT_REFUSED = 1

@@ -8,12 +8,15 @@ dispatcher looks methods up in.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
 from orch_core.api.registry import REGISTRY, Method, method
 from orch_core.errors import NotFound
 
+# typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from orch_core.state.context import Context
 
 # The module that registers each method family (the part of a method name before its

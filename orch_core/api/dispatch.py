@@ -18,7 +18,6 @@ default" and is dropped before either check.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
 
 from orch_core.api import catalog
 from orch_core.api.catalog import FAMILIES as FAMILIES
@@ -27,7 +26,11 @@ from orch_core.api.catalog import load as load
 from orch_core.api.registry import Method as Method
 from orch_core.errors import OrchError, UsageError, log_bug
 
+# typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from orch_core.state.context import Context
 
 # Schema keywords the plain check understands; a spec with any other one goes to jsonschema.

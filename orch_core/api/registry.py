@@ -7,10 +7,15 @@ for an agent, and the error codes it may return. Front ends only translate.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
 
-Handler = Callable[..., Any]
+from orch_core.records import Frozen
+
+# typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TypeAlias
+
+    Handler: TypeAlias = Callable[..., Any]
 
 # The seeds' parameter names, accepted as documented aliases (docs/ARCHITECTURE.md,
 # "Parameter aliases"): alias -> (parameter, method-name prefixes it applies to,
@@ -52,17 +57,29 @@ def aliases_for(name: str, params: dict[str, dict[str, Any]]) -> dict[str, str]:
     return out
 
 
-@dataclass(frozen=True)
-class Method:
+class Method(Frozen):
+    """One registered method (a frozen record: orch_core/records.py)."""
+
+    FIELDS = ("name", "summary", "params", "required", "handler", "errors", "mutates",
+              "extra", "aliases")
     name: str
     summary: str
     params: dict[str, dict[str, Any]]
     required: tuple[str, ...]
     handler: Handler
-    errors: tuple[str, ...] = ()
-    mutates: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
-    aliases: dict[str, str] = field(default_factory=dict)
+    errors: tuple[str, ...]
+    mutates: bool
+    extra: dict[str, Any]
+    aliases: dict[str, str]
+
+    def __init__(self, name: str, summary: str, params: dict[str, dict[str, Any]],
+                 required: tuple[str, ...], handler: Handler, errors: tuple[str, ...] = (),
+                 mutates: bool = False, extra: dict[str, Any] | None = None,
+                 aliases: dict[str, str] | None = None) -> None:
+        self._set(name=name, summary=summary, params=params, required=required,
+                  handler=handler, errors=errors, mutates=mutates,
+                  extra={} if extra is None else extra,
+                  aliases={} if aliases is None else aliases)
 
     @property
     def schema(self) -> dict[str, Any]:

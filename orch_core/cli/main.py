@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> None:
 
         call = lockfront.parse(args)
         if call is not None:
-            sys.exit(lockfront.run(call))
+            lockfront.leave(lockfront.run(call))
     from orch_core.cli.app import main as click_main
 
     click_main(args)

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
 
+from orch_core.git.repo import (
+    EARLY_BATCH,
+    ORCH_EMAIL,
+    ORCH_NAME,
+    Oid,
+    Repo,
+    finish_early,
+    git_in,
+)
+
+# typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import pygit2
-from orch_core.git.repo import ORCH_EMAIL, ORCH_NAME, Oid, Repo, git_in
 
 
 def write_snapshot(pg: pygit2.Repository, files: Mapping[str, bytes], parent: Oid | None,
@@ -121,7 +131,12 @@ def cat_objects(repo: Repo, oids: Sequence[str]) -> dict[str, bytes | None]:
     """Contents of many objects through one `git cat-file --batch` (None: missing)."""
     if not oids:
         return {}
-    proc = repo.run("cat-file", "--batch", input="".join(f"{o}\n" for o in oids).encode())
+    request = "".join(f"{o}\n" for o in oids).encode()
+    early = EARLY_BATCH.pop(repo, None)  # started beside the discovery (git/repo.py)
+    if early is not None:
+        proc = finish_early(early, request)
+    else:
+        proc = repo.run("cat-file", "--batch", input=request)
     data = proc.stdout
     out: dict[str, bytes | None] = {}
     pos = 0

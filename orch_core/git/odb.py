@@ -13,35 +13,38 @@ update-ref) cost less than that import. See docs/ARCHITECTURE.md (performance).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
 
 from orch_core.errors import GitFailed
-from orch_core.git import history as githistory
 from orch_core.git import objects as gitobjects
 from orch_core.git import refs as gitrefs
 from orch_core.git.repo import NO_HOOKS, ORCH_EMAIL, ORCH_NAME, ZERO_OID, Oid, Repo, no_git_env
 
+# typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Protocol
+
     import pygit2
 
+    class Odb(gitrefs.RefStore, Protocol):
+        """What the CAS writers of refs/orch/* need from git."""
 
-class Odb(gitrefs.RefStore, Protocol):
-    """What the CAS writers of refs/orch/* need from git."""
+        def read_file(self, commit: Oid, name: str) -> bytes | None: ...
 
-    def read_file(self, commit: Oid, name: str) -> bytes | None: ...
+        def files(self, commit: Oid) -> dict[str, bytes]: ...
 
-    def files(self, commit: Oid) -> dict[str, bytes]: ...
+        def parent(self, commit: Oid) -> Oid | None: ...
 
-    def parent(self, commit: Oid) -> Oid | None: ...
+        def write_tree_update(self, parent: Oid | None, changes: Mapping[str, bytes | None],
+                              message: str, when: float | None = None) -> Oid: ...
 
-    def write_tree_update(self, parent: Oid | None, changes: Mapping[str, bytes | None],
-                          message: str, when: float | None = None) -> Oid: ...
-
-    def write_snapshot(self, files: Mapping[str, bytes], parent: Oid | None, message: str,
-                       when: float | None = None) -> Oid: ...
+        def write_snapshot(self, files: Mapping[str, bytes], parent: Oid | None, message: str,
+                           when: float | None = None) -> Oid: ...
 
 
 class InProcess:
@@ -77,6 +80,9 @@ class InProcess:
 # Entry of a flat tree as `git ls-tree` prints it: (mode, type, oid).
 TreeEntry = tuple[str, str, str]
 
+# The orch dir's file holding the tree of the last commit written by Plumbing.
+LAST_TREE = "last-tree"
+
 # Options that keep user configuration out of what orch writes: no signature on
 # its commits, no hooks on its ref updates (libgit2 runs neither).
 _SEALED = (*NO_HOOKS, "-c", "commit.gpgSign=false", "-c", "i18n.commitEncoding=UTF-8")
@@ -110,13 +116,56 @@ class Plumbing:
                         hint="git failed. Is the repository writable?")
 
     def tree(self, commit: Oid) -> dict[str, TreeEntry]:
-        """The flat tree of ``commit`` by name (one `git ls-tree`, remembered)."""
+        """The flat tree of ``commit`` by name (one `git ls-tree`, remembered; see
+        :meth:`_recall` for the commit this clone wrote last)."""
         hit = self._trees.get(commit)
+        if hit is None:
+            hit = self._recall(commit)
         if hit is not None:
             return hit
         out = gitobjects.flat_tree(self.repo, commit)
         self._trees[commit] = out
         return out
+
+    def _recall(self, commit: Oid) -> dict[str, TreeEntry] | None:
+        """The flat tree of ``commit`` if it is the last commit a Plumbing of this clone
+        wrote (the file LAST_TREE in the orch dir), else None.
+
+        The next lock write builds on that commit, and a commit's tree never changes,
+        so the `git ls-tree` a one-shot write would start is saved (docs/ARCHITECTURE.md,
+        performance budgets). Whatever the file holds, `git mktree` still checks that
+        every entry names a stored object before a commit uses it.
+        """
+        try:
+            with open(self.repo.orch_dir / LAST_TREE, "rb") as fh:
+                data = fh.read()
+        except OSError:
+            return None
+        head, _nl, rest = data.partition(b"\n")
+        trailer = b"\nend " + commit.encode() + b"\n"
+        if head != commit.encode() or not rest.endswith(trailer):
+            return None
+        out: dict[str, TreeEntry] = {}
+        for rec in rest[:-len(trailer)].decode(errors="surrogateescape").split("\0")[:-1]:
+            meta, _tab, name = rec.partition("\t")
+            parts = meta.split(" ")
+            if len(parts) != 3 or not name:
+                return None
+            out[name] = (parts[0], parts[1], parts[2])
+        self._trees[commit] = out
+        return out
+
+    def _remember(self, commit: Oid, listing: str) -> None:
+        """Keep ``listing`` (``commit``'s tree as `git mktree -z` read it) for :meth:`_recall`."""
+        orch = self.repo.orch_dir
+        tmp = orch / f"{LAST_TREE}.{os.getpid()}.tmp"
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(f"{commit}\n{listing}\nend {commit}\n".encode(errors="surrogateescape"))
+            os.replace(tmp, orch / LAST_TREE)
+        except OSError:  # no orch dir (yet), a read-only one: the next write runs ls-tree
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
     def read_file(self, commit: Oid, name: str) -> bytes | None:
         entry = self.tree(commit).get(name)
@@ -130,6 +179,8 @@ class Plumbing:
         return {n: data.get(oid) or b"" for n, oid in blobs.items()}
 
     def parent(self, commit: Oid) -> Oid | None:
+        from orch_core.git import history as githistory  # here: a lock write needs none
+
         parents = githistory.parents_of(self.repo, commit)
         if parents is None:
             raise GitFailed(f"{commit} is not a commit here", hint="the object is missing")
@@ -193,6 +244,7 @@ class Plumbing:
                         input=message.encode(), env=_identity(ts))
         commit = Oid(out.decode().strip())
         self._trees[commit] = dict(entries)
+        self._remember(commit, listing)
         return commit
 
 

@@ -7,15 +7,38 @@ import fcntl
 import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Generic, Protocol, TypeVar
 
 from orch_core.errors import Busy
-
-if TYPE_CHECKING:
-    import pygit2
 from orch_core.git.repo import ZERO_OID, Oid, Repo, git_in
+from orch_core.records import Frozen
+
+# typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Generic, Protocol, TypeVar
+
+    import pygit2
+
+    T = TypeVar("T")
+
+    class RefStore(Protocol):
+        """Reads a ref's tip and moves it by compare-and-swap (see git/odb.py)."""
+
+        def tip(self, ref: str) -> Oid | None: ...
+
+        def cas(self, ref: str, new: Oid, old: Oid | None, message: str) -> None: ...
+else:
+    class Generic:
+        """What ``typing.Generic[T]`` is to Proposal at run time: nothing (``Proposal[X]``
+        is only ever written in annotations, which are not evaluated)."""
+
+        __slots__ = ()
+
+        def __class_getitem__(cls, _params: object) -> type:
+            return cls
+
+    T = None
 
 # A git `.lock` file older than this, found while we hold the orch writer lock, was
 # left by a writer that died (git itself holds them for milliseconds).
@@ -112,6 +135,30 @@ def read_ref_file(common_dir: Path, ref: str) -> Oid | None:
     return None
 
 
+def worktree_branch(worktree: Path | str) -> str | None:
+    """The branch checked out in a worktree, read from its HEAD file (no process).
+
+    None when detached or when the layout is not the ordinary one (``.git`` dir,
+    or a ``.git`` file pointing at the worktree's git dir).
+    """
+    dot = Path(worktree) / ".git"
+    try:
+        if dot.is_dir():
+            git_dir = dot
+        else:
+            line = dot.read_text().strip()
+            if not line.startswith("gitdir: "):
+                return None
+            git_dir = Path(line[len("gitdir: "):])
+            if not git_dir.is_absolute():
+                git_dir = Path(worktree) / git_dir
+        head = (git_dir / "HEAD").read_text().strip()
+    except OSError:
+        return None
+    prefix = "ref: refs/heads/"
+    return head[len(prefix):] if head.startswith(prefix) else None
+
+
 def create_ref(repo: Repo, ref: str, new: Oid, message: str) -> None:
     """Create ``ref`` only if it does not exist yet (CAS against the null oid)."""
     git_in(repo.toplevel, "update-ref", "-m", message, ref, new, ZERO_OID)
@@ -139,19 +186,7 @@ def refs_with_messages(repo: Repo, prefix: str) -> list[dict[str, str]]:
 
 MAX_ATTEMPTS = 200
 
-T = TypeVar("T")
-
-
-class RefStore(Protocol):
-    """Reads a ref's tip and moves it by compare-and-swap (see git/odb.py)."""
-
-    def tip(self, ref: str) -> Oid | None: ...
-
-    def cas(self, ref: str, new: Oid, old: Oid | None, message: str) -> None: ...
-
-
-@dataclass(frozen=True)
-class Proposal(Generic[T]):
+class Proposal(Frozen, Generic[T]):
     """What one attempt of :func:`update` wants.
 
     ``commit`` None: write nothing and return ``result``. Otherwise the ref is
@@ -161,10 +196,16 @@ class Proposal(Generic[T]):
     A ``commit`` equal to that tip moves nothing but still runs ``done``.
     """
 
+    FIELDS = ("result", "commit", "message", "done")
     result: T
-    commit: Oid | None = None
-    message: str = ""
-    done: Callable[[Oid], T] | None = None
+    commit: Oid | None
+    message: str
+    done: Callable[[Oid], T] | None
+
+    def __init__(self, result: T, commit: Oid | None = None, message: str = "",
+                 done: Callable[[Oid], T] | None = None) -> None:
+        # A frozen record, not a dataclass: orch_core/records.py.
+        self._set(result=result, commit=commit, message=message, done=done)
 
 
 def update(repo: Repo, store: RefStore, ref: str, attempt: Callable[[Oid | None], Proposal[T]],

@@ -17,6 +17,7 @@ from pathlib import Path
 from orch_core.errors import OrchError, Refused, UsageError
 from orch_core.git import refs as gitrefs
 from orch_core.git.repo import ZERO_OID, Oid, Repo, git_in, run
+from orch_core.git.spawn import Ran
 
 # Where the last fetched state of the remote's refs/orch/* is kept in a clone (outside
 # refs/orch/ so a push of refs/orch/* never carries it).
@@ -280,7 +281,7 @@ __all__ = ["ZERO_OID"]
 
 
 def _server_git(repo: Repo, *args: str, input: bytes | None = None,
-                check: bool = False) -> subprocess.CompletedProcess[bytes]:
+                check: bool = False) -> Ran:
     """git in the server's bare repository with the hook's environment as git gave it:
     a pre-receive hook sees the pushed objects only through GIT_QUARANTINE_PATH and
     the object directories git exports (git_in would drop them)."""

@@ -3,24 +3,50 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, NewType, TypeAlias
 
 from orch_core.errors import GitFailed, UsageError
+from orch_core.git import spawn
+from orch_core.git.spawn import Ran
+from orch_core.records import Frozen
 
+# typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import NewType, TypeAlias
+
     import pygit2
 
     # The in-process handle (see Context.pg); only git/ touches what is inside it.
     PyRepository: TypeAlias = pygit2.Repository
 
-Oid = NewType("Oid", str)
+    Oid = NewType("Oid", str)
+    RefName = NewType("RefName", str)
+else:
+    class _NewType:
+        """What ``typing.NewType(name, str)`` is at run time: a call returns its
+        argument, and ``|`` makes a union for type aliases written as expressions."""
 
+        __slots__ = ("__name__",)
 
-RefName = NewType("RefName", str)
+        def __init__(self, name: str) -> None:
+            self.__name__ = name
+
+        def __call__(self, value: str) -> str:
+            return value
+
+        def __or__(self, other: object) -> object:
+            return str | other
+
+        def __ror__(self, other: object) -> object:
+            return other | str
+
+        def __repr__(self) -> str:
+            return f"{__name__}.{self.__name__}"
+
+    Oid = _NewType("Oid")
+    RefName = _NewType("RefName")
 
 
 ZERO_OID = Oid("0" * 40)
@@ -61,23 +87,20 @@ def run(
     check: bool = True,
     env: Mapping[str, str] | None = None,
     timeout: float | None = None,
-) -> subprocess.CompletedProcess[bytes]:
-    """Run git (or any command) capturing bytes; a failure becomes GitFailed."""
+) -> Ran:
+    """Run git (or any command) capturing bytes; a failure becomes GitFailed.
+    git/spawn.py starts it (without importing subprocess where it can)."""
     try:
-        proc = subprocess.run(
-            list(args),
-            cwd=cwd,
-            input=input,
-            capture_output=True,
-            env=dict(env) if env is not None else None,
-            timeout=timeout,
-            check=False,
-        )
+        proc = spawn.run(args, cwd, input, env, timeout)
     except FileNotFoundError as e:
         raise GitFailed(
             f"cannot run {args[0]!r}",
             hint="Is git installed and on PATH?",
         ) from e
+    return _checked(args, proc, check)
+
+
+def _checked(args: Sequence[str], proc: Ran, check: bool) -> Ran:
     if check and proc.returncode != 0:
         err = proc.stderr.decode(errors="replace").strip()
         raise GitFailed(
@@ -93,13 +116,17 @@ def git(cwd: Path | str, *args: str, input: bytes | None = None, check: bool = T
     return proc.stdout.decode(errors="surrogateescape")
 
 
-@dataclass(frozen=True)
-class Repo:
-    """Where a repository lives: the worktree we run in and the shared git dir."""
+class Repo(Frozen):
+    """Where a repository lives: the worktree we run in and the shared git dir
+    (a frozen record: orch_core/records.py)."""
 
+    FIELDS = ("toplevel", "git_dir", "common_dir")
     toplevel: Path
     git_dir: Path
     common_dir: Path
+
+    def __init__(self, toplevel: Path, git_dir: Path, common_dir: Path) -> None:
+        self._set(toplevel=toplevel, git_dir=git_dir, common_dir=common_dir)
 
     @property
     def orch_dir(self) -> Path:
@@ -110,24 +137,80 @@ class Repo:
 
     def run(self, *args: str, input: bytes | None = None, check: bool = True,
             env: Mapping[str, str] | None = None,
-            timeout: float | None = None) -> subprocess.CompletedProcess[bytes]:
+            timeout: float | None = None) -> Ran:
         return run(["git", *args], cwd=self.toplevel, input=input, check=check, env=env,
                    timeout=timeout)
 
 
 def discover(cwd: Path | str | None = None) -> Repo:
     """Find the repository containing ``cwd``; a clear error outside one."""
+    return discover_with_case(cwd, False)[0]
+
+
+# `git cat-file --batch` started beside the discovery of a repository by a lock write
+# (discover_with_case), by that Repo: the first cat_objects on it hands it its
+# requests (git/objects.py), so the process started while rev-parse ran.
+EARLY_BATCH: dict[Repo, spawn.Pending] = {}
+
+
+def finish_early(pending: spawn.Pending, input: bytes, check: bool = True) -> Ran:
+    """What :func:`run` gives for a git started early with :func:`spawn.begin`, fed
+    ``input`` now."""
+    pending.input = input
+    if pending.child is not None:
+        pending.child.input = input
+    return _checked(pending.args, spawn.end(pending), check)
+
+
+def drop_early(repo: Repo) -> None:
+    """End an early `git cat-file --batch` nobody asked anything (empty input)."""
+    pending = EARLY_BATCH.pop(repo, None)
+    if pending is not None:
+        finish_early(pending, b"", check=False)
+
+
+def discover_with_case(cwd: Path | str | None, ignore_case_too: bool) -> tuple[Repo, bool]:
+    """:func:`discover`, and with ``ignore_case_too`` what :func:`ignore_case` answers
+    (else False), from a `git config` process run beside `git rev-parse` rather than
+    after it, and a `git cat-file --batch` started for the first cat_objects
+    (EARLY_BATCH): a lock write needs both, and they then cost it no step of its
+    own (docs/ARCHITECTURE.md, performance budgets). All run in ``cwd``, inside the
+    repository they describe, with the caller's environment, as :func:`run` from
+    the top level would."""
     where = Path(cwd or os.getcwd())
     if not where.is_dir():
         # Else subprocess fails with FileNotFoundError, reported as "cannot run 'git'".
         raise UsageError(f"{where} is not a directory", code="not_a_repo",
                          hint="check the -C DIRECTORY argument or the current directory")
-    proc = run(
-        ["git", "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-dir",
-         "--git-common-dir"],
-        cwd=where,
-        check=False,
-    )
+    config = batch = None
+    if ignore_case_too:
+        try:
+            config = spawn.begin(["git", "config", "--get", "core.ignorecase"], where)
+            batch = spawn.begin(["git", "cat-file", "--batch"], where, b"")
+        except FileNotFoundError:
+            pass  # the rev-parse below reports it
+    repo = None
+    try:
+        proc = run(
+            ["git", "rev-parse", "--path-format=absolute", "--show-toplevel", "--git-dir",
+             "--git-common-dir"],
+            cwd=where,
+            check=False,
+        )
+        repo = _repo_from(where, proc)
+    finally:
+        answer = spawn.end(config) if config is not None else None
+        if batch is not None and repo is None:
+            finish_early(batch, b"", check=False)
+        elif batch is not None and repo is not None:
+            drop_early(repo)
+            EARLY_BATCH[repo] = batch
+    folded = answer is not None and answer.returncode == 0 \
+        and answer.stdout.decode().strip().lower() == "true"
+    return repo, folded
+
+
+def _repo_from(where: Path, proc: Ran) -> Repo:
     if proc.returncode != 0 and b"must be run in a work tree" in proc.stderr:
         raise UsageError(
             f"{where} is a bare repository or a git directory, not a work tree",
@@ -241,7 +324,7 @@ NO_HOOKS = ("-c", "core.hooksPath=/dev/null")
 
 
 def git_in(cwd: Path | str, *args: str, input: bytes | None = None, check: bool = True,
-            env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+            env: Mapping[str, str] | None = None) -> Ran:
     """git in another worktree: never with the caller's GIT_DIR/GIT_INDEX_FILE."""
     return run(["git", *args], cwd=cwd, input=input, check=check,
                env=no_git_env(env if env is not None else None))

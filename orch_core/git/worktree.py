@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from orch_core.errors import GitFailed
+from orch_core.git.refs import worktree_branch as worktree_branch  # lives beside HEAD reads
 from orch_core.git.repo import NO_HOOKS, Oid, Repo, git_in, no_git_env, run
 
 
@@ -199,27 +200,3 @@ def dirty(cwd: Path) -> list[str]:
     proc = run(["git", "--no-optional-locks", "status", "--porcelain", "-z",
                 "--untracked-files=no"], cwd=cwd, env=no_git_env())
     return [p[3:] for p in proc.stdout.decode(errors="surrogateescape").split("\0") if p[3:]]
-
-
-def worktree_branch(worktree: Path | str) -> str | None:
-    """The branch checked out in a worktree, read from its HEAD file (no process).
-
-    None when detached or when the layout is not the ordinary one (``.git`` dir,
-    or a ``.git`` file pointing at the worktree's git dir).
-    """
-    dot = Path(worktree) / ".git"
-    try:
-        if dot.is_dir():
-            git_dir = dot
-        else:
-            line = dot.read_text().strip()
-            if not line.startswith("gitdir: "):
-                return None
-            git_dir = Path(line[len("gitdir: "):])
-            if not git_dir.is_absolute():
-                git_dir = Path(worktree) / git_dir
-        head = (git_dir / "HEAD").read_text().strip()
-    except OSError:
-        return None
-    prefix = "ref: refs/heads/"
-    return head[len(prefix):] if head.startswith(prefix) else None

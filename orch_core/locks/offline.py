@@ -10,25 +10,29 @@ mode).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
 
 from orch_core.git.refs import Proposal
 from orch_core.git.repo import Oid
 from orch_core.locks.table import Lock, LockIndex
 from orch_core.state.context import Context
 
+# typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, TypeAlias, TypeVar
+
     from orch_core.remote.store import RemoteStore
 
+    T = TypeVar("T")
+
 REF = "refs/orch/locks"  # locks/storage.py's ref
-T = TypeVar("T")
 
 OFFLINE_ID = "L-offline-"
 
-Mutation = Callable[[list[Lock], float], tuple[list[Lock], str, dict[str, Any]]]
+if TYPE_CHECKING:
+    Mutation: TypeAlias = Callable[[list[Lock], float], tuple[list[Lock], str, dict[str, Any]]]
 
 
 def pending(locks: list[Lock]) -> list[Lock]:
@@ -97,7 +101,7 @@ def carry(ctx: Context, live: list[Lock], offline: list[Lock],
         if LockIndex(table, ctx.ignore_case).blockers(lk.path, lk.mode, lk.session, now):
             lost.append(lk)
             continue
-        online = dataclasses.replace(lk, id="L-" + os.urandom(4).hex())
+        online = lk.replace(id="L-" + os.urandom(4).hex())
         table.append(online)
         kept.append(online)
     return table, kept, lost

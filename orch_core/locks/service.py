@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import replace
-from typing import Any, Protocol
 
 from orch_core import clock
 from orch_core.errors import Conflict, NotFound, Refused, UsageError
+from orch_core.git import refs as gitrefs
 
 # The table's ref, its reader and the one writer are part of the service's API.
 from orch_core.locks.storage import REF as REF
@@ -25,21 +24,25 @@ from orch_core.locks.table import EXCLUSIVE, SHARED, Lock
 from orch_core.paths import normalise, within
 from orch_core.state.context import Context
 
+# typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Protocol
 
-class Session(Protocol):
-    """Who takes or holds locks (work/sessions.py's Session is one)."""
+    class Session(Protocol):
+        """Who takes or holds locks (work/sessions.py's Session is one)."""
 
-    @property
-    def id(self) -> str: ...
+        @property
+        def id(self) -> str: ...
 
-    @property
-    def owner(self) -> str: ...
+        @property
+        def owner(self) -> str: ...
 
-    @property
-    def worktree(self) -> str | None: ...
+        @property
+        def worktree(self) -> str | None: ...
 
-    @property
-    def branch(self) -> str | None: ...
+        @property
+        def branch(self) -> str | None: ...
 
 
 def describe(lk: Lock, now: float) -> dict[str, Any]:
@@ -125,7 +128,6 @@ def normalise_all(ctx: Context, raw: Iterable[str]) -> list[str]:
 def acquire(ctx: Context, sess: Session, paths: list[str], shared: bool = False,
             ttl: float | None = None, task: str | None = None,
             release_on_land: bool = False, offline: bool = False) -> dict[str, Any]:
-    from orch_core.git import worktree as gitworktree  # here: `lock check` needs none
     from orch_core.locks.offline import OFFLINE_ID
     from orch_core.remote import mode as remote_mode
 
@@ -145,7 +147,7 @@ def acquire(ctx: Context, sess: Session, paths: list[str], shared: bool = False,
     mode = SHARED if shared else EXCLUSIVE
     # The branch the session is on now (agents switch branches; the session record
     # keeps the one it opened on): release-on-land releases locks of that branch.
-    branch = (gitworktree.worktree_branch(sess.worktree) if sess.worktree else None) or sess.branch
+    branch = (gitrefs.worktree_branch(sess.worktree) if sess.worktree else None) or sess.branch
 
     def fn(live: list[Lock], now: float) -> tuple[list[Lock], str, dict[str, Any]]:
         index = index_for(ctx, live)
@@ -270,7 +272,7 @@ def release_where(ctx: Context, actor: str, why: str,
 def transfer(ctx: Context, from_session: str, to: Session) -> dict[str, Any]:
     """Hand every live lock of one session to another (resume attach)."""
     def fn(live: list[Lock], now: float) -> tuple[list[Lock], str, dict[str, Any]]:
-        moved = [replace(lk, session=to.id, owner=to.owner, expires_at=now + lk.ttl)
+        moved = [lk.replace(session=to.id, owner=to.owner, expires_at=now + lk.ttl)
                  for lk in live if lk.session == from_session]
         rest = [lk for lk in live if lk.session != from_session]
         return rest + moved, f"transfer {len(moved)} lock(s) from {from_session} to {to.id}", {

@@ -9,9 +9,7 @@ docs/ARCHITECTURE.md (where a lock is written).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterable
 
 from orch_core.errors import GitFailed
 from orch_core.git import refs as gitrefs
@@ -31,6 +29,7 @@ from orch_core.locks.table import (
     serialise,
     speaks_line,
 )
+from orch_core.locks.table import Snapshot as Snapshot
 from orch_core.locks.tableread import TableMissing as TableMissing
 from orch_core.locks.tableread import TableUnreadable as TableUnreadable
 from orch_core.locks.tableread import TableUntrusted as TableUntrusted
@@ -42,25 +41,14 @@ from orch_core.locks.trust import verify as _verify
 from orch_core.locks.trust import written_by_orch as written_by_orch
 from orch_core.state.context import Context
 
+# typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TypeAlias
+
 REF = "refs/orch/locks"
 # The first layout's whole-table blob; see locks/table.py for the per-session layout.
 TABLE = LEGACY_TABLE
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    tip: gitrepo.Oid | None
-    locks: list[Lock]
-    warnings: list[str]
-    # Holder session -> when it is dead; its locks stop counting then (LockIndex).
-    deadlines: Mapping[str, float] = field(default_factory=dict)
-
-    def index(self, ignore_case: bool) -> LockIndex:
-        return LockIndex(self.locks, ignore_case, self.deadlines)
-
-    def counts(self, lk: Lock, now: float) -> bool:
-        """Does ``lk`` still block others: a live lease of a session not dead?"""
-        return lk.expires_at > now and self.deadlines.get(lk.session, now + 1) > now
 
 
 def _rows_to_locks(rows: Iterable[Any]) -> list[Lock]:
@@ -249,7 +237,8 @@ def _load_at(ctx: Context, tip: gitrepo.Oid | None,
     return locks, False
 
 
-Mutation = Callable[[list[Lock], float], tuple[list[Lock], str, dict[str, Any]]]
+if TYPE_CHECKING:
+    Mutation: TypeAlias = Callable[[list[Lock], float], tuple[list[Lock], str, dict[str, Any]]]
 
 
 def mutate(ctx: Context, actor: str, kind: str, fn: Mutation,

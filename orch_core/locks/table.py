@@ -8,10 +8,17 @@ from __future__ import annotations
 import bisect
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, fields, replace
-from typing import Any
 
 from orch_core.paths import ancestors, key
+from orch_core.records import Frozen
+
+# typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from dataclasses import Field
+    from typing import Any, ClassVar
+
+    from orch_core.git.repo import Oid
 
 EXCLUSIVE = "exclusive"
 SHARED = "shared"
@@ -27,8 +34,40 @@ _BLOB_SUFFIX = ".jsonl"
 _NAME_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
 
 
-@dataclass(frozen=True)
-class Lock:
+# (name, type, default or _REQUIRED) of each field of a Lock, in order.
+_REQUIRED = object()
+_SPEC: tuple[tuple[str, str, Any], ...] = (
+    ("id", "str", _REQUIRED), ("path", "str", _REQUIRED), ("mode", "str", _REQUIRED),
+    ("session", "str", _REQUIRED), ("owner", "str", _REQUIRED),
+    ("task", "str | None", _REQUIRED), ("acquired_at", "float", _REQUIRED),
+    ("expires_at", "float", _REQUIRED), ("ttl", "float", _REQUIRED),
+    ("release_on_land", "bool", False), ("branch", "str | None", None))
+_LOCK_FIELDS = tuple(name for name, _type, _default in _SPEC)
+
+
+class _AsDataclass(type):
+    """Lock's metaclass: to ``dataclasses.replace``, ``fields``, ``asdict`` and
+    ``is_dataclass`` a Lock is the frozen dataclass it used to be (hooks/receivelocks.py
+    uses ``replace``). Their view is built on first use, so a lock command never
+    imports ``dataclasses`` (orch_core/records.py)."""
+
+    def __getattr__(cls, name: str) -> object:
+        if name not in ("__dataclass_fields__", "__dataclass_params__"):
+            raise AttributeError(name)
+        import dataclasses
+
+        view = dataclasses.make_dataclass(
+            cls.__name__, [(n, t) if d is _REQUIRED else (n, t, d) for n, t, d in _SPEC],
+            frozen=True)
+        for attr in ("__dataclass_fields__", "__dataclass_params__"):
+            type.__setattr__(cls, attr, getattr(view, attr))
+        return type.__getattribute__(cls, name)
+
+
+class Lock(Frozen, metaclass=_AsDataclass):
+    """One lease (a frozen record: orch_core/records.py)."""
+
+    FIELDS = _LOCK_FIELDS
     id: str
     path: str
     mode: str
@@ -38,8 +77,32 @@ class Lock:
     acquired_at: float
     expires_at: float
     ttl: float
-    release_on_land: bool = False
-    branch: str | None = None
+    release_on_land: bool
+    branch: str | None
+    __match_args__ = ("id", "path", "mode", "session", "owner", "task", "acquired_at",
+                      "expires_at", "ttl", "release_on_land", "branch")
+    if TYPE_CHECKING:  # what dataclasses' functions look for (see _AsDataclass)
+        __dataclass_fields__: ClassVar[dict[str, Field[Any]]]
+
+    def __init__(self, id: str, path: str, mode: str, session: str, owner: str,
+                 task: str | None, acquired_at: float, expires_at: float, ttl: float,
+                 release_on_land: bool = False, branch: str | None = None) -> None:
+        self.__dict__.update(id=id, path=path, mode=mode, session=session, owner=owner,
+                             task=task, acquired_at=acquired_at, expires_at=expires_at,
+                             ttl=ttl, release_on_land=release_on_land, branch=branch)
+
+    def _values(self) -> tuple[object, ...]:
+        d = self.__dict__  # not Frozen's getattr loop: a 1,000-lock write compares many
+        return (d["id"], d["path"], d["mode"], d["session"], d["owner"], d["task"],
+                d["acquired_at"], d["expires_at"], d["ttl"], d["release_on_land"],
+                d["branch"])
+
+    def replace(self, **changes: Any) -> Lock:
+        """A copy with ``changes`` (what ``dataclasses.replace`` gives)."""
+        unknown = set(changes).difference(_LOCK_FIELDS)
+        if unknown:
+            raise TypeError(f"Lock has no field {sorted(unknown)[0]!r}")
+        return Lock(**{**self.__dict__, **changes})
 
     @property
     def is_prefix(self) -> bool:
@@ -53,7 +116,7 @@ class Lock:
         return {name: getattr(self, name) for name in _LOCK_FIELDS}
 
     def renewed(self, now: float) -> Lock:
-        return replace(self, expires_at=now + self.ttl)
+        return self.replace(expires_at=now + self.ttl)
 
     @classmethod
     def from_json(cls, data: Any) -> Lock:
@@ -80,7 +143,6 @@ class Lock:
         return lock
 
 
-_LOCK_FIELDS = tuple(f.name for f in fields(Lock))
 _NEVER = float("inf")
 
 
@@ -246,3 +308,27 @@ def speaks_line(actor: str, dead: Iterable[str], keep: Iterable[str],
     forced = set(result.get("ids", [])) if result.get("force") else set()
     speaks = {actor, *dead, *keep, *(lk.session for lk in before if lk.id in forced)}
     return f"\n\norch-sessions: {' '.join(sorted(speaks))}"
+
+
+class Snapshot(Frozen):
+    """The table at ``tip`` as locks/storage.py ``snapshot`` reads it (a frozen record:
+    orch_core/records.py)."""
+
+    FIELDS = ("tip", "locks", "warnings", "deadlines")
+    tip: Oid | None
+    locks: list[Lock]
+    warnings: list[str]
+    # Holder session -> when it is dead; its locks stop counting then (LockIndex).
+    deadlines: Mapping[str, float]
+
+    def __init__(self, tip: Oid | None, locks: list[Lock], warnings: list[str],
+                 deadlines: Mapping[str, float] | None = None) -> None:
+        self._set(tip=tip, locks=locks, warnings=warnings,
+                  deadlines={} if deadlines is None else deadlines)
+
+    def index(self, ignore_case: bool) -> LockIndex:
+        return LockIndex(self.locks, ignore_case, self.deadlines)
+
+    def counts(self, lk: Lock, now: float) -> bool:
+        """Does ``lk`` still block others: a live lease of a session not dead?"""
+        return lk.expires_at > now and self.deadlines.get(lk.session, now + 1) > now

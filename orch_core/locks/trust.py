@@ -4,7 +4,6 @@ one behind the table this clone last read."""
 
 from __future__ import annotations
 
-from orch_core.git import history as githistory
 from orch_core.locks.tableread import TableMissing, TableUntrusted, _no_ref
 from orch_core.state.context import Context
 
@@ -44,10 +43,13 @@ def behind(ctx: Context, tip: str) -> str | None:
     """The table this clone last read, when ``tip`` is a table orch wrote that does
     not descend from it (the ref moved back by hand); else None."""
     last = ctx.store.meta("locks_tip")
-    if (not last or last in ("none", tip) or not written_by_orch(ctx, tip)
-            or githistory.is_ancestor(ctx.repo, last, tip)):
+    if not last or last in ("none", tip) or not written_by_orch(ctx, tip):
         return None
-    return last
+    # Imported here: a lock write on the table it last read needs no history
+    # (docs/ARCHITECTURE.md, performance budgets).
+    from orch_core.git import history as githistory
+
+    return None if githistory.is_ancestor(ctx.repo, last, tip) else last
 
 
 def verify(ctx: Context, tip: str) -> None:
@@ -64,6 +66,7 @@ def verify(ctx: Context, tip: str) -> None:
     name = mode.remote_name(ctx)
     if name is not None and not last:
         # Remote mode: a table the remote holds (as last fetched), or one before it.
+        from orch_core.git import history as githistory
         from orch_core.git import remote as gitremote
 
         theirs = gitremote.tracked(ctx.repo, name).get("refs/orch/locks")

@@ -5,13 +5,17 @@ from __future__ import annotations
 import os
 import re
 import stat
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from orch_core.errors import UsageError
 from orch_core.git import objects as gitobjects
 from orch_core.git import repo as gitrepo
+from orch_core.records import Frozen
+
+# typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 FILENAME = ".orch.toml"
 
@@ -79,23 +83,35 @@ POSITIVE = (("locks", "default_ttl"), ("sessions", "ttl"), ("merge", "check_time
 APPROVAL_KEYS = {"paths": ("list", str), "approvals": int, "role": str}
 
 
-@dataclass(frozen=True)
-class Rule:
+# Frozen records (orch_core/records.py), not dataclasses: see docs/ARCHITECTURE.md,
+# performance budgets.
+class Rule(Frozen):
+    FIELDS = ("pattern", "message")
     pattern: str
     message: str
 
+    def __init__(self, pattern: str, message: str) -> None:
+        self._set(pattern=pattern, message=message)
 
-@dataclass(frozen=True)
-class ApprovalRule:
+
+class ApprovalRule(Frozen):
+    FIELDS = ("paths", "approvals", "role")
     paths: tuple[str, ...]
     approvals: int
     role: str | None
 
+    def __init__(self, paths: tuple[str, ...], approvals: int, role: str | None) -> None:
+        self._set(paths=paths, approvals=approvals, role=role)
 
-@dataclass(frozen=True)
-class Config:
-    values: dict[str, dict[str, Any]] = field(default_factory=dict)
-    source: Path | None = None
+
+class Config(Frozen):
+    FIELDS = ("values", "source")
+    values: dict[str, dict[str, Any]]
+    source: Path | None
+
+    def __init__(self, values: dict[str, dict[str, Any]] | None = None,
+                 source: Path | None = None) -> None:
+        self._set(values={} if values is None else values, source=source)
 
     def get(self, section: str, key: str) -> Any:
         if section in self.values and key in self.values[section]:

@@ -5,44 +5,76 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from orch_core import clock
 from orch_core.git import refs as gitrefs
 from orch_core.git import repo as gitrepo
 from orch_core.state.store import Store, open_store
 
+# typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from orch_core.git import odb as gitodb
     from orch_core.git.repo import PyRepository
     from orch_core.state.config import Config
 
 
-@dataclass
 class Context:
-    """Lazily opened handles; one per CLI call, one for a server's lifetime."""
+    """Lazily opened handles; one per CLI call, one for a server's lifetime.
 
-    cwd: Path = field(default_factory=Path.cwd)
-    session_override: str | None = None
-    env: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
-    actor_hint: str = "cli"
-    # One call per process (the CLI, the hooks): orch refs are written with git
-    # plumbing processes instead of importing pygit2 (see git/odb.py).
-    one_shot: bool = False
-    _repo: gitrepo.Repo | None = None
-    _store: Store | None = None
-    _config: Config | None = None
-    _pg: Any = None
-    _odb: gitodb.Odb | None = None
-    _ignore_case: bool | None = None
-    cache: dict[str, Any] = field(default_factory=dict)
+    A plain class rather than a dataclass: building a dataclass costs every
+    one-shot command a share of its start-up (docs/ARCHITECTURE.md, performance
+    budgets). :meth:`replace` is what ``dataclasses.replace`` did.
+    """
+
+    __slots__ = ("_config", "_ignore_case", "_odb", "_pg", "_repo", "_store", "actor_hint",
+                 "cache", "case_with_repo", "cwd", "env", "one_shot", "session_override")
+
+    def __init__(self, cwd: Path | None = None, session_override: str | None = None,
+                 env: Mapping[str, str] | None = None, actor_hint: str = "cli",
+                 one_shot: bool = False, _repo: gitrepo.Repo | None = None,
+                 _store: Store | None = None, _config: Config | None = None, _pg: Any = None,
+                 _odb: gitodb.Odb | None = None, _ignore_case: bool | None = None,
+                 cache: dict[str, Any] | None = None, case_with_repo: bool = False) -> None:
+        self.cwd: Path = Path.cwd() if cwd is None else cwd
+        self.session_override = session_override
+        self.env: Mapping[str, str] = dict(os.environ) if env is None else env
+        self.actor_hint = actor_hint
+        # One call per process (the CLI, the hooks): orch refs are written with git
+        # plumbing processes instead of importing pygit2 (see git/odb.py).
+        self.one_shot = one_shot
+        self._repo = _repo
+        self._store = _store
+        self._config = _config
+        self._pg = _pg
+        self._odb = _odb
+        self._ignore_case = _ignore_case
+        self.cache: dict[str, Any] = {} if cache is None else cache
+        # Read core.ignorecase beside the repository's discovery (git/repo.py
+        # discover_with_case): for a command sure to need both, e.g. a lock write.
+        self.case_with_repo = case_with_repo
+
+    def replace(self, **changes: Any) -> Context:
+        """A new Context with the same handles and cache, and ``changes`` applied."""
+        fields = {name: getattr(self, name) for name in self.__slots__}
+        fields.update(changes)
+        return Context(**fields)
+
+    def __repr__(self) -> str:
+        return (f"Context(cwd={self.cwd!r}, session_override={self.session_override!r}, "
+                f"actor_hint={self.actor_hint!r}, one_shot={self.one_shot!r})")
 
     @property
     def repo(self) -> gitrepo.Repo:
         if self._repo is None:
-            self._repo = gitrepo.discover(self.cwd)
+            both = self.case_with_repo and self._ignore_case is None
+            repo, folded = gitrepo.discover_with_case(self.cwd, both)
+            if both:
+                self._ignore_case = folded
+            self._repo = repo
         return self._repo
 
     @property
@@ -91,6 +123,8 @@ class Context:
         return clock.now()
 
     def close(self) -> None:
+        if self._repo is not None:
+            gitrepo.drop_early(self._repo)  # an early cat-file nobody used
         if self._store is not None:
             self._store.close()
             self._store = None

@@ -13,10 +13,14 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from orch_core import clock
 from orch_core.errors import Busy, OrchError
+
+# typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 BUSY_TIMEOUT_MS = 15000
 

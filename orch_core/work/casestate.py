@@ -4,15 +4,26 @@ next action, and the fields the checkpoint note carries (work/stamp.py)."""
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
 
 from orch_core.state.context import Context
 from orch_core.work import sessions
 from orch_core.work.sessions import Session
-from orch_core.work.tasks import Task, children, get, path_of
+
+# typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from orch_core.work.tasks import Task
+
+# work/tasks.py is imported by the functions that read a task: a lock write refreshes
+# the checkpoint payload of a session that most often has no case (docs/ARCHITECTURE.md,
+# performance budgets).
 
 
 def step_summary(conn: sqlite3.Connection, case_id: str) -> dict[str, Any]:
+    from orch_core.work.tasks import children
+
     steps = children(conn, case_id)
     done = [s for s in steps if s.status == "succeeded"]
     open_ = [s for s in steps if s.status != "succeeded"]
@@ -28,13 +39,19 @@ def current_case(ctx: Context, sess: Session) -> Task | None:
     one another session took since (docs/ARCHITECTURE.md, "Case rules")."""
     conn = ctx.store.conn
     if sess.current_case:
+        from orch_core.work.tasks import get
+
         case = get(conn, sess.current_case)
         if case.status == "running" and case.holder == sess.id:
             return case
     row = conn.execute("SELECT * FROM tasks WHERE holder=? AND level='case' AND "
                        "status='running' ORDER BY updated_at DESC LIMIT 1",
                        (sess.id,)).fetchone()
-    return None if row is None else Task.from_row(row)
+    if row is None:
+        return None
+    from orch_core.work.tasks import Task
+
+    return Task.from_row(row)
 
 
 def next_action(conn: sqlite3.Connection, case: Task) -> str:
@@ -55,6 +72,8 @@ def note_fields(ctx: Context, sid: str) -> dict[str, Any]:
     case = current_case(ctx, sess)
     if case is None:
         return {}
+    from orch_core.work.tasks import path_of
+
     conn = ctx.store.conn
     summary = step_summary(conn, case.id)
     return {

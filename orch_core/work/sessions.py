@@ -4,21 +4,29 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 from orch_core import clock
 from orch_core.errors import NotFound, Refused, UsageError
 from orch_core.git import repo as gitrepo
+from orch_core.records import Frozen
 from orch_core.state.context import Context
+
+# typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 INTENTS = ("new_work", "resume_work")
 BINDING_FILE = "orch-session"
 
 
-@dataclass(frozen=True)
-class Session:
+class Session(Frozen):
+    """One session's row (a frozen record: orch_core/records.py)."""
+
+    FIELDS = ("id", "owner", "intent", "worktree", "branch", "status", "created_at",
+              "heartbeat_at", "ttl", "current_case", "acked_version", "release_on_land",
+              "grace")
     id: str
     owner: str
     intent: str
@@ -31,7 +39,16 @@ class Session:
     current_case: str | None
     acked_version: int
     release_on_land: bool
-    grace: float = 60.0
+    grace: float
+
+    def __init__(self, id: str, owner: str, intent: str, worktree: str | None,
+                 branch: str | None, status: str, created_at: float, heartbeat_at: float,
+                 ttl: float, current_case: str | None, acked_version: int,
+                 release_on_land: bool, grace: float = 60.0) -> None:
+        self._set(id=id, owner=owner, intent=intent, worktree=worktree, branch=branch,
+                  status=status, created_at=created_at, heartbeat_at=heartbeat_at, ttl=ttl,
+                  current_case=current_case, acked_version=acked_version,
+                  release_on_land=release_on_land, grace=grace)
 
     def alive(self, now: float) -> bool:
         return self.status == "open" and self.heartbeat_at + self.ttl > now
@@ -51,7 +68,7 @@ class Session:
         return self.status == "open" and self.deadline <= now
 
     def to_json(self, now: float) -> dict[str, Any]:
-        out = asdict(self)
+        out: dict[str, Any] = {f: getattr(self, f) for f in self.FIELDS}
         out["alive"] = self.alive(now)
         out["dead"] = self.dead(now)
         out["heartbeat_expires"] = clock.iso(self.heartbeat_at + self.ttl)

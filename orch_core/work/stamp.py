@@ -13,10 +13,8 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import Any
 
 from orch_core import jsonlines
-from orch_core.git import history as githistory
 from orch_core.git import objects as gitobjects
 from orch_core.git import refs as gitrefs
 from orch_core.git import repo as gitrepo
@@ -25,6 +23,11 @@ from orch_core.locks import storage as lockstorage
 from orch_core.seqfile import rewrite_in_place
 from orch_core.state.context import Context
 from orch_core.work import casestate
+
+# typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 NOTES_REF = "refs/notes/orch"
 NOTE_VERSION = 1
@@ -155,6 +158,8 @@ def _wait_out_dead_writer(ctx: Context) -> None:
 def stamp_head(ctx: Context, session_id: str | None, owner: str) -> dict[str, Any]:
     """The slow path of post-commit: build the note in Python and write it."""
     data = payload(ctx, session_id, owner)
+    from orch_core.git import history as githistory  # here: a lock write needs none
+
     data["base"] = githistory.merge_base(ctx.repo, "HEAD", ctx.config.base_branch) or ""
     head = gitrepo.rev_parse(ctx.repo, "HEAD")
     if head:

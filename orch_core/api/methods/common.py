@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from orch_core.api.registry import s_str
 from orch_core.errors import UsageError
 from orch_core.state.context import Context
@@ -26,7 +24,7 @@ def as_session(ctx: Context, session: str | None, required: bool = True,
     if session is not None:
         if not session.strip():
             raise UsageError("empty session id", code="invalid_params")
-        ctx = dataclasses.replace(ctx, session_override=session)
+        ctx = ctx.replace(session_override=session)
     sess = sessions.current(ctx, required=required)
     if sess is not None:
         _sid, source = sessions.resolve_id(ctx)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
 
 from orch_core.api.methods.common import SESSION, as_session, need_session
 from orch_core.api.registry import method, s_bool, s_int, s_str, s_strs
@@ -12,7 +11,11 @@ from orch_core.locks import service as locks
 from orch_core.state.context import Context
 from orch_core.work import sessions
 
+# typing.TYPE_CHECKING without importing typing (docs/ARCHITECTURE.md, performance budgets)
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, cast
+
     from orch_core.api.results import (
         LockAcquired,
         LockCheck,
@@ -24,6 +27,10 @@ if TYPE_CHECKING:
         SessionListing,
         SessionOpened,
     )
+else:
+    def cast(_type: object, value: object) -> object:
+        """``typing.cast`` at run time: the value itself."""
+        return value
 
 @method("session.open", "Open a session (an agent or a human identity) and bind it to the "
         "current worktree if that worktree has no live session. Returns session_id; pass it "
