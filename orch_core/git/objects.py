@@ -129,26 +129,33 @@ def notes_list(repo: Repo, notes_ref: str) -> list[tuple[Oid, Oid]]:
 
 def cat_objects(repo: Repo, oids: Sequence[str]) -> dict[str, bytes | None]:
     """Contents of many objects through one `git cat-file --batch` (None: missing)."""
-    if not oids:
+    return {k: (v[1] if v else None) for k, v in cat_objects_named(repo, oids).items()}
+
+
+def cat_objects_named(repo: Repo, specs: Sequence[str],
+                      ) -> dict[str, tuple[str, bytes] | None]:
+    """(object name, contents) of each revision spec (``TIP:path`` too) through one
+    `git cat-file --batch` (None: missing)."""
+    if not specs:
         return {}
-    request = "".join(f"{o}\n" for o in oids).encode()
+    request = "".join(f"{o}\n" for o in specs).encode()
     early = EARLY_BATCH.pop(repo, None)  # started beside the discovery (git/repo.py)
     if early is not None:
         proc = finish_early(early, request)
     else:
         proc = repo.run("cat-file", "--batch", input=request)
     data = proc.stdout
-    out: dict[str, bytes | None] = {}
+    out: dict[str, tuple[str, bytes] | None] = {}
     pos = 0
-    for oid in oids:
+    for spec in specs:
         nl = data.index(b"\n", pos)
         header = data[pos:nl].decode(errors="replace").split()
         pos = nl + 1
         if len(header) < 3 or header[1] == "missing":
-            out[oid] = None
+            out[spec] = None
             continue
         size = int(header[2])
-        out[oid] = data[pos:pos + size]
+        out[spec] = (header[0], data[pos:pos + size])
         pos += size + 1
     return out
 

@@ -39,7 +39,6 @@ def shim_protected(ctx: Context) -> list[str]:
 def committed_policies(ctx: Context) -> list[Config]:
     """The policy committed at the tip of each protected branch built into the shims
     (a branch that does not exist yet has none). A malformed one is an error."""
-    from pathlib import Path
 
     from orch_core.git import objects as gitobjects
     from orch_core.git import refs as gitrefs
@@ -53,23 +52,54 @@ def committed_policies(ctx: Context) -> list[Config]:
     if hit is not None and hit[0] == found:
         return list(hit[1])
     # One `git cat-file --batch` for all of them (a missing file: the defaults).
-    blobs = gitobjects.cat_objects(ctx.repo, [f"{tip}:{config.FILENAME}" for _r, tip in found])
+    blobs = gitobjects.cat_objects_named(
+        ctx.repo, [f"{tip}:{config.FILENAME}" for _r, tip in found])
     out: list[Config] = []
     for ref, tip in found:
-        raw = blobs.get(f"{tip}:{config.FILENAME}")
-        if raw is None:
+        named = blobs.get(f"{tip}:{config.FILENAME}")
+        if named is None:
             out.append(config.Config())
             continue
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as e:
-            from orch_core.errors import UsageError
-
-            raise UsageError(f"{ref}:{config.FILENAME}: not UTF-8 text",
-                             code="bad_config") from e
-        out.append(config.parse(text, Path(f"{tip}:{config.FILENAME}")))
+        out.append(_parsed(ctx, ref, tip, *named))
     ctx.cache[key] = (found, out)
     return out
+
+
+def _parsed(ctx: Context, ref: str, tip: str, blob: str, raw: bytes) -> Config:
+    """The policy in blob ``blob``, parsed once per blob: what a parse made of it is
+    kept in the state database under the blob's name (git's hash of its bytes), so a
+    lock write does not import and run the TOML parser each time."""
+    import json
+    from pathlib import Path
+
+    from orch_core.state import config
+
+    source = Path(f"{tip}:{config.FILENAME}")
+    db = ctx.repo.orch_dir / "state.db"
+    mkey = f"policy_parsed:{blob}"
+    if db.exists():
+        hit = ctx.store.meta(mkey)
+        if hit is not None:
+            try:
+                return config.Config(json.loads(hit), source)
+            except ValueError:
+                pass
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        from orch_core.errors import UsageError
+
+        raise UsageError(f"{ref}:{config.FILENAME}: not UTF-8 text",
+                         code="bad_config") from e
+    parsed = config.parse(text, source)
+    if db.exists():
+        try:
+            values = json.dumps(parsed.values, sort_keys=True)
+        except (TypeError, ValueError):
+            return parsed  # a value JSON cannot hold: parse it each time
+        with ctx.store.cache_write() as conn:
+            ctx.store.set_meta(conn, mkey, values)
+    return parsed
 
 
 def base_branch(ctx: Context) -> str:
