@@ -4,9 +4,9 @@ branch built into the shims (docs/ARCHITECTURE.md, "How main moves"). A work tre
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from orch_core.git.repo import Repo, config_get_regexp
+
+TYPE_CHECKING = False  # typing is not imported at run time (lock write path)
 
 if TYPE_CHECKING:
     from orch_core.state.config import Config

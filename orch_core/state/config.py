@@ -266,7 +266,10 @@ def _read_policy(path: Path) -> bytes | None:
     return data
 
 
-def load(root: Path) -> Config:
+def load(root: Path, memo: Any = None) -> Config:
+    """The work tree's policy. ``memo`` (the open state store, if any) keeps what a
+    parse made of the exact text, so a lock write does not import and run the TOML
+    parser each time; anything but the same bytes is parsed again."""
     path = root / FILENAME
     raw = _read_policy(path)
     if raw is None:
@@ -275,7 +278,27 @@ def load(root: Path) -> Config:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise UsageError(f"{path}: not UTF-8 text", code="bad_config") from e
-    return parse(text, path)
+    if memo is None:
+        return parse(text, path)
+    import json
+
+    key = f"worktree_policy:{root}"
+    hit = memo.meta(key)
+    if hit is not None:
+        try:
+            kept = json.loads(hit)
+            if kept.get("text") == text:
+                return Config(kept["values"], path)
+        except (ValueError, AttributeError, KeyError, TypeError):
+            pass
+    parsed = parse(text, path)
+    try:
+        value = json.dumps({"text": text, "values": parsed.values}, sort_keys=True)
+    except (TypeError, ValueError):
+        return parsed
+    with memo.cache_write() as conn:
+        memo.set_meta(conn, key, value)
+    return parsed
 
 
 def load_at(repo: gitrepo.Repo, rev: str, fallback: Config) -> Config:

@@ -90,7 +90,9 @@ class Context:
             # Imported here: `lock check` and `lock release` read no policy.
             from orch_core.state.config import load as load_config
 
-            self._config = load_config(self.repo.toplevel)
+            # The store's memo only when the store is open already (no SQLite import
+            # for a command that would not open it).
+            self._config = load_config(self.repo.toplevel, self._store)
         return self._config
 
     @property

@@ -146,3 +146,13 @@ def test_an_index_in_the_old_format_is_stale_and_rebuilt(repo: Path) -> None:
     got = commit_file(wt, "docs/free.md", "free\n", "free", env={"ORCH_SESSION": me})
     assert got.returncode == 0, got.stderr
     assert idx.read_text().split("\n")[0].split("\t")[4] == lockexport.VERSION
+
+
+def test_a_dead_session_cannot_take_a_lock(repo: Path) -> None:
+    """A lock taken by a dead session would count for nothing (its locks are freed
+    with it): the acquire is refused with the way on, instead of printing "acquired"."""
+    sid = orch_json(repo, "session", "open", "--owner", "gone", "--ttl", "60")["session_id"]
+    late = {"ORCH_CLOCK_OFFSET": "3600"}
+    took = orch(repo, "lock", "acquire", "docs/", session=sid, env=late)
+    assert took.returncode == 1 and "is dead" in took.stderr, took.stderr
+    assert orch_json(repo, "lock", "list", env=late)["locks"] == []

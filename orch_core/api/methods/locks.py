@@ -130,7 +130,11 @@ def lock_acquire(ctx: Context, paths: list[str], shared: bool = False, ttl: int 
                  task: str | None = None, release_on_land: bool = False,
                  offline: bool = False, session: str | None = None) -> LockAcquired:
     _stamps()
-    return cast("LockAcquired", locks.acquire(ctx, need_session(ctx, session), paths,
+    sess = need_session(ctx, session)
+    if sess.dead(ctx.now()):
+        # Its locks would count for nothing (they are freed with the session).
+        sessions.raise_dead(sess)
+    return cast("LockAcquired", locks.acquire(ctx, sess, paths,
                                             shared=shared, ttl=ttl, task=task,
                                             release_on_land=release_on_land,
                                             offline=offline))
