@@ -88,26 +88,14 @@ def check_lock_table(ctx: Context, fix: bool, add: Add) -> None:
             raise storage.TableUntrusted(tip, last)
         storage.snapshot(ctx)
     except storage.TableUntrusted as e:
-        fixed = False
-        detail = e.message
-        if fix:
-            source = rebuild_lock_table(ctx, tip)
-            fixed = True
-            detail += f"; rebuilt from {source}"
-        add("lock table written by orch-hooks", False, detail, fixed)
+        _bad_table(ctx, fix, add, tip, "lock table written by orch-hooks", e.message)
         return
     except storage.TableUnreadable:
         pass  # read again below, to say why
     try:
         _locks, warnings = storage.read_table(ctx.repo, tip)
     except storage.TableUnreadable as e:
-        fixed = False
-        detail = e.message
-        if fix:
-            source = rebuild_lock_table(ctx, tip)
-            fixed = True
-            detail += f"; rebuilt from {source}"
-        add("lock table readable", False, detail, fixed)
+        _bad_table(ctx, fix, add, tip, "lock table readable", e.message)
         return
     add("lock table readable", True, f"{storage.REF} at {tip[:12]}")
     if warnings:
@@ -116,6 +104,13 @@ def check_lock_table(ctx: Context, fix: bool, add: Add) -> None:
             + ("; ..." if len(warnings) > 5 else "")
             + ("" if fix else "; --fix rewrites the table without them"),
             _rewrite_table(ctx) if fix else False)
+
+
+def _bad_table(ctx: Context, fix: bool, add: Add, tip: str, check: str, detail: str) -> None:
+    """Report a table that cannot be believed; with ``fix``, rebuild it from history."""
+    if fix:
+        detail += f"; rebuilt from {rebuild_lock_table(ctx, tip)}"
+    add(check, False, detail, fix)
 
 
 def _rewrite_table(ctx: Context) -> bool:

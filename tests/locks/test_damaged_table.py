@@ -36,6 +36,14 @@ def _setup(repo: Path) -> tuple[str, str, Path]:
     return a, b, wt
 
 
+def _forge_empty_table(repo: Path, parent: str, ref: str = locks.REF) -> str:
+    """A hand-made commit of an empty lock table on ``parent``, put at ``ref``."""
+    empty = git(repo, "mktree", input="").stdout.strip()
+    forged = git(repo, "commit-tree", empty, "-p", parent, "-m", "no locks").stdout.strip()
+    git(repo, "update-ref", ref, forged)
+    return forged
+
+
 def test_a_missing_table_commit_is_an_error_not_an_empty_table(repo: Path) -> None:
     a, b, wt = _setup(repo)
     _old, new = _lose_tip(repo)
@@ -137,9 +145,7 @@ def test_a_hand_made_lock_commit_is_not_believed(repo: Path) -> None:
     """A table commit no orch-hooks writer made (here: an empty table on top of alice's)
     is refused everywhere; doctor names it and `--fix` puts back the table orch wrote."""
     a, b, wt = _setup(repo)
-    empty = git(repo, "mktree", input="").stdout.strip()
-    forged = git(repo, "commit-tree", empty, "-p", locks.REF, "-m", "no locks").stdout.strip()
-    git(repo, "update-ref", locks.REF, forged)
+    _forge_empty_table(repo, locks.REF)
     listed = orch(wt, "lock", "list", "--json")
     assert listed.returncode == 1 and "lock_table_untrusted" in listed.stdout + listed.stderr
     (wt / "src" / "api" / "users.py").write_text("bob was here\n")
@@ -198,9 +204,7 @@ def test_a_table_laundered_through_another_orch_writer_is_not_believed(
     lock table orch wrote."""
     _a, b, wt = _setup(repo)
     tip = git(repo, "rev-parse", locks.REF).stdout.strip()
-    empty = git(repo, "mktree", input="").stdout.strip()
-    forged = git(repo, "commit-tree", empty, "-p", tip, "-m", "x").stdout.strip()
-    git(repo, "update-ref", f"refs/orch/{via}", forged)
+    forged = _forge_empty_table(repo, tip, f"refs/orch/{via}")
     if via == "mail":
         orch(wt, "mail", "send", "--to", "alice", "--subject", "hi", session=b)
     else:
@@ -221,10 +225,7 @@ def test_a_hand_written_remote_record_does_not_make_a_hand_made_table_believed(
     """`git config orch.remote NAME` puts the clone in remote mode, where the remote's
     tables count; a hand-made commit the remote never held is still not believed."""
     _a, _b, wt = _setup(repo)
-    tip = git(repo, "rev-parse", locks.REF).stdout.strip()
-    empty = git(repo, "mktree", input="").stdout.strip()
-    forged = git(repo, "commit-tree", empty, "-p", tip, "-m", "x").stdout.strip()
-    git(repo, "update-ref", locks.REF, forged)
+    _forge_empty_table(repo, locks.REF)
     git(repo, "config", "orch.remote", "origin")
     (wt / "src" / "api" / "users.py").write_text("bob was here\n")
     git(wt, "add", "src/api/users.py")

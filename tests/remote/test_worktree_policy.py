@@ -17,12 +17,18 @@ def _clone(url: str, where: Path) -> Path:
     return where
 
 
-def test_a_landing_in_a_worktree_remote_mode_moves_the_remotes_main(tmp_path: Path) -> None:
+def _served(tmp_path: Path) -> Path:
+    """A bare remote holding the sample project's main."""
     (tmp_path / "served").mkdir()
     bare = make_bare(tmp_path / "served" / "team.git")
     seed = make_repo(tmp_path / "seed", install=False)
     git(seed, "remote", "add", "origin", str(bare))
     git(seed, "push", "-q", "origin", "main")
+    return bare
+
+
+def test_a_landing_in_a_worktree_remote_mode_moves_the_remotes_main(tmp_path: Path) -> None:
+    bare = _served(tmp_path)
     orch(tmp_path, "server", "install", str(bare), check=True)
     a, b = _clone(str(bare), tmp_path / "a"), _clone(str(bare), tmp_path / "b")
     assert "[remote]" in (a / ".orch.toml").read_text()
@@ -96,11 +102,7 @@ def test_a_work_tree_cannot_switch_where_lock_truth_lives(tmp_path: Path) -> Non
 
 
 def test_install_remote_is_recorded_in_the_clone_config(tmp_path: Path) -> None:
-    (tmp_path / "served").mkdir()
-    bare = make_bare(tmp_path / "served" / "team.git")
-    seed = make_repo(tmp_path / "seed", install=False)
-    git(seed, "remote", "add", "origin", str(bare))
-    git(seed, "push", "-q", "origin", "main")
+    bare = _served(tmp_path)
     a = _clone(str(bare), tmp_path / "a")
     assert git(a, "config", "--get", "orch.remote").stdout.strip() == "origin"
     assert git(a, "config", "--get-all", "orch.protected").stdout.split() == ["refs/heads/main"]
